@@ -1,0 +1,43 @@
+"""memdyn's numerical layer: SGD simulation, transfer operators, quasi-potential solvers,
+energies, claims and reports. It consumes :mod:`analysis` models; never the reverse.
+
+Public names are resolved lazily (PEP 562) so that numba and cvxpy load only when used.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_LAZY: dict[str, str] = {
+    "write_atomic": "_io", "dumps": "_io", "to_jsonable": "_io",
+    "text_table": "_table", "latex_table": "_table", "latex_escape": "_table",
+}
+
+
+def register(names: dict[str, str]) -> None:
+    """Declare public names of a private module (used by this file only)."""
+    _LAZY.update(names)
+
+
+# Public API of the sub-systems, by module; modules are imported on first use.
+register({
+    # Monte Carlo of the SGD recursion (issue 3)
+    "simulate": "_simulate", "SimulationResult": "_simulate",
+    "stationary_distribution": "_transfer", "StationaryResult": "_transfer",
+    # quasi-potential solvers and energies (issue 4)
+    "quasi_potential": "_quasipotential", "QuasiPotentialResult": "_quasipotential",
+    "transition_costs": "_energy", "energies": "_energy", "wgraph_energies": "_energy",
+    "predict": "_energy", "EnergyResult": "_energy",
+})
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'numerics' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(_LAZY)

@@ -1,0 +1,75 @@
+"""The ``memdyn`` command line: one module per sub-command, each exposing
+``add_parser(subparsers)`` and ``run(args) -> int``.
+
+Errors that users can cause (:class:`analysis.ModelError`, :class:`analysis.SolverError`,
+bad files) print one line ``memdyn: error: ...`` and exit 2; Ctrl-C exits 130 after the
+command has saved what it computed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# sub-command name -> module in this package (imported lazily: numba/cvxpy load only when used)
+COMMANDS = {
+    "models": "_models",
+    "derive": "_derive",
+    "simulate": "_simulate",
+    "stationary": "_stationary",
+    "quasipotential": "_quasipotential",
+    "energy": "_energy",
+    "verify": "_verify",
+    "collapse": "_collapse",
+    "memorize": "_memorize",
+    "diffusion": "_diffusion",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2, no usage dump mixed with tracebacks
+        self.exit(2, f"memdyn: error: {message}\n")
+
+
+def _available():
+    out = {}
+    for name, mod in COMMANDS.items():
+        spec = importlib.util.find_spec(f"{__name__}.{mod}")
+        if spec is not None:
+            out[name] = mod
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="memdyn", description="Dynamics of constant-step SGD: derive, simulate, verify.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, mod in _available().items():
+        importlib.import_module(f"{__name__}.{mod}").add_parser(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    from analysis import ModelError, SolverError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.run(args) or 0)
+    except (ModelError, SolverError) as exc:
+        print(f"memdyn: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("memdyn: interrupted", file=sys.stderr)
+        return 130
+    except (OSError, ValueError) as exc:  # unreadable/unwritable files, bad numbers
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"memdyn: error: {msg}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
