@@ -22,8 +22,7 @@ from ._errors import ModelError
 
 def _flatten(exprs) -> tuple[list[sp.Expr], tuple[int, ...]]:
     if isinstance(exprs, sp.MatrixBase):
-        shape = tuple(exprs.shape)
-        return list(exprs), (shape[0],) if shape[1] == 1 else shape  # column vectors -> (d,)
+        return list(exprs), tuple(exprs.shape)
     if isinstance(exprs, (list, tuple)):
         return [sp.sympify(e) for e in exprs], (len(exprs),)
     return [sp.sympify(exprs)], ()

@@ -19,6 +19,7 @@ from ._lambdify import array_function, scalar_kernel
 from ._noise import GaussianNoise, MinibatchNoise, check_psd_on_grid
 
 DEFAULT_BOUND = 5.0
+_MATRICES = {"jacobian", "hessian", "covariance"}
 
 
 def exact_number(value) -> sp.Expr:
@@ -264,6 +265,8 @@ class Model:
             expr = getattr(self, name_or_expr) if isinstance(name_or_expr, str) else self.substitute(name_or_expr)
             if expr is None:
                 raise ModelError(f"model {self.name!r} has no {name_or_expr}")
+            if isinstance(expr, sp.MatrixBase) and expr.shape[1] == 1 and name_or_expr not in _MATRICES:
+                expr = list(expr)  # column vectors (drift, gradient) evaluate to shape (..., d)
             self._cache[key] = array_function(expr, tuple(self.variables) + tuple(extra))
         return self._cache[key]
 
