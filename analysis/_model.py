@@ -293,6 +293,34 @@ def _as_symbols(names, what: str) -> tuple:
     return tuple(out)
 
 
+_CONSTANTS = {"pi", "E"}
+
+
+def _check_names(text: str, namespace: Mapping[str, sp.Symbol], where: str) -> None:
+    """Name undeclared identifiers before sympy turns them into its own objects
+    (``beta``, ``gamma``, ``S``, ``N`` are sympy functions/singletons, not user symbols)."""
+    import io
+    import keyword
+    import tokenize
+
+    if "^" in text:
+        raise ModelError(f"cannot parse {where} {text!r}: use ** for powers, not ^")
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (tokenize.TokenError, IndentationError, SyntaxError) as exc:
+        raise ModelError(f"cannot parse {where} {text!r}: {exc}") from None
+    for k, tok in enumerate(tokens):
+        if tok.type != tokenize.NAME or keyword.iskeyword(tok.string):
+            continue
+        nxt = next((t for t in tokens[k + 1:] if t.type not in (tokenize.NL, tokenize.NEWLINE)), None)
+        is_call = nxt is not None and nxt.string == "("
+        if is_call or tok.string in namespace or tok.string in _CONSTANTS:
+            continue
+        if tok.string == "I":
+            raise ModelError(f"{where} {text!r} must be real: I (the imaginary unit) is not allowed")
+        raise ModelError(f"unknown symbol {tok.string} in {where}")
+
+
 def parse_expression(text, namespace: Mapping[str, sp.Symbol], where: str) -> sp.Expr:
     """Parse sympy syntax with the model's symbols; unknown names are reported, not invented."""
     from sympy.parsing.sympy_parser import parse_expr, standard_transformations, implicit_multiplication_application  # noqa: F401
@@ -305,6 +333,7 @@ def parse_expression(text, namespace: Mapping[str, sp.Symbol], where: str) -> sp
             return exact_number(text)
         if not isinstance(text, str):
             raise ModelError(f"{where} must be a string in sympy syntax, got {text!r}")
+        _check_names(text, namespace, where)
         try:
             expr = parse_expr(text, local_dict=dict(namespace), transformations=standard_transformations,
                               evaluate=True)
@@ -313,6 +342,8 @@ def parse_expression(text, namespace: Mapping[str, sp.Symbol], where: str) -> sp
             raise ModelError(f"cannot parse {where} {text!r}: {msg}") from None
     if not isinstance(expr, sp.Expr):
         raise ModelError(f"{where} {text!r} is not a scalar expression")
+    if expr.has(sp.I) or expr.has(sp.zoo) or expr.has(sp.oo) or expr.has(sp.nan):
+        raise ModelError(f"{where} {text!r} is not a finite real expression")
     undefined = expr.atoms(sp.core.function.AppliedUndef)
     if undefined:
         names = ", ".join(sorted({f.func.__name__ for f in undefined}))

@@ -76,5 +76,5 @@ def latex_table(headers: Sequence[str], rows: Sequence[Sequence], numeric: Seque
 
 def latex_document(body: str) -> str:
     """Wrap table(s) in a minimal standalone document that pdflatex compiles."""
-    return ("\\documentclass{article}\n\\usepackage{booktabs}\n\\usepackage{siunitx}\n"
+    return ("\\documentclass{article}\n\\usepackage{amsmath}\n\\usepackage{booktabs}\n\\usepackage{siunitx}\n"
             "\\begin{document}\n" + body + "\\end{document}\n")
