@@ -22,7 +22,11 @@ def register(names: dict[str, str]) -> None:
 # Public API of the sub-systems, by module; modules are imported on first use.
 register({
     # Monte Carlo of the SGD recursion (issue 3)
-    "simulate": "_simulate", "SimulationResult": "_simulate",
+    "simulate": "_simulate", "SimulationResult": "_sim_result", "Divergence": "_sim_result",
+    "Constant": "_schedules", "RobbinsMonro": "_schedules", "TwoScale": "_schedules",
+    "simulate_markov": "_markov", "MarkovNoise": "_markov", "AR1Noise": "_markov", "ChainRandom": "_markov",
+    "MarkovResult": "_markov", "basin_map": "_basins", "BasinMap": "_basins",
+    "verify": "_verify", "VerificationReport": "_verify",
     "stationary_distribution": "_transfer", "StationaryResult": "_transfer",
     # quasi-potential solvers and energies (issue 4)
     "quasi_potential": "_quasipotential", "QuasiPotentialResult": "_quasipotential",

@@ -1,0 +1,514 @@
+"""Closed-form quasi-potentials, detected automatically (THEORY.md section 1).
+
+The routes, tried in this order:
+
+1. ``"gradient"`` -- drift b = -grad F (a loss, or a drift whose Jacobian is symmetric)
+   with constant isotropic noise Sigma = s I: V = 2 (F - F_ref) / s, prefactor 1 (1.1).
+2. ``"one-dimensional"`` -- d = 1, Gaussian noise sigma^2(x): V(x) = -int 2 b / sigma^2,
+   stationary density sigma^-2 exp(-V/eta), so prefactor sigma^-2 (1.2). When sympy cannot
+   integrate (or runs out of time) V is kept as an unevaluated ``Integral`` and
+   evaluated by quadrature (:meth:`ClosedFormQuasiPotential.numeric`).
+3. ``"linear"`` -- affine drift b = -A (theta - theta*) with A stable and constant Sigma
+   (any): V = (theta - theta*)^T P^-1 (theta - theta*) / 2, A P + P A^T = Sigma solved
+   exactly (1.3), prefactor 1.
+
+Anything else (non-gradient nonlinear drift, state-dependent noise in d >= 2, minibatch
+noise) has no closed form here: the result says why, and the numeric quasi-potential
+solver (``memdyn quasipotential``) is the tool. A user's own candidate U can be
+confirmed or refuted with :func:`check_quasi_potential` (1.4).
+
+Normalisation: V = 0 at the lowest minimum of V among the attractors inside
+``model.bounds`` (the 1-D and gradient V is the global potential of the stationary
+density, defined up to a constant).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import sympy as sp
+
+from ._errors import ModelError
+from ._lambdify import array_function
+from ._model import Model, parse_expression
+from ._noise import GaussianNoise
+
+_INTEGRATE_SECONDS = 5
+_SIMPLIFY_SECONDS = 10
+_NO_FORM = "use memdyn quasipotential"
+
+
+@dataclass(frozen=True)
+class PotentialMinimum:
+    """A local minimum of V: an attractor (or a degenerate critical point that minimises V)."""
+
+    point: tuple
+    exact: tuple | None       # exact sympy coordinates (None when only floats are trusted)
+    value: float              # V at the point (after normalisation)
+    exact_value: sp.Expr | None
+    degenerate: bool = False  # True when the linearisation is singular there
+
+
+@dataclass(frozen=True)
+class ClosedFormQuasiPotential:
+    """A closed-form quasi-potential V (stationary density C exp(-V/eta)), or why there is none.
+
+    ``expr`` is V in the model's variables (None when no closed form applies; an
+    unevaluated ``sympy.Integral`` when sympy could not integrate the 1-D formula);
+    ``gradient`` is grad V, always explicit when ``expr`` is not None; ``prefactor`` is
+    C(theta); ``reference`` the point where V = 0; ``minima`` the local minima of V among
+    the attractors, with their values.
+    """
+
+    expr: sp.Expr | None
+    method: str | None
+    prefactor: sp.Expr | None
+    reason: str
+    reference: tuple | None
+    variables: tuple = ()
+    gradient: sp.ImmutableMatrix | None = None
+    exact_reference: tuple | None = None
+    minima: tuple = ()
+    symbolic: bool = True
+    _evaluate: Callable | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def success(self) -> bool:
+        return self.expr is not None
+
+    @property
+    def latex(self) -> str:
+        """LaTeX of ``V(vars) = expr`` (or the reason in ``\\text{}`` when there is none)."""
+        if self.expr is None:
+            return r"\text{no closed form}"
+        args = ", ".join(sp.latex(v) for v in self.variables)
+        return f"V({args}) = {sp.latex(self.expr)}"
+
+    @property
+    def hessian(self) -> sp.ImmutableMatrix | None:
+        """Hessian of V (exact even when V itself is an unevaluated integral)."""
+        if self.gradient is None:
+            return None
+        return sp.ImmutableMatrix(sp.Matrix(self.gradient).jacobian(self.variables))
+
+    def numeric(self, x) -> np.ndarray:
+        """V at points ``x`` of shape ``(..., d)`` (for d = 1 a plain array of abscissae works)."""
+        if self._evaluate is None:
+            raise ModelError(f"no closed-form quasi-potential: {self.reason}")
+        X = np.asarray(x, dtype=float)
+        if len(self.variables) == 1 and X.shape[-1:] != (1,):
+            X = X[..., None]
+        return self._evaluate(X)
+
+
+def _none(reason: str) -> ClosedFormQuasiPotential:
+    return ClosedFormQuasiPotential(None, None, None, reason, None)
+
+
+def _time_limit(seconds):
+    from ._critical import _time_limit as tl  # SIGALRM guard, no-op off the main thread
+
+    return tl(max(1, int(np.ceil(seconds))))
+
+
+def _guarded(fn, seconds, default):
+    """fn() under a time limit; ``default`` if sympy times out or gives up."""
+    try:
+        with _time_limit(seconds):
+            return fn()
+    except (TimeoutError, NotImplementedError, sp.PolynomialError, ValueError, TypeError):
+        return default
+
+
+# ---------------------------------------------------------------------------- helpers
+def lyapunov_covariance(A, Sigma) -> sp.ImmutableMatrix:
+    """Exact solution P of A P + P A^T = Sigma (THEORY.md 1.3; b = -A theta).
+
+    Solved as the linear system for the d(d+1)/2 entries of the symmetric P, so the
+    answer is exact for rational (or symbolic) entries.
+
+    Example
+    -------
+    >>> lyapunov_covariance([[1, -3], [0, 2]], [[1, 0], [0, 2]])
+    Matrix([
+    [  2, 1/2],
+    [1/2, 1/2]])
+    """
+    A = sp.Matrix(A)
+    S = sp.Matrix(Sigma)
+    d = A.shape[0]
+    if A.shape != (d, d) or S.shape != (d, d):
+        raise ModelError(f"Lyapunov equation needs square matrices of one size, got {A.shape} and {S.shape}")
+    syms = {}
+    P = sp.zeros(d, d)
+    for i in range(d):
+        for j in range(i, d):
+            syms[i, j] = sp.Dummy(f"p{i}{j}")
+            P[i, j] = P[j, i] = syms[i, j]
+    R = A * P + P * A.T - S
+    eqs = [R[i, j] for i in range(d) for j in range(i, d)]
+    unknowns = list(syms.values())
+    M, rhs = sp.linear_eq_to_matrix(eqs, unknowns)
+    if M.det() == 0:
+        raise ModelError("the Lyapunov equation A P + P A^T = Sigma has no unique solution "
+                         "(two eigenvalues of A sum to zero)")
+    sol = M.LUsolve(rhs)
+    return sp.ImmutableMatrix(P.xreplace(dict(zip(unknowns, sol))).applyfunc(sp.simplify))
+
+
+def _nice(coords) -> bool:
+    """Exact coordinates worth carrying into V: real-looking and short (no casus
+    irreducibilis cube roots of complex numbers, which would litter V with I)."""
+    return coords is not None and all(not c.has(sp.I) and sp.count_ops(c) <= 40 for c in coords)
+
+
+def _potential_of_drift(m: Model) -> tuple[sp.Expr | None, bool]:
+    """(F, curl_free): F with b = -grad F when the drift is curl-free (symmetric Jacobian)
+    and sympy can integrate it; F is None otherwise."""
+    if m.is_gradient:
+        return m.loss, True
+    J = m.jacobian
+    d = m.dim
+    if any(_guarded(lambda: sp.simplify(J[i, j] - J[j, i]), _SIMPLIFY_SECONDS, 1) != 0
+           for i in range(d) for j in range(i + 1, d)):
+        return None, False
+    phi = sp.Integer(0)
+    for i, v in enumerate(m.variables):  # line integral, one coordinate at a time
+        rest = sp.simplify(-m.drift[i] - sp.diff(phi, v))
+        part = _guarded(lambda: sp.integrate(rest, v), _INTEGRATE_SECONDS, None)
+        if part is None or part.has(sp.Integral):
+            return None, True
+        phi = phi + part
+    return sp.simplify(phi), True
+
+
+def _vector_function(vec, variables):
+    """grad V as a callable (..., d) -> (..., d), whatever shape array_function gives columns."""
+    fn = array_function(vec, variables)
+    d = len(variables)
+    return lambda X: np.reshape(fn(X), np.shape(X)[:-1] + (d,))
+
+
+def _candidates(m: Model, grad_fn) -> list[tuple[np.ndarray, tuple | None, bool]]:
+    """Attractors plus degenerate critical points at which V has a local minimum.
+
+    A degenerate point is kept when grad V points outwards on small spheres around it
+    (checked numerically at two radii in 64 directions, or both sides in 1-D)."""
+    from ._critical import critical_points
+
+    out = []
+    width = max(hi - lo for lo, hi in m.bounds)
+    rng = np.random.default_rng(0)
+    dirs = rng.standard_normal((64, m.dim)) if m.dim > 1 else np.array([[-1.0], [1.0]])
+    dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+    for c in critical_points(m):
+        if c.kind == "minimum":
+            out.append((c.array, c.exact, False))
+        elif c.kind == "degenerate":
+            ok = True
+            for r in (1e-3 * width, 1e-2 * width):
+                g = grad_fn(c.array + r * dirs)
+                with np.errstate(all="ignore"):
+                    ok &= bool(np.all(np.einsum("ij,ij->i", g, dirs) > 0))
+            if ok:
+                out.append((c.array, c.exact, True))
+    return out
+
+
+def _normalised(m, raw_value, candidates):
+    """V values at candidate minima (exact where possible), the reference and its offset.
+
+    ``raw_value(point_float, exact_or_None) -> (float, sympy or None)`` evaluates the
+    unnormalised V."""
+    vals = [raw_value(x, ex if _nice(ex) else None) for x, ex, _ in candidates]
+    if not vals:
+        return (), None, None, sp.Integer(0)
+    floats = np.array([v[0] for v in vals])
+    k = int(np.argmin(floats))
+    x_ref, ex_ref, _ = candidates[k]
+    offset_exact = vals[k][1]
+    offset = offset_exact if offset_exact is not None else sp.Float(floats[k], 17)
+    minima = []
+    for (x, ex, deg), (fv, sv) in zip(candidates, vals):
+        exact_value = None
+        if sv is not None and offset_exact is not None:
+            exact_value = _guarded(lambda: sp.simplify(sv - offset_exact), _SIMPLIFY_SECONDS, None)
+        minima.append(PotentialMinimum(tuple(float(t) for t in x), ex if _nice(ex) else None,
+                                       float(fv - floats[k]), exact_value, deg))
+    ref = tuple(float(t) for t in x_ref)
+    return tuple(minima), ref, (ex_ref if _nice(ex_ref) else None), offset
+
+
+def _tidy(expr):
+    """The shorter of simplify and factor (e.g. (x^2 - 1)^2 (3 + x)/2, not its expansion)."""
+    forms = [expr]
+    for f in (sp.simplify, sp.factor):
+        forms.append(_guarded(lambda f=f: f(expr), _SIMPLIFY_SECONDS, expr))
+    return min(forms, key=sp.count_ops)
+
+
+def _symbolic_result(m, method, V_raw, grad, prefactor, reason, raw_value=None):
+    grad_fn = _vector_function(grad, m.variables)
+    cands = _candidates(m, grad_fn)
+    if raw_value is None:
+        raw_fn = array_function(V_raw, m.variables)
+
+        def raw_value(x, ex):
+            if ex is not None:
+                sv = V_raw.xreplace(dict(zip(m.variables, ex)))
+                return float(sp.N(sv, 30)), sv
+            return float(raw_fn(x)), None
+
+    minima, ref, ex_ref, offset = _normalised(m, raw_value, cands)
+    V = _tidy(V_raw - offset) if offset != 0 else V_raw
+    if ref is None:
+        reason += "; no attractor inside the bounds, so V is defined up to a constant"
+    fn = array_function(V, m.variables)
+    return ClosedFormQuasiPotential(V, method, prefactor, reason, ref, tuple(m.variables), grad, ex_ref,
+                                    minima, True, fn)
+
+
+# ---------------------------------------------------------------------------- routes
+def one_dimensional_quasi_potential(model: Model, *, timeout: float = _INTEGRATE_SECONDS) -> ClosedFormQuasiPotential:
+    """V(x) = -int 2 b(s) / sigma^2(s) ds for a 1-D model with Gaussian noise (THEORY.md 1.2).
+
+    The stationary density of the diffusion is sigma^-2 exp(-V/eta), hence the prefactor
+    sigma^-2. When sympy cannot find the antiderivative within ``timeout`` seconds,
+    ``expr`` is the unevaluated ``Integral`` from the reference and
+    :meth:`ClosedFormQuasiPotential.numeric` uses adaptive quadrature.
+
+    Example
+    -------
+    >>> from analysis import load_model
+    >>> q = one_dimensional_quasi_potential(load_model("tilted-double-well"))
+    >>> q.method, q.prefactor
+    ('one-dimensional', exp(x))
+    """
+    m = model
+    if m.dim != 1:
+        raise ModelError(f"the one-dimensional formula needs d = 1, the model has d = {m.dim}")
+    if not isinstance(m.noise, GaussianNoise):
+        raise ModelError("the one-dimensional formula needs Gaussian noise; minibatch noise is not Gaussian "
+                         "(V' is the non-zero root of H(x, p) = 0, found numerically)")
+    x = m.variables[0]
+    s2 = sp.simplify(m.covariance[0, 0])
+    if s2 == 0:
+        raise ModelError("the noise variance is zero: there is no quasi-potential")
+    dV = sp.simplify(-2 * m.drift[0] / s2)
+    prefactor = sp.simplify(1 / s2)
+    grad = sp.ImmutableMatrix([dV])
+    reason = "one dimension with Gaussian noise: V = -int 2 b / sigma^2, density sigma^-2 exp(-V/eta)"
+    G = _guarded(lambda: sp.integrate(dV, x), timeout, None)
+    if G is not None and not G.has(sp.Integral):
+        return _symbolic_result(m, "one-dimensional", _tidy(G), grad, prefactor, reason)
+
+    # numeric route: V(x) = int_{x_ref}^x dV, with dV explicit
+    from scipy.integrate import quad
+
+    f = sp.lambdify(x, dV, modules="math")
+
+    def integral(a, b):
+        return quad(f, a, b, epsabs=1e-13, epsrel=1e-12, limit=200)[0]
+
+    grad_fn = _vector_function(grad, m.variables)
+    cands = _candidates(m, grad_fn)
+    anchor = float(cands[0][0][0]) if cands else 0.5 * sum(m.bounds[0])
+
+    def raw_value(xp, ex):
+        return integral(anchor, float(xp[0])), None
+
+    minima, ref, ex_ref, _ = _normalised(m, raw_value, cands)
+    x_ref = ref[0] if ref is not None else anchor
+    lower = ex_ref[0] if ex_ref is not None else sp.Float(x_ref, 17)
+    s = sp.Dummy("s", real=True)
+    V = sp.Integral(dV.xreplace({x: s}), (s, lower, x))
+
+    def evaluate(X):
+        out = np.empty(X.shape[:-1])
+        flat = X.reshape(-1)
+        res = out.reshape(-1)
+        for i, xi in enumerate(flat):
+            res[i] = integral(x_ref, float(xi))
+        return out
+
+    reason += (" (sympy found no antiderivative in time: V is the integral below, "
+               "evaluated numerically by scipy quad)")
+    return ClosedFormQuasiPotential(V, "one-dimensional", prefactor, reason, (x_ref,) if ref else None,
+                                    tuple(m.variables), grad, ex_ref, minima, False, evaluate)
+
+
+def _linear(m: Model) -> ClosedFormQuasiPotential | None:
+    J = m.jacobian
+    if J.free_symbols & set(m.variables):
+        return None
+    A = -sp.Matrix(J)
+    Sigma = sp.Matrix(m.covariance)
+    th = sp.Matrix(m.variables)
+    b0 = sp.Matrix(m.drift).xreplace({v: 0 for v in m.variables})
+    if A.free_symbols or Sigma.free_symbols:
+        return _none("no closed form: linear drift but A or Sigma keeps a parameter without a value "
+                     "(stability cannot be decided); give it a value")
+    eig = np.linalg.eigvals(np.array(A.evalf(), dtype=float))
+    if not np.all(eig.real > 0):
+        return _none(f"no closed form: linear drift b = -A theta with A not stable (eigenvalues of A "
+                     f"{np.round(eig, 6).tolist()}): there is no attractor; {_NO_FORM}")
+    star = A.LUsolve(b0)                       # b = b0 - A theta = -A (theta - theta*)
+    P = lyapunov_covariance(A, Sigma)
+    if P.det() == 0:
+        return _none("no closed form: the Lyapunov covariance P is singular (the noise does not reach every "
+                     "direction), so V is infinite off a subspace")
+    Pinv = sp.Matrix(P).inv().applyfunc(sp.simplify)
+    r = th - star
+    V = sp.expand((r.T * Pinv * r)[0, 0] / 2)
+    grad = sp.ImmutableMatrix((Pinv * r).applyfunc(sp.expand))
+    ex = tuple(sp.simplify(c) for c in star)
+    pt = tuple(float(c) for c in ex)
+    fn = array_function(V, m.variables)
+    mins = (PotentialMinimum(pt, ex, 0.0, sp.Integer(0)),)
+    return ClosedFormQuasiPotential(V, "linear", sp.Integer(1),
+                                    "affine drift b = -A (theta - theta*) with A stable and constant Sigma: "
+                                    "V = (theta - theta*)^T P^-1 (theta - theta*) / 2 with A P + P A^T = Sigma",
+                                    pt, tuple(m.variables), grad, ex, mins, True, fn)
+
+
+def closed_form_quasi_potential(model: Model, *, timeout: float = _INTEGRATE_SECONDS) -> ClosedFormQuasiPotential:
+    """The closed-form quasi-potential of ``model`` where one applies (THEORY.md section 1).
+
+    Parameters
+    ----------
+    model : the model.
+    timeout : seconds allowed to sympy's ``integrate`` (1-D route, curl-free drifts); the
+        guard uses SIGALRM, so off the main thread sympy runs unguarded.
+
+    Returns
+    -------
+    ClosedFormQuasiPotential with ``method`` in {"gradient", "one-dimensional", "linear",
+    None}; when None, ``reason`` says plainly why no closed form applies.
+
+    Example
+    -------
+    >>> from analysis import load_model
+    >>> q = closed_form_quasi_potential(load_model("hwang"))
+    >>> q.method, q.expr
+    ('gradient', 2*(x**2 - 1)**2*exp(x))
+    """
+    m = model
+    key = ("closed_form_quasi_potential", timeout)
+    if key in m._cache:
+        return m._cache[key]
+    m._cache[key] = result = _route(m, timeout)
+    return result
+
+
+def _route(m: Model, timeout: float) -> ClosedFormQuasiPotential:
+    d = m.dim
+    if not isinstance(m.noise, GaussianNoise):
+        if d == 1:
+            return _none("no closed form: minibatch noise is not Gaussian; in one dimension V' is the non-zero "
+                         "root p*(x) of H(x, p) = 0 (THEORY.md 1.2), found numerically; " + _NO_FORM)
+        return _none(f"no closed form: minibatch noise is not Gaussian and d = {d}; {_NO_FORM}")
+    cov = m.covariance
+    constant = not (cov.free_symbols & set(m.variables))
+    isotropic = m.noise.is_isotropic or d == 1
+    F, curl_free = _potential_of_drift(m) if (m.is_gradient or d > 1) else (None, False)
+    if F is not None and constant and isotropic:
+        s = sp.simplify(cov[0, 0])
+        if s.is_zero:
+            return _none("no closed form: the noise covariance is zero")
+        grad = sp.ImmutableMatrix([sp.simplify(2 * sp.diff(F, v) / s) for v in m.variables])
+        return _symbolic_result(m, "gradient", 2 * F / s, grad, sp.Integer(1),
+                                "gradient drift with constant isotropic noise Sigma = s I: V = 2 (F - F_ref) / s")
+    if d == 1:
+        return one_dimensional_quasi_potential(m, timeout=timeout)
+    if constant:
+        lin = _linear(m)
+        if lin is not None:
+            return lin
+    if F is not None and isotropic:
+        return _none(f"no closed form: gradient drift but the isotropic noise Sigma = s(theta) I depends on "
+                     f"theta in d = {d} (V is not 2F/s); {_NO_FORM}")
+    if F is not None:
+        return _none(f"no closed form: gradient drift but anisotropic noise in d = {d} and the drift is not "
+                     f"linear; {_NO_FORM}")
+    if curl_free:
+        return _none(f"no closed form: the drift is curl-free but sympy could not integrate its potential in "
+                     f"time (d = {d}); give the loss instead of the drift, or {_NO_FORM}")
+    return _none(f"no closed form: the drift is not a gradient (its Jacobian is not symmetric) and not linear "
+                 f"with constant noise, in d = {d}; {_NO_FORM} (or test a candidate with check_quasi_potential)")
+
+
+# ---------------------------------------------------------------------------- candidate check
+@dataclass(frozen=True)
+class QuasiPotentialCheck:
+    """Outcome of :func:`check_quasi_potential`: H(x, grad U) = 0 holds or not."""
+
+    holds: bool
+    residual: sp.Expr
+    message: str
+    numeric: bool = False      # True when decided by evaluation at points, not by simplify
+    candidate: sp.Expr | None = None
+
+
+def check_quasi_potential(model: Model, U, *, points: int = 64, seed: int = 0,
+                          timeout: float = _SIMPLIFY_SECONDS) -> QuasiPotentialCheck:
+    """Confirm or refute a candidate quasi-potential U through H(x, grad U) = 0 (THEORY.md 1.4).
+
+    For Gaussian noise H(x, grad U) = 0 is exactly the orthogonal decomposition
+    b = -Sigma grad U / 2 + l with <l, grad U> = 0, and then V = U - U(A) in the basin of A.
+    The residual is simplified by sympy; if it does not reduce to 0 it is evaluated at
+    ``points`` random points of ``model.bounds`` (seeded): all zero to 1e-9 relative
+    gives "numerically zero at N points", otherwise a counterexample is reported.
+    ``timeout`` bounds the seconds given to ``simplify`` (then the points decide).
+    A U with grad U = 0 solves the equation trivially and is rejected.
+
+    Example
+    -------
+    >>> from analysis import model
+    >>> m = model(variables=["x", "y"], drift=["-x + y", "-y - x"], covariance="1")
+    >>> check_quasi_potential(m, "x**2 + y**2").holds
+    True
+    """
+    m = model
+    names = {str(v): v for v in m.variables}
+    names.update({str(s): s for s, _ in m.parameters})
+    Uexpr = m.substitute(parse_expression(U, names, "quasi-potential candidate"))
+    extra = Uexpr.free_symbols - set(m.variables)
+    if extra:
+        raise ModelError(f"unknown symbol {', '.join(sorted(map(str, extra)))} in the quasi-potential candidate "
+                         f"(variables: {', '.join(map(str, m.variables))})")
+    grad = [sp.diff(Uexpr, v) for v in m.variables]
+    if all(_guarded(lambda g=g: sp.simplify(g), _SIMPLIFY_SECONDS, g) == 0 for g in grad):
+        return QuasiPotentialCheck(False, sp.Integer(0), "grad U = 0 solves H(x, 0) = 0 trivially (the "
+                                   "deterministic flow); a quasi-potential must grow away from the attractor",
+                                   False, Uexpr)
+    H = m.hamiltonian.xreplace(dict(zip(m.momenta, grad)))
+    res = _guarded(lambda: sp.simplify(H), timeout, None)
+    if res is None:
+        res = sp.expand(H)
+    if res == 0:
+        return QuasiPotentialCheck(True, sp.Integer(0), "H(x, grad U) simplifies to 0: U is a quasi-potential "
+                                   "(V = U - U(A) in the basin of each attractor A)", False, Uexpr)
+    lo = np.array([b[0] for b in m.bounds])
+    hi = np.array([b[1] for b in m.bounds])
+    X = lo + np.random.default_rng(seed).random((points, m.dim)) * (hi - lo)
+    # the scale of the terms that must cancel, to judge rounding
+    p = sp.Matrix(grad)
+    scale_expr = sp.Abs((m.drift.T * p)[0, 0]) + sp.Abs(m.cumulant.xreplace(dict(zip(m.momenta, grad))))
+    with np.errstate(all="ignore"):
+        r = array_function(res, m.variables)(X)
+        sc = array_function(scale_expr, m.variables)(X)
+    finite = np.isfinite(r) & np.isfinite(sc)
+    if not finite.any():
+        return QuasiPotentialCheck(False, res, "cannot decide: the residual is not finite at any sampled point",
+                                   True, Uexpr)
+    bad = finite & (np.abs(r) > 1e-9 * (1.0 + sc))
+    if bad.any():
+        k = int(np.argmax(np.abs(np.where(bad, r, 0.0))))
+        pt = ", ".join(f"{v:.6g}" for v in X[k])
+        return QuasiPotentialCheck(False, res, f"H(x, grad U) = {r[k]:.6g} != 0 at x = ({pt}): U is not a "
+                                   "quasi-potential", True, Uexpr)
+    n = int(finite.sum())
+    return QuasiPotentialCheck(True, res, f"simplify could not reduce H(x, grad U) to 0, but it is numerically "
+                               f"zero at {n} points (relative 1e-9)", True, Uexpr)

@@ -1,0 +1,155 @@
+"""Run the claim catalogue and report: terminal table, JSON, LaTeX (booktabs + siunitx), figures."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from analysis import ModelError
+
+from ._io import dumps, write_atomic
+from ._table import format_number, latex_document, latex_escape, text_table
+from .claims import Budget, ClaimResult, Context, catalogue
+
+
+@dataclass(frozen=True)
+class VerificationReport:
+    """Results of ``memdyn verify``: one :class:`ClaimResult` per claim (and model)."""
+
+    results: tuple
+    budget: str
+    seed: int
+    seconds: float
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.results) and all(r.passed for r in self.results)
+
+    def rows(self):
+        for r in self.results:
+            for k, c in enumerate(r.comparisons):
+                ci = "-" if c.ci95 is None else f"[{format_number(c.ci95[0])}, {format_number(c.ci95[1])}]"
+                yield ((r.id if k == 0 else ""), (r.model if k == 0 else ""), c.quantity,
+                       c.theory, c.measured, ci, c.error, c.tolerance,
+                       c.verdict if c.expect == "agree" else f"{c.verdict} (reject)")
+
+    def table(self) -> str:
+        headers = ["claim", "model", "quantity", "theory", "measured", "CI95", "error", "tol", "verdict"]
+        lines = [text_table(headers, list(self.rows()))]
+        lines.append("")
+        for r in self.results:
+            msg = f"  {r.message}" if r.message else ""
+            lines.append(f"{r.verdict.upper():>12}  {r.id:<16} {r.reference}: {r.statement} ({r.seconds:.1f} s){msg}")
+        n_pass = sum(r.passed for r in self.results)
+        lines.append(f"\n{n_pass}/{len(self.results)} claims pass (budget {self.budget}, seed {self.seed}, "
+                     f"{self.seconds:.1f} s)")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        return {"passed": self.passed, "budget": self.budget, "seed": self.seed, "seconds": self.seconds,
+                "claims": [r.to_dict() for r in self.results]}
+
+    def latex(self, *, standalone: bool = True) -> str:
+        """booktabs table with siunitx S columns; every text cell escaped."""
+        spec = "ll l S[table-format=-1.4e-1] S[table-format=-1.4e-1] l S[table-format=1.2e-1] S[table-format=1.2e-1] l"
+        head = (r"Claim & Model & Quantity & {Theory} & {Measured} & CI95 & {Error} & {Tol.} & Verdict \\")
+        body = []
+        for row in self.rows():
+            cells = []
+            for i, v in enumerate(row):
+                if i in (3, 4, 6, 7):
+                    s = format_number(v)
+                    try:
+                        float(s)
+                        cells.append(s)
+                    except ValueError:
+                        cells.append("{" + latex_escape(s) + "}")
+                else:
+                    cells.append(latex_escape(format_number(v)))
+            body.append(" & ".join(cells) + r" \\")
+        table = "\n".join([
+            r"\begin{table}[ht]", r"\centering", r"\small",
+            r"\caption{" + latex_escape(f"memdyn verify (budget {self.budget}, seed {self.seed})") + "}",
+            r"\begin{tabular}{" + spec + "}", r"\toprule", head, r"\midrule", *body, r"\bottomrule",
+            r"\end{tabular}", r"\end{table}"]) + "\n"
+        return latex_document(table) if standalone else table
+
+    def write_figures(self, directory) -> list[Path]:
+        """One PNG per claim (the claim's own ``draw``)."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        claims = catalogue()
+        paths = []
+        for r in self.results:
+            fig, ax = plt.subplots(figsize=(6, 4))
+            claims[r.id]().draw(r, ax)
+            ax.set_title(f"{r.id} [{r.verdict}] {r.model}", fontsize=9)
+            fig.tight_layout()
+            path = directory / f"{r.id}-{_slug(r.model)}.png"
+            import io
+
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", dpi=110)
+            plt.close(fig)
+            write_atomic(path, buf.getvalue())
+            paths.append(path)
+        return paths
+
+
+def _slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in text.lower()).strip("-")[:40]
+
+
+def verify(*, claims: Sequence[str] | None = None, budget: str = "quick", seed: int = 0, model=None,
+           overrides: dict | None = None, progress: bool = False) -> VerificationReport:
+    """Run claims of the catalogue and collect their results.
+
+    Parameters
+    ----------
+    claims : claim ids (default: all that apply).
+    budget : "quick" (default, the whole catalogue in minutes), "full", or "tiny" (tests).
+    seed : one seed for every Monte Carlo run (each claim derives its streams from it).
+    model : a user's :class:`analysis.Model`; then every claim that applies runs on it.
+    overrides : theory overrides passed to claims (tests use them to show a claim can fail).
+
+    Example
+    -------
+    >>> from numerics._verify import verify
+    >>> report = verify(claims=["hwang"], budget="tiny")  # doctest: +SKIP
+    >>> print(report.table())  # doctest: +SKIP
+    """
+    cat = catalogue()
+    ids = list(cat) if not claims else list(claims)
+    unknown = [c for c in ids if c not in cat]
+    if unknown:
+        raise ModelError(f"unknown claim {unknown[0]!r} (claims: {', '.join(cat)})")
+    ctx = Context(budget=Budget.named(budget), seed=seed, model=model, overrides=dict(overrides or {}),
+                  progress=progress)
+    t0 = time.perf_counter()
+    results: list[ClaimResult] = []
+    for cid in ids:
+        claim = cat[cid]()
+        if model is not None:
+            ok, why = claim.applies_to(model)
+            if not ok:
+                if claims:  # asked for explicitly: say why it cannot run
+                    raise ModelError(f"claim {cid!r} does not apply to model {model.name!r}: {why}")
+                continue
+        t = time.perf_counter()
+        res = claim.run(ctx)
+        results.append(ClaimResult(res.id, res.reference, res.statement, res.model, res.comparisons,
+                                   time.perf_counter() - t, res.message, res.figure_data))
+    if model is not None and not results:
+        raise ModelError(f"no claim of the catalogue applies to model {model.name!r}")
+    return VerificationReport(tuple(results), budget, seed, time.perf_counter() - t0)
+
+
+def dumps_report(report: VerificationReport) -> str:
+    return dumps(report.to_dict(), indent=2)

@@ -1,0 +1,44 @@
+"""``memdyn verify``: the paper's claims, theory against the SGD recursion, with verdicts."""
+
+from __future__ import annotations
+
+
+def add_parser(sub):
+    p = sub.add_parser("verify", help="check the paper's claims numerically (the main job)")
+    p.add_argument("--budget", choices=["tiny", "quick", "full"], default="quick",
+                   help="Monte Carlo budget (quick: whole catalogue in a few minutes)")
+    p.add_argument("--claims", default=None, help="comma-separated claim ids (default: all)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--model", default=None, help="run every claim that applies to this model file")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a model parameter")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--latex", metavar="FILE", help="write a booktabs/siunitx table (standalone document)")
+    p.add_argument("--figures", metavar="DIR", help="write one PNG per claim")
+    p.add_argument("--list", action="store_true", help="list the catalogue and exit")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from analysis import load_model, parse_assignments
+
+    from .._io import write_atomic
+    from .._verify import dumps_report, verify
+    from ..claims import catalogue
+
+    if args.list:
+        for cid, cls in catalogue().items():
+            print(f"{cid:<18} {cls.reference:<22} {cls.statement}")
+        return 0
+    model = load_model(args.model, parse_assignments(args.set)) if args.model else None
+    if args.set and not args.model:
+        from analysis import ModelError
+
+        raise ModelError("--set needs --model (the catalogue's built-in models have fixed parameters)")
+    claims = [c.strip() for c in args.claims.split(",") if c.strip()] if args.claims else None
+    report = verify(claims=claims, budget=args.budget, seed=args.seed, model=model, progress=not args.json)
+    if args.latex:
+        write_atomic(args.latex, report.latex())
+    if args.figures:
+        report.write_figures(args.figures)
+    print(dumps_report(report) if args.json else report.table())
+    return 0 if report.passed else 1
