@@ -161,7 +161,8 @@ def lyapunov_covariance(A, Sigma) -> sp.ImmutableMatrix:
 def _nice(coords) -> bool:
     """Exact coordinates worth carrying into V: real-looking and short (no casus
     irreducibilis cube roots of complex numbers, which would litter V with I)."""
-    return coords is not None and all(not c.has(sp.I) and sp.count_ops(c) <= 40 for c in coords)
+    return coords is not None and all(not c.has(sp.I) and not c.has(sp.CRootOf) and sp.count_ops(c) <= 40
+                                      for c in coords)
 
 
 def _potential_of_drift(m: Model) -> tuple[sp.Expr | None, bool]:

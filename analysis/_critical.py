@@ -93,6 +93,8 @@ def _exact_solutions(m: Model) -> list[tuple] | None:
     polynomial = all(e.is_polynomial(*m.variables) for e in eqs)
     if not polynomial and m.dim > 1:
         return None
+    if m.dim == 1 and polynomial:
+        return _real_polynomial_roots(eqs[0], m)
     try:
         with _time_limit(_EXACT_SECONDS):
             sols = sp.solve(eqs, list(m.variables), dict=True)
@@ -112,6 +114,25 @@ def _exact_solutions(m: Model) -> list[tuple] | None:
         if _inside(pt, m.bounds):
             out.append((tuple(sp.nsimplify(c) if c.is_Float else c for c in coords), pt))
     return [(c, p) for c, p in out] if (polynomial or out) else None
+
+
+def _real_polynomial_roots(eq, m: Model) -> list[tuple] | None:
+    """Exact real roots of a 1-D polynomial drift: radicals when short, CRootOf otherwise."""
+    (x,) = m.variables
+    try:
+        with _time_limit(_EXACT_SECONDS):
+            poly = sp.Poly(sp.expand(eq), x)
+            if poly.is_zero:
+                return None  # every point is critical: nothing isolated to report
+            roots = sp.real_roots(poly)
+    except (TimeoutError, NotImplementedError, sp.PolynomialError, ValueError):
+        return None
+    out = []
+    for r in dict.fromkeys(roots):  # multiplicities collapse
+        val = float(sp.N(r, 30))
+        if _inside(np.array([val]), m.bounds):
+            out.append(((r,), np.array([val])))
+    return out
 
 
 def _inside(pt, bounds, slack: float = 1e-9) -> bool:
@@ -231,12 +252,12 @@ def critical_points(model: Model, *, exact: bool | None = None, starts: int | No
         raise ModelError("sympy could not solve for the critical points exactly; use exact=None")
     if sols is not None:
         found.extend(sols)
-    polynomial_exact = sols is not None and all(e.is_polynomial(*model.variables) for e in
-                                                [sp.numer(sp.together(e)) for e in model.drift])
-    if not polynomial_exact:
-        n = starts or min(4096, 256 * 2 ** model.dim)
-        for x in _numeric_roots(model, starts=n, seed=seed):
-            found.append((None, x))
+    # The numeric multistart always runs: sympy's solve can return fewer real roots than
+    # there are (e.g. roots it could only express as CRootOf), and a missing attractor would
+    # silently change every later result. Exact representatives win the de-duplication.
+    n = starts or min(4096, 256 * 2 ** model.dim)
+    for x in _numeric_roots(model, starts=n, seed=seed):
+        found.append((None, x))
     # de-duplicate, preferring exact representatives
     width = max(hi - lo for lo, hi in model.bounds)
     unique: list[tuple[tuple | None, np.ndarray]] = []

@@ -98,3 +98,17 @@ def test_degenerate_point_and_ring_of_minima():
 def test_points_outside_the_domain_are_dropped():
     m = model(variables=["x"], loss="(x**2 - 1)**2", covariance="1", bounds=[[0, 3]])
     assert [c.point for c in critical_points(m)] == [(0.0,), (1.0,)]  # 0 is on the boundary: kept
+
+
+def test_polynomial_roots_sympy_can_only_give_as_crootof():
+    # solve(..., dict=True) returns [] for this quintic; the roots must still all be found,
+    # exactly (CRootOf) and numerically (brentq)
+    m = model(variables=["x"], drift="-x**5 + 5*x**3 - 4*x - 3/10", covariance="1", bounds=[[-3, 3]])
+    cps = critical_points(m)
+    f = lambda x: -x ** 5 + 5 * x ** 3 - 4 * x - 0.3
+    grid = np.linspace(-3, 3, 30001)
+    roots = [brentq(f, a, b, xtol=1e-15) for a, b in zip(grid[:-1], grid[1:]) if f(a) * f(b) < 0]
+    assert len(cps) == len(roots) == 5
+    assert all(isinstance(c.exact[0], sp.CRootOf) for c in cps)
+    assert np.allclose([c.point[0] for c in cps], roots, atol=1e-12)
+    assert [c.kind for c in cps] == ["minimum", "maximum", "minimum", "maximum", "minimum"]

@@ -1,0 +1,70 @@
+"""Accuracy versus time of the quasi-potential solvers (issue 4). Prints a Markdown table.
+
+Run: ``python benchmarks/bench_quasipotential.py``. References: closed forms of THEORY.md
+section 1, Maier-Stein's exact 1/2 for beta <= 4 (Maier and Stein 1993); for beta = 5, 10 no
+published value was found, the reference is gMAM at 1025 nodes with Richardson extrapolation
+(tolerance 1e-10), marked "ref: gMAM n=1025+R".
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from scipy.linalg import solve_continuous_lyapunov
+
+from analysis import load_model, model
+from numerics._quasipotential import quasi_potential
+
+
+def cases():
+    ms = load_model("maier-stein")
+    yield "Maier-Stein beta=3", ms.with_parameters(beta=3), [-1, 0], [0, 0], 0.5, "exact 1/2"
+    for beta in (5, 10):
+        m = ms.with_parameters(beta=beta)
+        ref = quasi_potential(m, [-1, 0], [0, 0], tolerance=1e-10, max_points=1025).action
+        yield f"Maier-Stein beta={beta}", m, [-1, 0], [0, 0], ref, "gMAM n=1025+R"
+    A = np.array([[1.0, -3.0], [0.0, 2.0]])
+    S = np.array([[1.0, 0.5], [0.5, 2.0]])
+    P = solve_continuous_lyapunov(A, S)
+    x = np.array([0.8, -0.6])
+    lin = model(variables=["x", "y"], drift=["-x + 3*y", "-2*y"], covariance=[["1", "1/2"], ["1/2", "2"]])
+    yield "linear non-normal, anisotropic", lin, [0, 0], x, 0.5 * x @ np.linalg.solve(P, x), "Lyapunov"
+    rot = model(variables=["x", "y"], drift=["-(x + x**3) - 6*y", "-2*y + 3*(x + x**3)"], covariance="1")
+    yield "rotational b=-grad W+3J grad W", rot, [0, 0], [0.7, 0.4], 2 * (0.7 ** 2 / 2 + 0.16 + 0.7 ** 4 / 4), "2W"
+    xm = np.sort(np.roots([1, 0, -1, 0.05]).real)
+    dw = model(variables=["x", "y"], loss="(x**2 - 1)**2/4 + x/20 + y**2/2", covariance="1/2")
+    F = lambda v: (v ** 2 - 1) ** 2 / 4 + v / 20
+    yield "tilted double well 2-D", dw, [xm[0], 0], [xm[1], 0], 4 * (F(xm[1]) - F(xm[0])), "2 dF/sigma^2"
+
+
+def main():
+    rows = []
+    for name, m, a, b, ref, refname in cases():
+        for method in ("gmam", "scp"):
+            t = time.perf_counter()
+            r = quasi_potential(m, a, b, method=method)
+            dt = time.perf_counter() - t
+            rows.append((method, name, r.points, r.action, ref, refname, abs(r.action - ref) / abs(ref),
+                         r.error_estimate / abs(ref), dt, r.converged))
+    mb = model(variables=["w"], samples=["(w**2 - 1)**2/4 + 31*w/20", "(w**2 - 1)**2/4 - 29*w/20"])
+    roots = np.sort(np.roots([1, 0, -1, 0.05]).real)
+    t = time.perf_counter()
+    ex = quasi_potential(mb, [roots[0]], [roots[1]], method="exact")
+    dt = time.perf_counter() - t
+    t = time.perf_counter()
+    gm = quasi_potential(mb, [roots[0]], [roots[1]], method="gmam")
+    dt2 = time.perf_counter() - t
+    rows.append(("exact", "minibatch 1-D (2 samples)", ex.points, ex.action, ex.action, "itself", 0.0,
+                 ex.error_estimate / ex.action, dt, ex.converged))
+    rows.append(("gmam (H=0)", "minibatch 1-D (2 samples)", gm.points, gm.action, ex.action, "exact root",
+                 abs(gm.action - ex.action) / ex.action, gm.error_estimate / ex.action, dt2, gm.converged))
+    print("| method | case | points | action | reference | ref. source | rel. error | est. rel. error | seconds | converged |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:.12g} | {r[4]:.12g} | {r[5]} | {r[6]:.1e} | {r[7]:.1e} | "
+              f"{r[8]:.2f} | {r[9]} |")
+
+
+if __name__ == "__main__":
+    main()

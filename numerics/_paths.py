@@ -1,0 +1,137 @@
+"""Shared path utilities for the quasi-potential solvers (issue 4).
+
+A path is an array of shape ``(n, d)`` of nodes; the solvers treat it as the polyline
+through the nodes. This module holds what all solvers share: arc-length reparametrisation,
+prolongation to a finer grid, initial guesses and Richardson extrapolation across
+resolutions N, 2N, 4N (the refinement that meets ``tolerance``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def arc_length(path: np.ndarray, metric=None) -> np.ndarray:
+    """Cumulative length at each node, ``(n,)``, starting at 0.
+
+    ``metric`` is None (Euclidean) or a callable ``M(X) -> (m, d, d)`` giving the
+    Riemannian metric (for gMAM: Sigma^{-1}) evaluated at the segment midpoints.
+    """
+    dphi = np.diff(path, axis=0)
+    if metric is None:
+        seg = np.linalg.norm(dphi, axis=1)
+    else:
+        M = metric(0.5 * (path[1:] + path[:-1]))
+        seg = np.sqrt(np.maximum(np.einsum("ni,nij,nj->n", dphi, M, dphi), 0.0))
+    return np.concatenate([[0.0], np.cumsum(seg)])
+
+
+def reparametrise(path: np.ndarray, n: int | None = None, metric=None, smooth: bool = False) -> np.ndarray:
+    """Nodes at equal arc length along ``path`` (endpoints kept exactly).
+
+    Linear interpolation in arc length (the new nodes lie on the old polyline, the corners
+    cut are O(h^2)), or with ``smooth`` a cubic spline in arc length (O(h^4) shape change,
+    used by SCP, which reparametrises at every iteration).
+    """
+    n = len(path) if n is None else int(n)
+    s = arc_length(path, metric)
+    if s[-1] <= 0.0:
+        return np.linspace(path[0], path[-1], n)
+    t = np.linspace(0.0, s[-1], n)
+    # drop repeated nodes (zero-length segments) so that the interpolation is well posed
+    keep = np.concatenate([[True], np.diff(s) > 0.0])
+    if smooth and keep.sum() >= 4:
+        from scipy.interpolate import CubicSpline
+
+        out = CubicSpline(s[keep], path[keep], axis=0)(t)
+    else:
+        out = np.column_stack([np.interp(t, s[keep], path[keep, j]) for j in range(path.shape[1])])
+    out[0], out[-1] = path[0], path[-1]
+    return out
+
+
+def refine(path: np.ndarray) -> np.ndarray:
+    """Prolongation to the doubled grid: keeps the nodes and inserts cubic midpoints.
+
+    The 4-point midpoint rule (-1, 9, 9, -1)/16 is exact for cubics, so a smooth path
+    is transferred with O(h^4) error and the finer solve starts close to its optimum.
+    """
+    n, d = path.shape
+    if n < 4:
+        mid = 0.5 * (path[1:] + path[:-1])
+    else:
+        ext = np.vstack([2 * path[0] - path[1], path, 2 * path[-1] - path[-2]])
+        mid = (-ext[:-3] + 9 * ext[1:-2] + 9 * ext[2:-1] - ext[3:]) / 16.0
+    out = np.empty((2 * n - 1, d))
+    out[0::2] = path
+    out[1::2] = mid
+    return out
+
+
+def resample(path: np.ndarray, n: int) -> np.ndarray:
+    """A user's initial path brought to ``n`` nodes at equal (Euclidean) arc length."""
+    return reparametrise(np.asarray(path, dtype=float), n)
+
+
+def straight_path(start, end, n: int) -> np.ndarray:
+    """Straight segment from ``start`` to ``end`` with ``n`` nodes."""
+    t = np.linspace(0.0, 1.0, n)[:, None]
+    return (1.0 - t) * np.asarray(start, float) + t * np.asarray(end, float)
+
+
+def candidate_paths(start, end, n: int, amplitude: float = 0.25) -> list[np.ndarray]:
+    """Initial guesses: the straight segment and sine bumps normal to it.
+
+    Why bumps: on symmetric problems (Maier-Stein with beta > 4) the straight path is a
+    critical point of the action that a gradient method never leaves; bumps of both signs
+    in the first two normal directions break the symmetry deterministically.
+    """
+    start, end = np.asarray(start, float), np.asarray(end, float)
+    line = straight_path(start, end, n)
+    d = start.size
+    if d == 1:
+        return [line]
+    u = end - start
+    length = float(np.linalg.norm(u))
+    u = u / length
+    # orthonormal complement of u, ordered by the coordinate axes (deterministic)
+    q, _ = np.linalg.qr(np.column_stack([u, np.eye(d)]))
+    normals = [q[:, k] for k in range(1, min(d, 3))]
+    bump = np.sin(np.pi * np.linspace(0.0, 1.0, n))[:, None]
+    out = [line]
+    for nv in normals:
+        for sign in (1.0, -1.0):
+            out.append(line + sign * amplitude * length * bump * nv)
+    return out
+
+
+def richardson(values, ratio: float = 2.0, order: float = 2.0) -> tuple[float, float]:
+    """Richardson extrapolation of a sequence computed at resolutions N, ratio*N, ...
+
+    Returns ``(estimate, error_estimate)``. The model is S_N = S + c N^{-order} + ...;
+    the extrapolated value uses the last two levels, and the error estimate is the
+    larger of the change between the last two extrapolated values (when three levels
+    exist) and a tenth of the last correction (a floor that never reports zero error).
+    """
+    v = [float(x) for x in values]
+    if len(v) == 1:
+        return v[0], float("inf")
+    f = ratio ** order - 1.0
+    ext = [v[k] + (v[k] - v[k - 1]) / f for k in range(1, len(v))]
+    corr = abs(ext[-1] - v[-1])
+    if len(ext) >= 2:
+        err = max(abs(ext[-1] - ext[-2]), 0.1 * corr)
+    else:
+        err = max(corr, 0.1 * abs(v[-1] - v[-2]))
+    return ext[-1], err
+
+
+def observed_order(values, ratio: float = 2.0) -> float | None:
+    """Empirical convergence order from the last three levels (None if not monotone)."""
+    if len(values) < 3:
+        return None
+    a, b, c = values[-3:]
+    d1, d2 = b - a, c - b
+    if d1 == 0.0 or d2 == 0.0 or np.sign(d1) != np.sign(d2):
+        return None
+    return float(np.log(abs(d1 / d2)) / np.log(ratio))

@@ -1,0 +1,69 @@
+"""``memdyn energy``: transition costs, W-graph energies, weights and exit times (THEORY.md section 2).
+
+Exit 3 when a quasi-potential solve did not converge or disagrees with a closed form (the
+result is still printed), 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def add_parser(sub):
+    p = sub.add_parser("energy", help="W-graph energies, stationary weights and exit times of the attractors",
+                       description="Costs B_ij between attractors, energies E_i, weights exp(-(E_i - min E)/eta) "
+                                   "and mean exit times in SGD steps (THEORY.md section 2).")
+    p.add_argument("model", help="model file (.toml) or built-in name (see `memdyn models`)")
+    p.add_argument("--eta", type=float, default=None, help="SGD step; omitted: eta -> 0 weights, no exit times")
+    p.add_argument("--method", choices=("auto", "gmam", "scp", "exact"), default="auto",
+                   help="quasi-potential solver (default: auto)")
+    p.add_argument("--points", type=int, default=None, metavar="N", help="path points per solve")
+    p.add_argument("--tolerance", type=float, default=1e-6, metavar="TOL", help="solver tolerance (default 1e-6)")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a model parameter")
+    p.add_argument("--json", action="store_true", help="print a JSON object")
+    p.set_defaults(run=run)
+
+
+def _fmt_point(pt) -> str:
+    return "(" + ", ".join(f"{v:.6g}" for v in pt) + ")"
+
+
+def run(args) -> int:
+    from analysis import ModelError, load_model, parse_assignments
+
+    from .._energy import predict
+    from .._io import dumps
+    from .._table import text_table
+
+    if args.eta is not None and not args.eta > 0:
+        raise ModelError(f"--eta must be positive, got {args.eta}")
+    if not args.tolerance > 0:
+        raise ModelError(f"--tolerance must be positive, got {args.tolerance}")
+    m = load_model(args.model, parse_assignments(args.set))
+    r = predict(m, eta=args.eta, method=args.method, points=args.points, tolerance=args.tolerance)
+    if args.json:
+        print(dumps(r.to_dict(), indent=2))
+    else:
+        n = len(r.attractors)
+        eta = "eta -> 0" if r.eta is None else f"eta = {r.eta:g}"
+        rows = []
+        for i, a in enumerate(r.attractors):
+            rows.append([i, _fmt_point(a.point), a.loss, r.energies[i], r.weights[i], r.exit_costs[i],
+                         None if r.exit_times is None else r.exit_times[i], r.exit_time_method[i]])
+        print(f"attractors ({eta}; weights: {r.weight_method})")
+        print(text_table(["i", "point", "F", "E", "weight", "exit cost", "exit steps", "exit method"], rows))
+        if n:
+            print("\ncosts B[i][j] (from attractor i to attractor j)")
+            print(text_table(["i \\ j", *map(str, range(n))], [[i, *r.costs[i]] for i in range(n)], digits=6))
+        if r.saddles:
+            print("\nsaddles: " + ", ".join(f"{k}: {_fmt_point(s.point)}" for k, s in enumerate(r.saddles)))
+        print(f"\nground state (min E): {r.ground_state}; global minimum of F: "
+              f"{'-' if r.global_minimum_of_F is None else r.global_minimum_of_F}"
+              + ("  <- ground-state shift" if r.ground_state_shift else ""))
+        if r.checks:
+            worst = max(c["relative_error"] for c in r.checks)
+            print(f"closed-form check: {len(r.checks)} cost(s), max relative error {worst:.2e}")
+    if not r.converged:
+        print(f"memdyn: energy: {r.message}", file=sys.stderr)
+        return 3
+    return 0
