@@ -36,9 +36,12 @@ _LAZY = {
     # summaries for the CLI, JSON and LaTeX
     "derive": "_derive", "Derivation": "_derive",
     # collapse (THEORY.md section 5) and Markov-noise gradients (section 6)
-    "collapse_theory": "_collapse",
+    "collapse_theory": "_collapse", "m_factor": "_collapse", "count_chain": "_collapse",
+    "heterozygosity": "_collapse", "relaxation_oscillation": "_memorization",
+    "predicted_mean_episode_steps": "_memorization", "episode_steps": "_memorization",
     # diffusion models (THEORY.md section 7)
-    "diffusion_scores": "_diffusion",
+    "diffusion_scores": "_diffusion", "ou_transition": "_diffusion", "DiffusionScores": "_diffusion",
+    "GaussianMixtureLaw": "_diffusion", "PotentialMinimum": "_closed_form",
 }
 
 __all__ = sorted(["ModelError", "SolverError", "builtin_models", "load_model", "model_from_dict",

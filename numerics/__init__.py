@@ -27,6 +27,18 @@ register({
     "simulate_markov": "_markov", "MarkovNoise": "_markov", "AR1Noise": "_markov", "ChainRandom": "_markov",
     "MarkovResult": "_markov", "basin_map": "_basins", "BasinMap": "_basins",
     "verify": "_verify", "VerificationReport": "_verify",
+    "saddle_connections": "_energy", "igraph_enumerate": "_wgraph", "igraph_arborescence": "_wgraph",
+    "grid_basin_masses": "_basins",
+    # collapse, memorization, Markov-noise gradients (issue 6)
+    "run_collapse": "_collapse", "CollapseResult": "_collapse",
+    "run_memorize": "_memorize", "MemorizeResult": "_memorize", "builtin_memorize_model": "_memorize",
+    "memorized_flags": "_memorize", "markov_sgd": "_markov_gradients", "AR1Quadratic": "_markov_gradients",
+    # diffusion models (issue 7)
+    "diffusion_experiment": "_diffusion", "DiffusionResult": "_diffusion",
+    "memorization": "_diffusion_data", "Memorization": "_diffusion_data", "wilson_interval": "_diffusion_data",
+    "energy_distance": "_diffusion_data", "sliced_wasserstein": "_diffusion_data", "load_points": "_diffusion_data",
+    "builtin_data": "_diffusion_data", "sample_sde": "_diffusion_sample", "sample_ode": "_diffusion_sample",
+    "train_score": "_diffusion_train", "TrainResult": "_diffusion_train", "make_score_model": "_diffusion_train",
     "stationary_distribution": "_transfer", "StationaryResult": "_transfer",
     # quasi-potential solvers and energies (issue 4)
     "quasi_potential": "_quasipotential", "QuasiPotentialResult": "_quasipotential",

@@ -167,6 +167,44 @@ def test_minibatch_ulam_matches_ar1_moments():
     assert abs(var - eta * np.var(c) / (2 - eta)) < 0.02 * eta * np.var(c) / (2 - eta) + h
 
 
+def test_minibatch_ulam_2d_matches_ar1_covariance():
+    # l_i = |theta - c_i|^2/2 in 2-D: theta' = (1 - eta) theta + eta c_I, stationary mean
+    # mean(c) and covariance eta Cov(c) / (2 - eta). The multilinear deposit adds at most
+    # h^2/4 variance per step and coordinate, i.e. <= h^2/4 / (1 - (1-eta)^2) at stationarity.
+    c = np.array([(-1.0, 0.0), (0.5, 1.0), (1.0, -1.0)])
+    m = model(variables=["x", "y"], samples=[f"((x-({a}))**2 + (y-({b}))**2)/2" for a, b in c],
+              bounds=[[-2, 2], [-2, 2]])
+    eta = 0.3
+    r = stationary_distribution(m, eta=eta, points=60, check=False, minima=[c.mean(axis=0)])
+    X, Y = np.meshgrid(*r.grid, indexing="ij")
+    p = r.density * r.cell_volume
+    mean = np.array([(p * X).sum(), (p * Y).sum()])
+    dx, dy = X - mean[0], Y - mean[1]
+    cov = np.array([[(p * dx * dx).sum(), (p * dx * dy).sum()], [(p * dx * dy).sum(), (p * dy * dy).sum()]])
+    h = r.grid[0][1] - r.grid[0][0]
+    assert np.allclose(mean, c.mean(axis=0), atol=1e-9)       # the deposit is mean-preserving
+    exact = eta * np.cov(c.T, bias=True) / (2 - eta)
+    assert np.max(np.abs(cov - exact)) < h ** 2 / 4 / (1 - (1 - eta) ** 2)
+    assert np.max(np.abs(cov - exact)) < 0.05 * np.abs(exact).max()
+
+
+@pytest.mark.slow
+def test_monte_carlo_basin_fractions_agree():
+    # independent method: the Monte Carlo engine (batch-means CI); the band is twice the 95%
+    # half-width so that the fixed-seed check is not at the 5% edge.
+    from numerics._simulate import simulate
+
+    for name, eta in (("tilted-double-well", 0.2), ("minibatch-least-squares", 0.1)):
+        m = load_model(name)
+        r = stationary_distribution(m, eta=eta)
+        assert r.converged, r.message
+        s = simulate(m, eta=eta, steps=400_000, chains=16, seed=11, burn_in=5000, progress=False)
+        for k, b in enumerate(r.basins):
+            lo, hi = s.ci95[k]
+            half = (hi - lo) / 2
+            assert abs(s.fractions[k] - b["mass"]) < 2 * half + 1e-4, (name, k, s.fractions[k], b["mass"], half)
+
+
 BOUNDED_TOML = """
 name = "bounded minibatch"
 variables = ["w"]

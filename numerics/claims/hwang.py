@@ -97,7 +97,7 @@ class HwangWeights(Claim):
             mins = np.array([b["minimum"] for b in exact.basins])
             order = [int(np.argmin(np.linalg.norm(mins - p, axis=1))) for p in points]
             exact_flat = float(exact.masses[order][flat] / exact.masses[order].sum())
-            runs = replicates(model, eta=eta, steps=ctx.budget.count(400_000), chains=8, replicates=8,
+            runs = replicates(model, eta=eta, steps=ctx.budget.count(800_000), chains=8, replicates=8,
                               seed=ctx.seed, key=(self.id, model.name), burn_in=5000)
             mc = []
             for r in runs:

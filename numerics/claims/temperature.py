@@ -47,8 +47,11 @@ class Temperature(Claim):
         comps, fig = [], []
         for ratio in BARRIER_OVER_ETA:
             eta = dV / ratio
+            # chains start in the deepest well: a uniform start over-fills shallower wells,
+            # and draining them takes exp(Delta V/eta) steps, which would bias the saddle density
             runs = replicates(model, eta=eta, steps=ctx.budget.count(int(4e5 * ratio / 4)), chains=8,
-                              replicates=8, seed=ctx.seed, key=(self.id, model.name), burn_in=2000)
+                              replicates=8, seed=ctx.seed, key=(self.id, model.name), burn_in=20_000,
+                              init=a)
             # D = log pi(attractor) - log pi(barrier top) = Delta V / T + log(C_a / C_s)
             D = np.array([histogram_log_density(r, a) - histogram_log_density(r, facts.saddle) for r in runs])
             est, ci = t_interval(eta ** exponent * (D - log_c))
