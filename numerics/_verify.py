@@ -33,7 +33,7 @@ class VerificationReport:
                 ci = "-" if c.ci95 is None else f"[{format_number(c.ci95[0])}, {format_number(c.ci95[1])}]"
                 yield ((r.id if k == 0 else ""), (r.model if k == 0 else ""), c.quantity,
                        c.theory, c.measured, ci, c.error, c.tolerance,
-                       c.verdict if c.expect == "agree" else f"{c.verdict} (reject)")
+                       c.verdict if c.expect == "agree" else f"{c.verdict} ({c.expect})")
 
     def table(self) -> str:
         headers = ["claim", "model", "quantity", "theory", "measured", "CI95", "error", "tol", "verdict"]

@@ -25,6 +25,8 @@ class Comparison:
     ``measured`` when there is no interval) is at most ``tolerance``.
     ``expect="reject"``: the theory is a deliberately wrong alternative; pass if that
     distance exceeds ``tolerance`` (the data rule it out).
+    ``expect="above"`` / ``"below"``: the theory is a bound; pass if the whole interval lies
+    above (below) it by more than ``tolerance`` (a directional statement, e.g. "more than half").
     ``relative=True`` measures distances relative to ``|theory|``.
     """
 
@@ -38,8 +40,8 @@ class Comparison:
     note: str = ""
 
     def __post_init__(self):
-        if self.expect not in ("agree", "reject"):
-            raise ValueError(f"expect must be 'agree' or 'reject', got {self.expect!r}")
+        if self.expect not in ("agree", "reject", "above", "below"):
+            raise ValueError(f"expect must be 'agree', 'reject', 'above' or 'below', got {self.expect!r}")
 
     @property
     def scale(self) -> float:
@@ -72,6 +74,10 @@ class Comparison:
             if self.distance > self.tolerance:
                 return "fail"
             return "inconclusive" if self.ci_halfwidth > self.tolerance else "pass"
+        if self.expect in ("above", "below"):
+            lo, hi = self.ci95 if self.ci95 is not None else (self.measured, self.measured)
+            margin = (lo - self.theory) if self.expect == "above" else (self.theory - hi)
+            return "pass" if margin / self.scale > self.tolerance else "fail"
         # reject: the alternative must lie outside the interval by more than the tolerance
         return "pass" if self.distance > self.tolerance else "fail"
 

@@ -14,11 +14,13 @@ from ._support import override, replicates, t_interval
 # asymptotic regime (at B/3 the minibatch model is still far from it), large enough that the
 # exact eigen-solve resolves the spectral gap exp(-B/eta).
 BARRIER_OVER_ETA = (5.0, 8.0, 12.0)
-# log(m_g/m_i) = (E_i - E_g)/eta - log kappa_i + O(eta): the slope in 1/eta is E_i - E_g and
-# the unknown prefactor kappa_i drops out. The O(eta) term tilts the fitted slope by a few
-# per cent (0.7-1.6% on the built-in models, by the exact transfer operator), so 5% of
-# E_i - E_g is the tolerance; the Gaussian approximation of minibatch noise is 18% off.
+# log(m_g/m_i) = (E_i - E_g)/eta - log kappa_i + c eta + ...: the slope in 1/eta is E_i - E_g
+# and the unknown prefactor kappa_i drops out. The c eta term tilts the fitted slope by about
+# c eta_1 eta_2, an absolute error on the scale of the barrier B: on the built-in models
+# (exact transfer operator) 0.7-1.6% of E_i - E_g, i.e. below 0.5% of B. Tolerance: 5% of
+# E_i - E_g plus 1% of B; the Gaussian approximation of minibatch noise is 18% off.
 SLOPE_TOLERANCE = 0.05
+SLOPE_FLOOR = 0.01
 # Monte Carlo against the exact chain, on the ground-state mass: 0.03 is a sampling tolerance.
 MC_TOLERANCE = 0.03
 
@@ -70,8 +72,9 @@ class BoltzmannGibbs(Claim):
                 if i == g or not np.isfinite(E[i]):
                     continue
                 slope = float(np.polyfit(1 / etas, logs[:, i], 1)[0])
+                tol = SLOPE_TOLERANCE * float(E[i] - E[g]) + SLOPE_FLOOR * B
                 comps.append(Comparison(f"{model.name}: E_{i} - E_{g} from d log(m_g/m_i)/d(1/eta)",
-                                        float(E[i] - E[g]), slope, SLOPE_TOLERANCE, relative=True,
+                                        float(E[i] - E[g]), slope, tol,
                                         note="exact discrete chain at eta = B/5, B/8, B/12"))
             # The SGD recursion itself against the exact chain, at eta = (largest exit cost)/6:
             # the slowest well-to-well exchange then takes ~exp(6)/eta steps, well inside the
@@ -81,7 +84,7 @@ class BoltzmannGibbs(Claim):
             eta = B_max / 6
             exact = stationary_distribution(model, eta=eta)
             m_exact = _ordered([b["mass"] for b in exact.basins], [b["minimum"] for b in exact.basins], points)
-            runs = replicates(model, eta=eta, steps=ctx.budget.count(400_000), chains=8, replicates=8,
+            runs = replicates(model, eta=eta, steps=ctx.budget.count(800_000), chains=8, replicates=8,
                               seed=ctx.seed, key=(self.id, model.name), burn_in=50_000)
             mc = [_ordered(r.fractions, r.minima, points)[g] / np.sum(r.fractions) for r in runs]
             est, ci = t_interval(mc)

@@ -1,0 +1,104 @@
+"""Claim 3 (paper section 4.2): the ground state of constant-step SGD (the attractor of least
+W-graph energy) need not be the global minimum of F when the noise depends on theta or is
+not Gaussian: SGD then prefers a minimum with higher loss."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from analysis import ModelError, load_model
+
+from ._base import Claim, Comparison, register
+from ._support import override, replicates, t_interval
+
+# Monte Carlo against the exact chain: a sampling tolerance on a mass.
+MC_TOLERANCE = 0.03
+
+
+def _ordered(values, minima, points):
+    mins = np.asarray(minima, dtype=float).reshape(len(values), -1)
+    order = [int(np.argmin(np.linalg.norm(mins - p, axis=1))) for p in points]
+    return np.asarray(values, dtype=float)[order]
+
+
+def constant_noise_weights(model, points, losses, eta):
+    """The alternative theory: noise treated as constant, sigma^2 = mean tr Sigma / d over the
+    attractors, so V = 2 (F - min F)/sigma^2 and the global minimum of F is the ground state."""
+    S = model.function("covariance")(points)
+    s2 = float(np.mean(np.trace(S, axis1=-2, axis2=-1)) / model.dim)
+    w = np.exp(-2 * (np.asarray(losses) - np.min(losses)) / (s2 * eta))
+    return w / w.sum()
+
+
+@register
+class GroundState(Claim):
+    id = "ground-state"
+    order = 3
+    reference = "Section 4.2"
+    statement = "with state-dependent or minibatch noise SGD prefers a minimum of higher loss"
+    models = ("tilted-double-well", "minibatch-least-squares")
+    user_model = True
+
+    def applies_to(self, model):
+        from .._energy import predict
+
+        if not model.is_gradient:
+            return False, "needs a loss (the claim compares with the global minimum of F)"
+        if model.dim > 2:
+            return False, "the exact transfer operator is implemented for d <= 2"
+        pred = predict(model)
+        if pred.ground_state is None or not pred.ground_state_shift:
+            return False, "its ground state is the global minimum of F (no shift to test)"
+        return True, ""
+
+    def run(self, ctx):
+        from .._energy import predict
+        from .._transfer import stationary_distribution
+
+        models = [ctx.model] if ctx.model is not None else [load_model(n) for n in self.models]
+        comps, fig = [], []
+        for model in models:
+            pred = predict(model)
+            if pred.ground_state is None or pred.global_minimum_of_F is None:
+                raise ModelError(f"model {model.name!r}: no ground state / global minimum to compare")
+            points = np.array([a.point for a in pred.attractors])
+            losses = np.array([a.loss for a in pred.attractors])
+            g = int(override(ctx, "ground-state.index", lambda m, p: p.ground_state)(model, pred))
+            f = int(pred.global_minimum_of_F)
+            finite = pred.exit_costs[np.isfinite(pred.exit_costs)]
+            B_min = float(np.min(finite))
+            # eta = B_min/5: deep enough in the small-noise regime for the minibatch model,
+            # whose ground state only takes over below eta ~ 0.07; the burn-in covers 100
+            # mean exits over the lowest barrier, which sets the relaxation between basins.
+            eta = B_min / 5
+            burn = int(min(1_000_000, 100 * np.exp(B_min / eta) / eta))
+            exact = stationary_distribution(model, eta=eta)
+            m_exact = _ordered([b["mass"] for b in exact.basins], [b["minimum"] for b in exact.basins], points)
+            m_exact = m_exact / m_exact.sum()
+            runs = replicates(model, eta=eta, steps=ctx.budget.count(800_000), chains=8, replicates=8,
+                              seed=ctx.seed, key=(self.id, model.name), burn_in=burn)
+            fr = np.array([_ordered(r.fractions, r.minima, points) / np.sum(r.fractions) for r in runs])
+            est_g, ci_g = t_interval(fr[:, g])
+            est_f, ci_f = t_interval(fr[:, f])
+            alt = constant_noise_weights(model, points, losses, eta)
+            where = lambda i: np.round(points[i], 3).tolist()
+            comps.append(Comparison(f"{model.name}: MC mass of ground state {where(g)} vs exact chain (eta={eta:.3g})",
+                                    float(m_exact[g]), est_g, MC_TOLERANCE, ci_g))
+            comps.append(Comparison(f"{model.name}: MC mass of ground state > 1/2", 0.5, est_g, 0.0, ci_g,
+                                    expect="above", note="the ground state holds most of the mass"))
+            comps.append(Comparison(f"{model.name}: constant-noise theory, mass of argmin F {where(f)}",
+                                    float(alt[f]), est_f, MC_TOLERANCE, ci_f, expect="reject"))
+            fig.append((model.name, points, losses, m_exact, est_g, ci_g, g, f, eta))
+        return self.result(ctx, comps, model=", ".join(m.name for m in models), figure_data=fig)
+
+    def draw(self, result, ax):
+        for k, (name, points, losses, m_exact, est_g, ci_g, g, f, eta) in enumerate(result.figure_data):
+            xs = np.arange(len(points)) + 0.3 * k
+            ax.bar(xs, m_exact, width=0.28, label=f"{name}: exact chain masses (eta={eta:.2g})")
+            ax.errorbar([xs[g]], [est_g], yerr=[[est_g - ci_g[0]], [ci_g[1] - est_g]], fmt="k.", capsize=3)
+            for i, x in enumerate(xs):
+                ax.annotate(f"F={losses[i]:.2f}" + (" (min F)" if i == f else "") + (" [E min]" if i == g else ""),
+                            (x, m_exact[i]), fontsize=6, ha="center", va="bottom")
+        ax.set_ylabel("basin mass")
+        ax.set_xlabel("attractor")
+        ax.legend(fontsize=6)
