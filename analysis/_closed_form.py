@@ -32,11 +32,13 @@ import sympy as sp
 
 from ._errors import ModelError
 from ._lambdify import array_function
-from ._model import Model, parse_expression
+from ._model import Model
 from ._noise import GaussianNoise
+# time-limited sympy (shared with _qp_check, hence its own module)
+from ._sympy_guard import _INTEGRATE_SECONDS, _SIMPLIFY_SECONDS, _guarded
+# the candidate check moved to _qp_check; re-exported here, where the public API maps it
+from ._qp_check import QuasiPotentialCheck, check_quasi_potential  # noqa: F401
 
-_INTEGRATE_SECONDS = 5
-_SIMPLIFY_SECONDS = 10
 _NO_FORM = "use memdyn quasipotential"
 
 
@@ -105,21 +107,6 @@ class ClosedFormQuasiPotential:
 
 def _none(reason: str) -> ClosedFormQuasiPotential:
     return ClosedFormQuasiPotential(None, None, None, reason, None)
-
-
-def _time_limit(seconds):
-    from ._critical import _time_limit as tl  # SIGALRM guard, no-op off the main thread
-
-    return tl(max(1, int(np.ceil(seconds))))
-
-
-def _guarded(fn, seconds, default):
-    """fn() under a time limit; ``default`` if sympy times out or gives up."""
-    try:
-        with _time_limit(seconds):
-            return fn()
-    except (TimeoutError, NotImplementedError, sp.PolynomialError, ValueError, TypeError):
-        return default
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -438,78 +425,3 @@ def _route(m: Model, timeout: float) -> ClosedFormQuasiPotential:
                      f"time (d = {d}); give the loss instead of the drift, or {_NO_FORM}")
     return _none(f"no closed form: the drift is not a gradient (its Jacobian is not symmetric) and not linear "
                  f"with constant noise, in d = {d}; {_NO_FORM} (or test a candidate with check_quasi_potential)")
-
-
-# ---------------------------------------------------------------------------- candidate check
-@dataclass(frozen=True)
-class QuasiPotentialCheck:
-    """Outcome of :func:`check_quasi_potential`: H(x, grad U) = 0 holds or not."""
-
-    holds: bool
-    residual: sp.Expr
-    message: str
-    numeric: bool = False      # True when decided by evaluation at points, not by simplify
-    candidate: sp.Expr | None = None
-
-
-def check_quasi_potential(model: Model, U, *, points: int = 64, seed: int = 0,
-                          timeout: float = _SIMPLIFY_SECONDS) -> QuasiPotentialCheck:
-    """Confirm or refute a candidate quasi-potential U through H(x, grad U) = 0 (THEORY.md 1.4).
-
-    For Gaussian noise H(x, grad U) = 0 is exactly the orthogonal decomposition
-    b = -Sigma grad U / 2 + l with <l, grad U> = 0, and then V = U - U(A) in the basin of A.
-    The residual is simplified by sympy; if it does not reduce to 0 it is evaluated at
-    ``points`` random points of ``model.bounds`` (seeded): all zero to 1e-9 relative
-    gives "numerically zero at N points", otherwise a counterexample is reported.
-    ``timeout`` bounds the seconds given to ``simplify`` (then the points decide).
-    A U with grad U = 0 solves the equation trivially and is rejected.
-
-    Example
-    -------
-    >>> from analysis import model
-    >>> m = model(variables=["x", "y"], drift=["-x + y", "-y - x"], covariance="1")
-    >>> check_quasi_potential(m, "x**2 + y**2").holds
-    True
-    """
-    m = model
-    names = {str(v): v for v in m.variables}
-    names.update({str(s): s for s, _ in m.parameters})
-    Uexpr = m.substitute(parse_expression(U, names, "quasi-potential candidate"))
-    extra = Uexpr.free_symbols - set(m.variables)
-    if extra:
-        raise ModelError(f"unknown symbol {', '.join(sorted(map(str, extra)))} in the quasi-potential candidate "
-                         f"(variables: {', '.join(map(str, m.variables))})")
-    grad = [sp.diff(Uexpr, v) for v in m.variables]
-    if all(_guarded(lambda g=g: sp.simplify(g), _SIMPLIFY_SECONDS, g) == 0 for g in grad):
-        return QuasiPotentialCheck(False, sp.Integer(0), "grad U = 0 solves H(x, 0) = 0 trivially (the "
-                                   "deterministic flow); a quasi-potential must grow away from the attractor",
-                                   False, Uexpr)
-    H = m.hamiltonian.xreplace(dict(zip(m.momenta, grad)))
-    res = _guarded(lambda: sp.simplify(H), timeout, None)
-    if res is None:
-        res = sp.expand(H)
-    if res == 0:
-        return QuasiPotentialCheck(True, sp.Integer(0), "H(x, grad U) simplifies to 0: U is a quasi-potential "
-                                   "(V = U - U(A) in the basin of each attractor A)", False, Uexpr)
-    lo = np.array([b[0] for b in m.bounds])
-    hi = np.array([b[1] for b in m.bounds])
-    X = lo + np.random.default_rng(seed).random((points, m.dim)) * (hi - lo)
-    # the scale of the terms that must cancel, to judge rounding
-    p = sp.Matrix(grad)
-    scale_expr = sp.Abs((m.drift.T * p)[0, 0]) + sp.Abs(m.cumulant.xreplace(dict(zip(m.momenta, grad))))
-    with np.errstate(all="ignore"):
-        r = array_function(res, m.variables)(X)
-        sc = array_function(scale_expr, m.variables)(X)
-    finite = np.isfinite(r) & np.isfinite(sc)
-    if not finite.any():
-        return QuasiPotentialCheck(False, res, "cannot decide: the residual is not finite at any sampled point",
-                                   True, Uexpr)
-    bad = finite & (np.abs(r) > 1e-9 * (1.0 + sc))
-    if bad.any():
-        k = int(np.argmax(np.abs(np.where(bad, r, 0.0))))
-        pt = ", ".join(f"{v:.6g}" for v in X[k])
-        return QuasiPotentialCheck(False, res, f"H(x, grad U) = {r[k]:.6g} != 0 at x = ({pt}): U is not a "
-                                   "quasi-potential", True, Uexpr)
-    n = int(finite.sum())
-    return QuasiPotentialCheck(True, res, f"simplify could not reduce H(x, grad U) to 0, but it is numerically "
-                               f"zero at {n} points (relative 1e-9)", True, Uexpr)

@@ -157,7 +157,6 @@ def _numeric_roots(m: Model, *, starts: int, seed: int) -> list[np.ndarray]:
             ok = np.isfinite(bx).all(axis=1) & np.isfinite(Jx).all(axis=(1, 2))
             step = np.zeros_like(X)
             if ok.any():
-                step_ok, _res, _rk, _sv = None, None, None, None
                 try:
                     step[ok] = np.linalg.solve(Jx[ok], bx[ok][..., None])[..., 0]
                 except np.linalg.LinAlgError:

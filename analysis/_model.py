@@ -323,7 +323,7 @@ def _check_names(text: str, namespace: Mapping[str, sp.Symbol], where: str) -> N
 
 def parse_expression(text, namespace: Mapping[str, sp.Symbol], where: str) -> sp.Expr:
     """Parse sympy syntax with the model's symbols; unknown names are reported, not invented."""
-    from sympy.parsing.sympy_parser import parse_expr, standard_transformations, implicit_multiplication_application  # noqa: F401
+    from sympy.parsing.sympy_parser import parse_expr, standard_transformations
 
     if isinstance(text, sp.Basic):
         by_name = dict(namespace)

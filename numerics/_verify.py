@@ -22,10 +22,11 @@ class VerificationReport:
     budget: str
     seed: int
     seconds: float
+    interrupted: bool = False
 
     @property
     def passed(self) -> bool:
-        return bool(self.results) and all(r.passed for r in self.results)
+        return bool(self.results) and not self.interrupted and all(r.passed for r in self.results)
 
     def rows(self):
         for r in self.results:
@@ -44,12 +45,12 @@ class VerificationReport:
             lines.append(f"{r.verdict.upper():>12}  {r.id:<16} {r.reference}: {r.statement} ({r.seconds:.1f} s){msg}")
         n_pass = sum(r.passed for r in self.results)
         lines.append(f"\n{n_pass}/{len(self.results)} claims pass (budget {self.budget}, seed {self.seed}, "
-                     f"{self.seconds:.1f} s)")
+                     f"{self.seconds:.1f} s)" + ("; INTERRUPTED: later claims did not run" if self.interrupted else ""))
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
         return {"passed": self.passed, "budget": self.budget, "seed": self.seed, "seconds": self.seconds,
-                "claims": [r.to_dict() for r in self.results]}
+                "interrupted": self.interrupted, "claims": [r.to_dict() for r in self.results]}
 
     def latex(self, *, standalone: bool = True) -> str:
         """booktabs table with siunitx S columns; every text cell escaped."""
@@ -134,6 +135,7 @@ def verify(*, claims: Sequence[str] | None = None, budget: str = "quick", seed: 
                   progress=progress)
     t0 = time.perf_counter()
     results: list[ClaimResult] = []
+    interrupted = False
     for cid in ids:
         claim = cat[cid]()
         if model is not None:
@@ -143,12 +145,16 @@ def verify(*, claims: Sequence[str] | None = None, budget: str = "quick", seed: 
                     raise ModelError(f"claim {cid!r} does not apply to model {model.name!r}: {why}")
                 continue
         t = time.perf_counter()
-        res = claim.run(ctx)
+        try:
+            res = claim.run(ctx)
+        except KeyboardInterrupt:  # keep what finished: the report of the completed claims
+            interrupted = True
+            break
         results.append(ClaimResult(res.id, res.reference, res.statement, res.model, res.comparisons,
                                    time.perf_counter() - t, res.message, res.figure_data))
-    if model is not None and not results:
+    if model is not None and not results and not interrupted:
         raise ModelError(f"no claim of the catalogue applies to model {model.name!r}")
-    return VerificationReport(tuple(results), budget, seed, time.perf_counter() - t0)
+    return VerificationReport(tuple(results), budget, seed, time.perf_counter() - t0, interrupted)
 
 
 def dumps_report(report: VerificationReport) -> str:

@@ -124,3 +124,17 @@ def test_latex_table_compiles(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout[-2000:]
     assert (tmp_path / "t.pdf").stat().st_size > 1000
+
+
+def test_interrupted_verify_keeps_finished_claims(monkeypatch):
+    # Ctrl-C during the second claim: the first claim's result is kept and the report says so
+    from numerics.claims import hwang
+
+    def boom(self, ctx):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(hwang.HwangWeights, "run", boom)
+    report = verify(claims=["collapse", "hwang"], budget="tiny", seed=SEED)
+    assert report.interrupted and not report.passed
+    assert [r.id for r in report.results] == ["collapse"]
+    assert "INTERRUPTED" in report.table()

@@ -13,6 +13,7 @@ import json
 from types import SimpleNamespace
 
 import numpy as np
+import sympy as sp
 import pytest
 
 from analysis import ModelError, load_model, model
@@ -203,17 +204,24 @@ def test_two_scale_step_and_state_dependent_covariance():
 
 # ----------------------------------------------------------------------------- minibatch noise
 def test_minibatch_increment_covariance():
-    m = load_model("minibatch-least-squares")   # two samples, batch 1
+    m = load_model("minibatch-least-squares")   # three samples, batch 1
     eta, n, w0 = 0.05, 20000, 0.3
     r = simulate(m, eta=eta, steps=1, chains=n, seed=4, init=[w0], record_every=1,
                  basins=one_basin(1, [1.0]), progress=False)
     zeta = (r.trajectory[0, :, 0] - w0) / eta - m.function("drift")(np.array([w0]))[0]
+    # independent: the increments are g - g_i (g = grad F, g_i = grad l_i), each with probability 1/m
+    (w,) = m.variables
+    g_i = np.array([float(sp.diff(l, w).subs(w, w0)) for l in m.noise.samples])
+    values = g_i.mean() - g_i
+    assert np.allclose(np.unique(np.round(zeta, 9)), np.sort(np.round(values, 9)), atol=1e-8)
+    freq = np.array([np.mean(np.abs(zeta - v) < 1e-8) for v in values])
+    k = len(values)
+    # binomial frequencies at 4 sigma
+    assert np.all(np.abs(freq - 1 / k) < 4 * np.sqrt((1 / k) * (1 - 1 / k) / n))
     var = float(m.function("covariance")(np.array([w0]))[0, 0])
-    # zeta = +-delta with probability 1/2 each: sample variance = var (1 - (2p - 1)^2), p the
-    # empirical frequency, so |ratio - 1| < 16/n at 4 sigma; the mean is delta (2p - 1)
-    assert abs(zeta.var() / var - 1) < 16 / n + 1e-9
-    assert abs(zeta.mean()) < 4 * np.sqrt(var / n)
-    assert len(np.unique(np.round(zeta, 9))) == 2
+    assert var == pytest.approx(np.mean(values ** 2), rel=1e-12)   # Sigma = (1/m) sum (g - g_i)^2
+    # E zeta^2 = var: the sample mean of zeta^2 within 4 standard errors
+    assert abs(np.mean(zeta ** 2) - var) < 4 * np.std(zeta ** 2) / np.sqrt(n)
 
 
 # ----------------------------------------------------------------------------- CLI

@@ -121,3 +121,42 @@ def override(ctx, name: str, default):
     """A theory ingredient, replaceable through ``Context.overrides`` (tests use this to
     plant a deliberately wrong theory and watch the claim fail)."""
     return ctx.overrides.get(name, default)
+
+
+def ordered(values, minima, points) -> np.ndarray:
+    """Values listed per attractor of ``minima`` (rows), re-ordered to the order of ``points``."""
+    mins = np.asarray(minima, dtype=float).reshape(len(values), -1)
+    order = [int(np.argmin(np.linalg.norm(mins - p, axis=1))) for p in np.atleast_2d(points)]
+    return np.asarray(values, dtype=float)[order]
+
+
+def exact_masses(model, eta, points, *, bounds=None) -> np.ndarray:
+    """Basin masses of the exact discrete-time chain (transfer operator), in the order of
+    ``points``, normalised over the basins; ModelError if the eigen-solve did not converge."""
+    from .._transfer import stationary_distribution
+
+    res = stationary_distribution(model, eta=eta, bounds=bounds)
+    if not res.converged:
+        raise ModelError(f"transfer operator did not converge at eta={eta:.3g}: {res.message}")
+    m = ordered([b["mass"] for b in res.basins], [b["minimum"] for b in res.basins], points)
+    return m / m.sum()
+
+
+TRANSFER_OPERATOR_DIM = 2
+
+
+def transfer_operator_applies(model) -> tuple[bool, str]:
+    if model.dim > TRANSFER_OPERATOR_DIM:
+        return False, f"the exact transfer operator is implemented for d <= {TRANSFER_OPERATOR_DIM}"
+    return True, ""
+
+
+def histogram_claim_applies(model) -> tuple[bool, str]:
+    """Claims that read densities off histograms need d <= 2 and a closed-form V."""
+    if model.dim > 2:
+        return False, "needs a 1-D or 2-D model (histogram densities)"
+    try:
+        potential_facts(model)
+    except ModelError as exc:
+        return False, str(exc)
+    return True, ""

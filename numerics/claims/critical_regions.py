@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis import ModelError, load_model
+from analysis import load_model
 
 from ._base import Claim, Comparison, register
-from ._support import histogram_log_density, override, potential_facts, replicates, t_interval
+from ._support import histogram_claim_applies, histogram_log_density, override, potential_facts, replicates, t_interval
 
 BARRIER_OVER_ETA = (4.0, 6.0)
 # eta log(pi(m)/pi(x)) -> V(x) - V(m) (+ eta log C(m)/C(x), applied): the same measurement
@@ -29,13 +29,7 @@ class CriticalRegions(Claim):
     user_model = True
 
     def applies_to(self, model):
-        if model.dim > 2:
-            return False, "needs a 1-D or 2-D model (histogram densities)"
-        try:
-            potential_facts(model)
-        except ModelError as exc:
-            return False, str(exc)
-        return True, ""
+        return histogram_claim_applies(model)
 
     def run(self, ctx):
         model = ctx.model or load_model(self.models[0])

@@ -9,16 +9,10 @@ import numpy as np
 from analysis import ModelError, load_model
 
 from ._base import Claim, Comparison, register
-from ._support import override, replicates, t_interval
+from ._support import exact_masses, ordered, override, replicates, t_interval, transfer_operator_applies
 
 # Monte Carlo against the exact chain: a sampling tolerance on a mass.
 MC_TOLERANCE = 0.03
-
-
-def _ordered(values, minima, points):
-    mins = np.asarray(minima, dtype=float).reshape(len(values), -1)
-    order = [int(np.argmin(np.linalg.norm(mins - p, axis=1))) for p in points]
-    return np.asarray(values, dtype=float)[order]
 
 
 def constant_noise_weights(model, points, losses, eta):
@@ -44,8 +38,9 @@ class GroundState(Claim):
 
         if not model.is_gradient:
             return False, "needs a loss (the claim compares with the global minimum of F)"
-        if model.dim > 2:
-            return False, "the exact transfer operator is implemented for d <= 2"
+        ok, why = transfer_operator_applies(model)
+        if not ok:
+            return ok, why
         pred = predict(model)
         if pred.ground_state is None or not pred.ground_state_shift:
             return False, "its ground state is the global minimum of F (no shift to test)"
@@ -53,7 +48,6 @@ class GroundState(Claim):
 
     def run(self, ctx):
         from .._energy import predict
-        from .._transfer import stationary_distribution
 
         models = [ctx.model] if ctx.model is not None else [load_model(n) for n in self.models]
         comps, fig = [], []
@@ -72,12 +66,10 @@ class GroundState(Claim):
             # mean exits over the lowest barrier, which sets the relaxation between basins.
             eta = B_min / 5
             burn = int(min(1_000_000, 100 * np.exp(B_min / eta) / eta))
-            exact = stationary_distribution(model, eta=eta)
-            m_exact = _ordered([b["mass"] for b in exact.basins], [b["minimum"] for b in exact.basins], points)
-            m_exact = m_exact / m_exact.sum()
+            m_exact = exact_masses(model, eta, points)
             runs = replicates(model, eta=eta, steps=ctx.budget.count(800_000), chains=8, replicates=8,
                               seed=ctx.seed, key=(self.id, model.name), burn_in=burn)
-            fr = np.array([_ordered(r.fractions, r.minima, points) / np.sum(r.fractions) for r in runs])
+            fr = np.array([ordered(r.fractions, r.minima, points) / np.sum(r.fractions) for r in runs])
             est_g, ci_g = t_interval(fr[:, g])
             est_f, ci_f = t_interval(fr[:, f])
             alt = constant_noise_weights(model, points, losses, eta)

@@ -8,7 +8,7 @@ import numpy as np
 from analysis import ModelError, hwang_weights, load_model
 
 from ._base import Claim, Comparison, register
-from ._support import override, replicates, t_interval
+from ._support import exact_masses, ordered, override, replicates, t_interval, transfer_operator_applies
 
 # eta as fractions of the barrier Delta V: 1/6, 1/12, 1/24 (beyond ~1/30 the spectral gap
 # e^{-Delta V/eta} is below what a double-precision eigen-solve resolves). The masses of
@@ -31,8 +31,9 @@ class HwangWeights(Claim):
     user_model = True
 
     def applies_to(self, model):
-        if model.dim > 2:
-            return False, "the transfer operator is implemented for d <= 2"
+        ok, why = transfer_operator_applies(model)
+        if not ok:
+            return ok, why
         try:
             w = hwang_weights(model)
         except ModelError as exc:
@@ -53,7 +54,6 @@ class HwangWeights(Claim):
     def run(self, ctx):
         from analysis import closed_form_quasi_potential, saddles
 
-        from .._transfer import stationary_distribution
 
         comps, fig, names = [], [], []
         for model, box in self._models(ctx):
@@ -67,12 +67,7 @@ class HwangWeights(Claim):
             etas = [barrier / r for r in BARRIER_OVER_ETA]
             masses = []
             for eta in etas:
-                res = stationary_distribution(model, eta=eta, bounds=box)
-                if not res.converged:
-                    raise ModelError(f"transfer operator did not converge at eta={eta:.3g}: {res.message}")
-                mins = np.array([b["minimum"] for b in res.basins])
-                order = [int(np.argmin(np.linalg.norm(mins - p, axis=1))) for p in points]
-                masses.append(res.masses[order] / res.masses[order].sum())
+                masses.append(exact_masses(model, eta, points, bounds=box))
             masses = np.array(masses)
             extrap = 2 * masses[2] - masses[1]
             second = np.abs(masses[0] - 2 * masses[1] + masses[2])
@@ -93,16 +88,12 @@ class HwangWeights(Claim):
             # the Monte Carlo chain agrees with the exact operator; at eta = Delta V/4 the chains
             # cross the barrier often enough for a +-0.03 interval (0.03: sampling, not theory)
             eta = barrier / 4
-            exact = stationary_distribution(model, eta=eta, bounds=box)
-            mins = np.array([b["minimum"] for b in exact.basins])
-            order = [int(np.argmin(np.linalg.norm(mins - p, axis=1))) for p in points]
-            exact_flat = float(exact.masses[order][flat] / exact.masses[order].sum())
+            exact_flat = float(exact_masses(model, eta, points, bounds=box)[flat])
             runs = replicates(model, eta=eta, steps=ctx.budget.count(800_000), chains=8, replicates=8,
                               seed=ctx.seed, key=(self.id, model.name), burn_in=5000)
             mc = []
             for r in runs:
-                order = [int(np.argmin(np.linalg.norm(r.minima - p, axis=1))) for p in points]
-                f = r.fractions[order]
+                f = ordered(r.fractions, r.minima, points)
                 mc.append(f[flat] / f.sum())
             est, ci = t_interval(mc)
             comps.append(Comparison(f"{model.name}: MC vs exact chain, flatter min (eta={eta:.3g})", exact_flat,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis import ModelError, load_model
+from analysis import load_model
 
 from ._base import Claim, Comparison, register
-from ._support import histogram_log_density, override, potential_facts, replicates, t_interval
+from ._support import histogram_claim_applies, histogram_log_density, override, potential_facts, replicates, t_interval
 
 # Step sizes are set from the barrier: Delta V / eta = 4, 6, 8 puts the chain in the
 # small-noise regime while the barrier top is still visited often enough to be measured.
@@ -29,13 +29,7 @@ class Temperature(Claim):
     user_model = True
 
     def applies_to(self, model):
-        if model.dim > 2:
-            return False, "needs a 1-D or 2-D model (histogram densities)"
-        try:
-            potential_facts(model)
-        except ModelError as exc:
-            return False, str(exc)
-        return True, ""
+        return histogram_claim_applies(model)
 
     def run(self, ctx):
         model = ctx.model or load_model(self.models[0])

@@ -41,4 +41,6 @@ def run(args) -> int:
     if args.figures:
         report.write_figures(args.figures)
     print(dumps_report(report) if args.json else report.table())
+    if report.interrupted:
+        return 130
     return 0 if report.passed else 1
