@@ -116,7 +116,8 @@ def censoring_corrected(mean, total):
 def _theory(model):
     """Exit costs and the cached transition-cost solve (one quasi-potential solve; the EK
     times at any eta are then a formula, numerics._energy._exit_times)."""
-    from .._energy import _constant_isotropic_variance, transition_costs
+    from .._energy import transition_costs
+    from .._exit_times import _constant_isotropic_variance
 
     atts, B, details = transition_costs(model)
     if not details["converged"]:
@@ -126,7 +127,7 @@ def _theory(model):
 
 
 def _exit_times_at(model, atts, B, details, eta):
-    from .._energy import _exit_times
+    from .._exit_times import _exit_times
 
     costs, times, logs, methods = _exit_times(model, atts, details["saddles"], B, details, eta)
     return costs, logs, methods

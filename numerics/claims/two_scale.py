@@ -171,7 +171,7 @@ class TwoScaleReduction(Claim):
             init = np.empty(model.dim)
             init[~slow_mask], init[slow_mask] = x0, y0
             ts = scale or br.time_scale
-            factor = eta_factor = ODE_ETA * (eps if ts == "eta*eps" else 1.0)
+            factor = ODE_ETA * (eps if ts == "eta*eps" else 1.0)
             t_theory = n_rec * factor
             sol = solve_ivp(lambda t, y: np.asarray(drift_of(br, np.array([[y[0]]])), float).reshape(1),
                             (0.0, float(t_theory[-1])), [y0], dense_output=True, rtol=1e-9, atol=1e-11,
@@ -190,7 +190,7 @@ class TwoScaleReduction(Claim):
                                       float(sol.sol(t_theory[j])[0]), est, ODE_TOLERANCE, ci,
                                       note=f"ODE dy/dt = {br.slow_drift[0]} on time scale {ts}"))
             dense = np.linspace(0, t_true[-1], 200)
-            curves.append((x0, y0, t_true, means, dense, sol.sol(dense / ODE_ETA / eps * eta_factor)[0]))
+            curves.append((x0, y0, t_true, means, dense, sol.sol(dense / ODE_ETA / eps * factor)[0]))
         if not out:
             raise ModelError("no branch with a rest point of the slow flow to start from")
         fig["ode"] = curves
