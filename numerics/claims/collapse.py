@@ -24,7 +24,7 @@ BETA, K_FRESH = 0.2, 30
 class CollapseClaim(Claim):
     id = "collapse"
     order = 10
-    reference = "paper section 3, Theorem 5"
+    reference = "Theorem 5 (Section 3)"
     statement = "recursive fitting collapses: E sigma_k = sigma_0 m_N^k, absorption at s w.p. pi_0(s); fresh data prevents it"
     models = ()
 

@@ -67,7 +67,7 @@ def _effect_comparisons(ctx, key, label, k_hi, n_hi, k_lo, n_lo, what):
 class EmpiricalMemorizes(Claim):
     id = "diffusion-empirical-memorizes"
     order = 20
-    reference = "paper section 2.1; THEORY.md section 7"
+    reference = "Section 2.1"
     statement = "sampling with the exact DSM optimum (empirical score) regenerates training points"
 
     def run(self, ctx: Context):
@@ -106,7 +106,7 @@ class EmpiricalMemorizes(Claim):
 class BigStep(Claim):
     id = "diffusion-big-step"
     order = 21
-    reference = "paper section 4.3; Wu et al. 2025 (large steps prevent memorization)"
+    reference = "Section 4.3; Wu et al. 2025"
     statement = "a score trained by constant-step SGD with a larger step memorizes less"
     ETA_SMALL, ETA_LARGE = 0.01, 0.3
 
@@ -152,7 +152,7 @@ class BigStep(Claim):
 class TrainSize(Claim):
     id = "diffusion-train-size"
     order = 22
-    reference = "paper section 4.3; THEORY.md section 7"
+    reference = "Section 4.3"
     statement = "a learned score (two-layer network, fixed SGD budget) memorizes more on a smaller training set"
     SIZES = (4, 64)
 

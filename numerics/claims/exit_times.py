@@ -137,7 +137,7 @@ def _exit_times_at(model, atts, B, details, eta):
 class ExitTimes(Claim):
     id = "exit-times"
     order = 7
-    reference = "Section 4.2 (Arrhenius / Eyring-Kramers)"
+    reference = "Section 4.2"
     statement = "mean exit times grow like exp(Delta V/eta): Eyring-Kramers in the step size"
     models = ("double-well-2d",)
     user_model = True

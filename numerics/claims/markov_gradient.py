@@ -24,7 +24,7 @@ DELTA, HOLD, STEP = 0.1, 8, 0.02
 class MarkovGradientClaim(Claim):
     id = "markov-gradient"
     order = 12
-    reference = "paper Appendix B"
+    reference = "Appendix B"
     statement = "pathwise gradients under Markov noise converge to the wrong point; single-evaluation estimators to argmin J"
     models = ()
 

@@ -26,8 +26,11 @@ def run(args) -> int:
     from ..claims import catalogue
 
     if args.list:
-        for cid, cls in catalogue().items():
-            print(f"{cid:<18} {cls.reference:<22} {cls.statement}")
+        cat = catalogue()
+        w1 = max(map(len, cat))
+        w2 = max(len(c.reference) for c in cat.values())
+        for cid, cls in cat.items():
+            print(f"{cid:<{w1}}  {cls.reference:<{w2}}  {cls.statement}")
         return 0
     model = load_model(args.model, parse_assignments(args.set)) if args.model else None
     if args.set and not args.model:
