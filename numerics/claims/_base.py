@@ -168,6 +168,14 @@ class Claim:
     models: ClassVar[tuple] = ()
     user_model: ClassVar[bool] = False
 
+    def targets(self, ctx) -> list:
+        """The models to run on: the user's model, or the built-in ``models``."""
+        if ctx.model is not None:
+            return [ctx.model]
+        from analysis import load_model
+
+        return [load_model(name) for name in self.models]
+
     def applies_to(self, model) -> tuple[bool, str]:
         """Whether the claim can run on a user's model, and if not, why."""
         return False, "this claim runs on built-in models only"

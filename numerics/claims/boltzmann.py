@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis import load_model
 
 from ._base import Claim, Comparison, register
 from ._support import exact_masses, ordered, override, replicates, t_interval, transfer_operator_applies
@@ -47,7 +46,7 @@ class BoltzmannGibbs(Claim):
     def run(self, ctx):
         from .._energy import predict
 
-        models = [ctx.model] if ctx.model is not None else [load_model(n) for n in self.models]
+        models = self.targets(ctx)
         comps, fig = [], []
         for model in models:
             pred = predict(model)

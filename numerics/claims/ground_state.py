@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis import ModelError, load_model
+from analysis import ModelError
 
 from ._base import Claim, Comparison, register
 from ._support import exact_masses, ordered, override, replicates, t_interval, transfer_operator_applies
@@ -49,7 +49,7 @@ class GroundState(Claim):
     def run(self, ctx):
         from .._energy import predict
 
-        models = [ctx.model] if ctx.model is not None else [load_model(n) for n in self.models]
+        models = self.targets(ctx)
         comps, fig = [], []
         for model in models:
             pred = predict(model)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis import load_model
 
 from ._base import Claim, Comparison, register
 from ._support import histogram_claim_applies, histogram_log_density, override, potential_facts, replicates, t_interval
@@ -32,7 +31,7 @@ class Temperature(Claim):
         return histogram_claim_applies(model)
 
     def run(self, ctx):
-        model = ctx.model or load_model(self.models[0])
+        (model,) = self.targets(ctx)
         facts = potential_facts(model)
         a = facts.attractors[int(np.argmin(facts.V))]
         dV = facts.V_saddle
