@@ -143,6 +143,14 @@ class Model:
         """Parameter symbol -> exact value."""
         return dict(self.parameters)
 
+    def parameter(self, name: str) -> sp.Expr:
+        """The exact value of the parameter called ``name`` (symbols are real, so look up by name)."""
+        for s, v in self.parameters:
+            if str(s) == name:
+                return v
+        known = ", ".join(str(s) for s, _ in self.parameters) or "none"
+        raise ModelError(f"unknown parameter {name} (parameters: {known})")
+
     @property
     def is_gradient(self) -> bool:
         """True when the drift is minus the gradient of a loss."""

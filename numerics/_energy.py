@@ -224,6 +224,7 @@ class EnergyResult:
     converged: bool
     message: str
     details: dict = field(default_factory=dict, repr=False)
+    laplace_weights: np.ndarray | None = None
 
     @property
     def success(self) -> bool:
@@ -241,6 +242,7 @@ class EnergyResult:
             "costs": self.costs.tolist(),
             "energies": self.energies.tolist(),
             "weights": self.weights.tolist(),
+            "laplace_weights": None if self.laplace_weights is None else self.laplace_weights.tolist(),
             "exit_times": None if self.exit_times is None else self.exit_times.tolist(),
             "log_exit_times": None if self.log_exit_times is None else self.log_exit_times.tolist(),
             "exit_time_method": list(self.exit_time_method),
@@ -373,10 +375,27 @@ def predict(model, *, eta: float | None = None, method: str = "auto", points=Non
     if not atts:
         msgs.append("no attractor inside the model bounds")
     converged = bool(details["converged"]) and bool(atts)
+    laplace = _laplace_weights(model, atts, E, eta)
     return EnergyResult(attractors=atts, saddles=sads, costs=B, energies=E, eta=eta, weights=w, weight_method=wmethod,
                         exit_costs=exit_costs, exit_times=times, log_exit_times=logs, exit_time_method=emethods,
                         ground_state=ground, global_minimum_of_F=gmin, checks=tuple(details["checks"]),
-                        converged=converged, message="; ".join(msgs) if msgs else "ok", details=details)
+                        converged=converged, message="; ".join(msgs) if msgs else "ok", details=details,
+                        laplace_weights=laplace)
+
+
+def _laplace_weights(model, atts, E, eta):
+    """Finite-eta weights with the Laplace prefactor of every attractor (not only tied ones):
+    w_i ~ C(K_i) det(Hess V(K_i))^(-1/2) exp(-(E_i - min E)/eta). Sharper than the
+    log-asymptotic ``weights`` (relative error O(eta) instead of O(1)) where the prefactor is
+    known: gradient drift with constant isotropic noise, or one dimension with Gaussian noise.
+    None otherwise (or without eta)."""
+    if eta is None or len(atts) < 2 or not np.all(np.isfinite(E)):
+        return None
+    kappa, _how = _prefactors(model, atts, list(range(len(atts))))
+    if kappa is None:
+        return None
+    w = kappa * np.exp(-(np.asarray(E) - np.min(E)) / eta)
+    return w / w.sum()
 
 
 def energies(model, **kw) -> np.ndarray:

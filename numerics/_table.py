@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+
+import numpy as np
 import re
 from typing import Sequence
 
@@ -12,7 +14,7 @@ def format_number(x, digits: int = 4) -> str:
         return "-"
     if isinstance(x, str):
         return x
-    if isinstance(x, bool):
+    if isinstance(x, (bool, np.bool_)):
         return "yes" if x else "no"
     try:
         v = float(x)
