@@ -10,6 +10,13 @@ along a stable branch up to a fold, an instantaneous jump to the other stable br
 and :func:`predicted_episodes` applies the episode rule to it. :func:`relaxation_oscillation`
 gives the period exactly: along a branch y = h(x) (the fast equilibrium condition solved for y),
 dt = h'(x) dx / g(x, h(x)), integrated by sympy from the landing point of one jump to the next fold.
+
+Feedback (the SGD learns from the generator's outputs, per-sample loss F + eps (y - Z)^2/2 minus
+its fresh-output mean): while z* repeats, y' = g(y) - (y - z*), so u = y - z* obeys u' = g* - (k + 1) u
+(k = -g'); :func:`episode_ode` solves it in sympy, :func:`episode_time` gives the exit time
+log((|g| - c u0)/(|g| - c delta))/c, c = k + phi, infinite when c delta >= |g| (then only fresh
+data ends an episode: :func:`fresh_episode_mean`, 1/beta); :func:`feedback_episodes` chains the
+episodes of the reduced dynamics (with jumps at folds) for :func:`predicted_mean_episode_steps`.
 """
 
 from __future__ import annotations
@@ -24,12 +31,77 @@ from ._model import Model
 from ._timescales import _at0, _split, two_scale_reduction
 
 
-def episode_steps(drift, *, delta: float, eta: float, epsilon: float) -> float:
-    """delta / (eta eps |g|): steps for the slow variable to move delta at slow speed |g|."""
-    g = abs(float(drift))
+def episode_ode():
+    """The episode ODE and its exit time, derived by sympy.
+
+    During an episode the generator repeats z*; with u = y - z*, a slow drift linearised at z*,
+    g(y) = g* - k u (slope k = -g'), and the feedback term -phi u of the per-sample loss
+    eps (y - Z)^2 / 2 (phi = 1 with feedback, 0 without), u' = g* - c u with c = k + phi
+    (slow time, one SGD step = eta*eps). Returns (u(t), T) with u(0) = u0 and u(T) = delta,
+    T = log((g - c u0) / (g - c delta)) / c  (finite iff c delta < g, for g > 0).
+    """
+    t, g, c, d = sp.symbols("t g c delta", positive=True)
+    u0 = sp.Symbol("u0", real=True)
+    u = sp.Function("u")
+    sol = sp.simplify(sp.dsolve(sp.Eq(u(t).diff(t), g - c * u(t)), u(t), ics={u(0): u0}).rhs)
+    T = sp.solve(sp.Eq(sol, d), t)[0]
+    return sol, sp.simplify(T)
+
+
+def episode_time(drift, *, delta: float, slope: float = 0.0, feedback: bool = True, u0: float = 0.0) -> float:
+    """Slow time an episode lasts (closed form of :func:`episode_ode`).
+
+    drift : g* = g(z*), the slow drift at the repeated output. slope : k = -g'(z*) (0: constant
+    drift). feedback : add the pull eps (z* - y) of learning from the repeated output.
+    u0 : y - z* at the episode's first step (a fresh output is z* = y + s xi, so u0 = -s xi).
+    Without feedback and k = 0 this is (delta - u0)/|g|; with feedback and k = 0,
+    log((|g| - u0)/(|g| - delta)) = -log(1 - delta/|g|) at u0 = 0; infinite when
+    (k + phi) delta >= |g| (the pull holds y within delta of z*: drift alone never ends it).
+    """
+    g = float(drift)
     if g == 0:
         return float("inf")
-    return float(delta) / (float(eta) * float(epsilon) * g)
+    sgn = 1.0 if g > 0 else -1.0
+    g, u = abs(g), sgn * float(u0)
+    c = float(slope) + (1.0 if feedback else 0.0)
+    if abs(c) < 1e-14:
+        return (float(delta) - u) / g
+    if c * float(delta) >= g:
+        return float("inf")
+    return float(np.log((g - c * u) / (g - c * float(delta))) / c)
+
+
+def episode_steps(drift, *, delta: float, eta: float, epsilon: float, feedback: bool = False, slope: float = 0.0,
+                  spread: float = 0.0) -> float:
+    """Steps an episode lasts: :func:`episode_time` / (eta eps); without feedback and slope,
+    delta / (eta eps |g|). ``spread`` s > 0 averages over u0 ~ N(0, s^2) (Gauss-Hermite, 20 nodes)."""
+    h = float(eta) * float(epsilon)
+    if spread > 0:
+        x, w = np.polynomial.hermite_e.hermegauss(20)
+        T = sum(wi * episode_time(drift, delta=delta, slope=slope, feedback=feedback, u0=-spread * xi)
+                for xi, wi in zip(x, w)) / w.sum()
+    else:
+        T = episode_time(drift, delta=delta, slope=slope, feedback=feedback)
+    return float(T) / h
+
+
+def fresh_episode_mean(beta, cap=sp.oo):
+    """Mean memorized run when each step is a fresh output with probability beta and at most
+    ``cap`` copies can follow a fresh output (drift cap; oo when the feedback holds y near z*).
+
+    The run R of copies after a fresh output has P(R >= r) = (1 - beta)^r for r <= cap; the
+    detector's episodes are the runs R >= 1 (probability 1 - beta), so
+    E[R | R >= 1] = sum_{r=1}^{cap} (1 - beta)^(r-1) = (1 - (1 - beta)^cap) / beta  (1/beta if cap = oo),
+    and the memorized fraction is 1 - beta (cap = oo). Exact for the generator of numerics._memorize
+    as long as no refresh is forced; returns a sympy expression for symbolic input.
+    """
+    b = sp.nsimplify(beta) if not isinstance(beta, sp.Basic) else beta
+    r = sp.Symbol("r", integer=True, positive=True)
+    expr = sp.summation((1 - b) ** (r - 1), (r, 1, cap))
+    expr = sp.simplify(sp.piecewise_fold(expr))
+    if isinstance(expr, sp.Piecewise):
+        expr = expr.args[0][0]
+    return expr if expr.free_symbols else float(expr)
 
 
 @dataclass(frozen=True)
@@ -219,24 +291,136 @@ def predicted_episodes(t, y, *, delta: float, starts: bool = False):
 
 
 def predicted_mean_episode_steps(model: Model, *, eta: float, epsilon: float, delta: float, steps: int,
-                                 x0: float, y0: float, n0: float | None = None) -> dict:
+                                 x0: float, y0: float, n0: float | None = None, feedback: bool = False) -> dict:
     """Mean episode length in SGD steps predicted by the reduced dynamics over a run of ``steps``.
 
     Episodes are counted as in the simulation: the fresh output that starts an episode is not
     memorized, so a duration of D steps holds D - 1 memorized outputs, and the exit happens at the
-    first step past the exit time (+1/2 on average): memorized run = D - 1/2.
+    first step past the exit time (+1/2 on average): memorized run = D - 1/2. ``feedback=True``: the
+    SGD also learns from the repeated output (:func:`feedback_episodes`; closed form
+    :func:`episode_time` for a linear drift); then ``"period"`` is the mean slow time between upward
+    jumps (relaxation cycle), when there are jumps.
     """
     h = eta * epsilon
     # slow time after n steps: h n (constant steps) or h n0 log(1 + n/n0) (a_n = eta/(1 + n/n0))
     t_end = steps * h if n0 is None else h * n0 * np.log1p(steps / n0)
-    t, y = reduced_trajectory(model, x0=x0, y0=y0, t_end=t_end)
-    d, st = predicted_episodes(t, y, delta=delta, starts=True)
+    extra = {}
+    if feedback:
+        d, st, jumps = feedback_episodes(model, x0=x0, y0=y0, t_end=t_end, delta=delta, feedback=True)
+        if len(jumps) > 1:
+            extra["period"] = float(np.mean(np.diff(jumps)))
+    else:
+        t, y = reduced_trajectory(model, x0=x0, y0=y0, t_end=t_end)
+        d, st = predicted_episodes(t, y, delta=delta, starts=True)
     if len(d) < 2:
-        return {"mean_episode_steps": float("inf"), "episodes": int(len(d)), "memorized_fraction": 1.0}
-    d, st = d[1:], st[1:]  # the first episode starts at the initial condition; the measured first is dropped too
+        return {"mean_episode_steps": float("inf"), "episodes": int(len(d)), "memorized_fraction": 1.0, **extra}
+    if not feedback:  # the cycle's phase at the start is approximate: its first episode is dropped
+        d, st = d[1:], st[1:]
     if n0 is None:
         D = d / h
     else:
         D = n0 * (np.expm1((st + d) / (h * n0)) - np.expm1(st / (h * n0)))
     return {"mean_episode_steps": float(np.mean(D) - 0.5), "episodes": int(len(D)),
-            "memorized_fraction": float(1.0 - 1.0 / np.mean(D + 0.5))}
+            "memorized_fraction": float(1.0 - 1.0 / np.mean(D + 0.5)), **extra}
+
+
+@dataclass(frozen=True)
+class _Piece:
+    """One stretch of slow motion on a branch, tabulated: g(y) at increasing y in [lo, hi];
+    ``nxt`` is the piece the fast variable jumps to at the fold end ``fold`` (None: no fold)."""
+
+    y: np.ndarray
+    g: np.ndarray
+    lo: float
+    hi: float
+    fold: float | None
+    nxt: int | None
+    up: bool                  # lands on the upper (x > 0) branch
+
+
+def _pieces(model: Model, x0: float, y0: float):
+    """Tabulated branches: the relaxation cycle's segments (folds) or the branch x0 relaxes to."""
+    try:
+        osc = relaxation_oscillation(model)
+    except ModelError:
+        osc = None
+    if osc is None:
+        red = two_scale_reduction(model)
+        eq = [b.equilibrium(np.array([[y0]]))[0, 0] for b in red.branches]
+        i = int(np.nanargmin([abs(e - x0) if np.isfinite(e) else np.inf for e in eq]))
+        lo, hi = red.branches[i].intervals[0] if red.branches[i].intervals else model.bounds[-1]
+        ys = np.linspace(float(lo), float(hi), 20001)
+        gs = red.branches[i].drift(ys[:, None])[:, 0]
+        ok = np.isfinite(gs)
+        return [_Piece(ys[ok], gs[ok], float(ys[ok][0]), float(ys[ok][-1]), None, None, x0 > 0)], 0
+    hf = sp.lambdify(osc.fast, osc.h, "numpy")
+    gf = sp.lambdify(osc.fast, osc.slow_drift.subs(osc.slow, osc.h), "numpy")
+    out = []
+    for k, seg in enumerate(osc.segments):
+        u = (1 - np.cos(np.linspace(0, np.pi, 4001))) / 2  # dense near the fold (sqrt behaviour of x(y))
+        xs = float(seg.x_start) + (float(seg.x_end) - float(seg.x_start)) * u
+        ys, gs = hf(xs) * np.ones_like(xs), gf(xs) * np.ones_like(xs)
+        order = np.argsort(ys)
+        out.append(_Piece(ys[order], gs[order], float(ys.min()), float(ys.max()), float(ys[-1]),
+                          (k + 1) % len(osc.segments), float(seg.x_start) > 0))
+    # start on the segment of x0's sign
+    start = next((k for k, p in enumerate(out) if p.up == (x0 > 0)), 0)
+    return out, start
+
+
+def _leg(piece: _Piece, y: float, stop: float, z: float, phi: float) -> float:
+    """int_y^stop dy / (g(y) + phi (z - y)): slow time to move from y to stop (inf if v vanishes)."""
+    from scipy.integrate import quad
+
+    if stop == y:
+        return 0.0
+    grid = np.linspace(y, stop, 513)
+    v = np.interp(grid, piece.y, piece.g) + phi * (z - grid)
+    if not (np.all(v * np.sign(stop - y) > 0)):
+        return float("inf")
+    return float(quad(lambda s: 1.0 / (np.interp(s, piece.y, piece.g) + phi * (z - s)), y, stop, limit=200,
+                      points=None)[0])
+
+
+def feedback_episodes(model: Model, *, x0: float, y0: float, t_end: float, delta: float, feedback: bool = True):
+    """Episodes of the reduced dynamics with (or without) learning from the repeated output.
+
+    An episode starts at y with z* = y (the fresh output's mean); then y' = g_i(y) + phi (z* - y)
+    (phi = 1 with feedback) on the branch x = lambda_i(y), with a jump to the other branch at a fold,
+    until |y - z*| = delta; the next episode starts there. For a linear drift each duration is
+    :func:`episode_time` (closed form); in general a quadrature of dy / y'. Returns
+    (durations, start times, upward-jump times) in slow time, up to ``t_end``; an episode that
+    never ends (y' vanishes first: the feedback holds y near z*) ends the list.
+    """
+    pieces, k = _pieces(model, x0, y0)
+    phi = 1.0 if feedback else 0.0
+    p = pieces[k]
+    y = float(np.clip(y0, p.lo, p.hi))
+    t, dur, st, jumps = 0.0, [], [], []
+    while t < t_end:
+        z, tau = y, 0.0
+        while True:
+            p = pieces[k]
+            v = float(np.interp(y, p.y, p.g)) + phi * (z - y)
+            if v == 0:
+                return np.array(dur), np.array(st), np.array(jumps)
+            target = z + np.sign(v) * delta
+            end = p.hi if v > 0 else p.lo
+            stop = min(target, end) if v > 0 else max(target, end)
+            tau += _leg(p, y, stop, z, phi)
+            if not np.isfinite(tau):
+                return np.array(dur), np.array(st), np.array(jumps)
+            y = stop
+            if stop == target:
+                break
+            if p.nxt is None or p.fold is None or abs(stop - p.fold) > 1e-9:
+                return np.array(dur), np.array(st), np.array(jumps)  # left the branch away from a fold
+            k = p.nxt
+            if pieces[k].up:
+                jumps.append(t + tau)
+        if t + tau > t_end:
+            break
+        dur.append(tau)
+        st.append(t)
+        t += tau
+    return np.array(dur), np.array(st), np.array(jumps)

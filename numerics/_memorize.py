@@ -11,7 +11,10 @@ step, Z_{n+1} =
   collapses to one repeated output, the Wright-Fisher mechanism of Theorem 5);
 * a fresh draw when no member is left within delta (the model has drifted away from it).
 So an output repeats until the slow variable has moved delta: episodes last ~ delta/(eta eps |g|)
-steps. The memorization detector is independent of the generator: an output is memorized if it
+steps. With ``feedback=True`` the SGD learns from the outputs (per-sample loss F + eps (y - Z)^2/2
+- eps s^2/2, averaging to F over fresh outputs): a repeated z* pulls y back, u = y - z* obeys
+u' = g - (k + 1) u (slow time), so episodes last log(|g|/(|g| - (k + 1) delta))/((k + 1) eta eps)
+steps, and forever (until fresh data) when (k + 1) delta >= |g| (analysis._memorization). The memorization detector is independent of the generator: an output is memorized if it
 lies within ``rtol`` (relative) of one of the previous ``window`` outputs; an episode is a maximal
 run of memorized outputs. The Markov-noise interface of :mod:`numerics._markov` is not used as the
 driver because it records neither the outputs nor per-step flags and has one step size for all
@@ -129,6 +132,7 @@ class MemorizeResult:
     outputs: np.ndarray = field(repr=False)        # (chains, steps)
     memorized: np.ndarray = field(repr=False)      # (chains, steps) detector flags
     copied: np.ndarray = field(repr=False)         # (chains, steps) generator copied a member (ground truth)
+    forced: np.ndarray = field(repr=False)         # (chains, steps) fresh because no member was within delta
     switches: tuple = field(repr=False)            # per chain: steps where x jumped from negative to positive
     theta: np.ndarray = field(repr=False)          # (chains, 2) final
     y_trace: np.ndarray = field(repr=False)        # (chains, steps // record) slow variable
@@ -138,6 +142,7 @@ class MemorizeResult:
     schedule: str = "constant"
     steps: int = 0
     seed: int = 0
+    feedback: bool = False
 
     def episodes(self, start: int = 0) -> list:
         return episode_lengths(self.memorized[:, start:])
@@ -162,7 +167,7 @@ class MemorizeResult:
 def run_memorize(model, *, eta: float, epsilon: float | None = None, fresh: float = 0.0, schedule: str = "constant",
                  steps: int = 20000, chains: int = 16, seed: int = 0, delta: float = 0.05, spread: float | None = None,
                  population: int = 8, window: int = 64, rtol: float = 1e-6, x0: float = 1.0, y0: float = 0.0,
-                 n0: float | None = None, record: int = 50) -> MemorizeResult:
+                 n0: float | None = None, record: int = 50, feedback: bool = False) -> MemorizeResult:
     """Run SGD on ``model`` with the self-consuming generative model of the module docstring.
 
     Parameters
@@ -172,6 +177,10 @@ def run_memorize(model, *, eta: float, epsilon: float | None = None, fresh: floa
     fresh : beta in [0, 1). delta : how far the model may drift before an output is no longer
         produced. spread : s of a fresh output (default delta/10). population : M.
     window, rtol : memorization detector.
+    feedback : the SGD learns from the outputs: the step that sees Z_{n+1} uses the per-sample loss
+        F(theta) + eps (y - Z)^2/2 - eps s^2/2 (its mean over fresh outputs Z ~ N(y, s^2) is F), so the
+        slow coordinate's increment gets the extra eps (Z - y) (zero mean on fresh data; a pull
+        towards z* while the generator repeats z*).
     """
     from analysis._collapse import check_fresh
 
@@ -199,6 +208,7 @@ def run_memorize(model, *, eta: float, epsilon: float | None = None, fresh: floa
     rows = np.arange(C)
     out = np.empty((C, N))
     copied = np.zeros((C, N), bool)
+    forced = np.zeros((C, N), bool)
     ytr = np.empty((C, N // record))
     side = np.sign(theta[:, fast_i])
     switches = [[] for _ in range(C)]
@@ -222,10 +232,14 @@ def run_memorize(model, *, eta: float, epsilon: float | None = None, fresh: floa
             ptr = (ptr + 1) % M
             out[:, n] = z
             copied[:, n] = ~new
+            forced[:, n] = cnt == 0
             Lt = L if const_cov else np.linalg.cholesky(cov(theta))
             noise = xi[:, j, :2] @ L.T if const_cov else np.einsum("cij,cj->ci", Lt, xi[:, j, :2])
             with np.errstate(over="ignore", invalid="ignore"):
-                theta = theta + a * (drift(theta) + noise)
+                step = drift(theta) + noise
+                if feedback:  # -d/dy of eps (y - Z)^2/2: learning from the output this step sees
+                    step[:, slow_i] += eps * (z - y)
+                theta = theta + a * step
             if not np.all(np.isfinite(theta)):
                 raise ModelError(f"SGD diverged at step {n + 1} (eta={eta:g}); lower the step")
             xf = theta[:, fast_i]
@@ -236,5 +250,5 @@ def run_memorize(model, *, eta: float, epsilon: float | None = None, fresh: floa
             if (n + 1) % record == 0:
                 ytr[:, (n + 1) // record - 1] = theta[:, slow_i]
     flags = memorized_flags(out, window=window, rtol=rtol)
-    return MemorizeResult(out, flags, copied, tuple(np.array(v) for v in switches), theta, ytr, float(eta), eps,
-                          beta, schedule, N, int(seed))
+    return MemorizeResult(out, flags, copied, forced, tuple(np.array(v) for v in switches), theta, ytr, float(eta),
+                          eps, beta, schedule, N, int(seed), bool(feedback))

@@ -14,8 +14,24 @@ dynamics of analysis._memorization (slow flow on the branches, jumps at the fold
 * decreasing steps: pure collapse (no fresh output in the second half), ruled out for constant steps;
 * relaxation-oscillation period in steps = reduced-ODE period / (eta eps).
 
+Feedback (the SGD learns from the generator's outputs; the ``stylised`` model
+F = (x^2 - 1)^2/4 + eps (x - y)^2/2, slow drift g = 1 - y on the branch x = 1, slope k = 1):
+y starts at y0 = 0.5, away from the equilibrium y = 1, so the episodes recur while y relaxes
+(g* = 0.5, 0.45, ..., 0.25 within the slow-time window 1.2: finite, well away from the point
+|g| = 2 delta where they become infinite); each lasts log(|g|/(|g| - 2 delta))/(2 eta eps) steps
+(analysis._memorization.episode_time), not the no-feedback log(|g|/(|g| - delta))/(eta eps) nor the
+naive delta/(eta eps |g|) (both ruled out). At (eta, eps), (eta/2, eps), (eta, eps/2) over the same
+slow-time window: mean episode steps = prediction (scales like 1/(eta eps)), memorized fraction
+1 - (episodes + 1)/N, lower for larger eta. Near the equilibrium (|g| < 2 delta, y0 = 0.93) the
+feedback holds y within delta of the repeated output: no refresh is ever forced (without feedback
+it is); at y0 = 1 only fresh data ends an episode: mean 1/beta, memorized fraction 1 - beta
+(analysis._memorization.fresh_episode_mean), lower for larger beta. These runs use the detector
+tolerance rtol = 1e-10: at |z| ~ 1 a fresh output falls within rtol = 1e-6 of an earlier one with
+probability ~1e-3, which would bias the exact 1/beta law.
+
 Overrides (tests): ``memorization.episode_steps(model, eta, eps, delta, steps)`` -> steps,
-``memorization.period(model)`` -> slow-time period.
+``memorization.period(model)`` -> slow-time period,
+``memorization.feedback_episode_steps(model, eta, eps, delta, steps)`` -> steps (stylised, feedback).
 """
 
 from __future__ import annotations
@@ -25,6 +41,7 @@ import time
 from ._base import Claim, Comparison, Context, register
 
 ETA, EPS, DELTA, BETA = 0.2, 0.005, 0.05, 0.1
+Y0_FB, T_FB, Y0_BAND, RTOL_FB, SPREAD_FB = 0.5, 1.2, 0.93, 1e-10, 5e-4
 
 
 @register
@@ -33,7 +50,7 @@ class MemorizationClaim(Claim):
     order = 11
     reference = "paper Theorem 11, section 4.3"
     statement = "constant steps: memorization episodes of ~1/(eta eps) steps as the reduced dynamics predict; decreasing steps: pure collapse"
-    models = ("fold",)
+    models = ("fold", "stylised")
 
     def run(self, ctx: Context):
         from analysis._memorization import predicted_mean_episode_steps, relaxation_oscillation
@@ -57,7 +74,8 @@ class MemorizationClaim(Claim):
         comps, fig = [], []
         runs = {}
         for k, (eta, eps, n) in enumerate(((ETA, EPS, steps), (ETA / 2, EPS, steps), (ETA, EPS / 2, 2 * steps))):
-            r = run_memorize(base, eta=eta, epsilon=eps, steps=n, chains=chains, seed=ctx.seed + k, delta=DELTA)
+            r = run_memorize(base, eta=eta, epsilon=eps, steps=n, chains=chains, seed=ctx.seed + k, delta=DELTA,
+                             feedback=False)
             runs[(eta, eps)] = r
             L, ci = r.mean_episode_steps()
             Lp, fp = predict(eta, eps, n)
@@ -76,7 +94,7 @@ class MemorizationClaim(Claim):
                                 (fb - fa - half, fb - fa + half), note="larger eta lowers the memorized fraction"))
         # fresh data
         r = run_memorize(base, eta=ETA, epsilon=EPS, fresh=BETA, steps=steps, chains=chains, seed=ctx.seed + 3,
-                         delta=DELTA)
+                         delta=DELTA, feedback=False)
         f, fci = r.memorized_fraction()
         Lp0, f0 = predict(ETA, EPS, steps)
         gap = (1 - BETA) / (Lp0 + 1)
@@ -86,7 +104,7 @@ class MemorizationClaim(Claim):
                                 expect="reject", note="larger beta lowers the memorized fraction"))
         # decreasing steps: pure collapse in the second half; constant steps: not
         r = run_memorize(base, eta=ETA, epsilon=EPS, schedule="decreasing", steps=steps, chains=chains,
-                         seed=ctx.seed + 4, delta=DELTA)
+                         seed=ctx.seed + 4, delta=DELTA, feedback=False)
         f, fci = r.memorized_fraction(start=steps // 2)
         comps.append(Comparison("decreasing steps: memorized fraction, 2nd half (pure collapse)", 1.0, f, 0.002, fci,
                                 note="Robbins-Monro steps: theta converges in step count, the generator collapses"))
@@ -99,5 +117,94 @@ class MemorizationClaim(Claim):
         comps.append(Comparison(f"relaxation period steps, eps={EPS / 2:g}", period / (ETA * EPS / 2), P, 0.05, pci,
                                 relative=True, note="reduced ODE period (3 - 2 ln 2 for a = 0) / (eta eps); 5% "
                                                     "relative: fold-passage delay O(eps^(2/3)), shortened by noise"))
-        return self.result(ctx, comps, model="fold (memorization)", seconds=time.perf_counter() - t0,
+        comps += self._feedback(ctx, fig)
+        return self.result(ctx, comps, model="fold, stylised (memorization)", seconds=time.perf_counter() - t0,
                            message=f"reduced period {period:.6f} (slow time)", figure_data=fig)
+
+    def _feedback(self, ctx: Context, fig):
+        """Comparisons for the SGD that learns from the generator's outputs (stylised model)."""
+        import numpy as np
+
+        from analysis._memorization import episode_time, feedback_episodes, fresh_episode_mean
+
+        from .._memorize import builtin_memorize_model, run_memorize, with_epsilon
+
+        ov = ctx.overrides
+        sty = builtin_memorize_model("stylised")
+        # chains are vectorised: many chains cost little more than a few (the per-step numpy overhead dominates)
+        chains = ctx.budget.count(32, 16)
+        comps = []
+
+        def reduced(eta, eps, n, feedback=True):
+            """Finished episodes of the reduced dynamics within n steps (slow time n eta eps)."""
+            d, _, _ = feedback_episodes(with_epsilon(sty, eps), x0=1.0, y0=Y0_FB, t_end=n * eta * eps, delta=DELTA,
+                                        feedback=feedback)
+            return d
+
+        runs = {}
+        for k, (eta, eps) in enumerate(((ETA, EPS), (ETA / 2, EPS), (ETA, EPS / 2))):
+            n = int(round(T_FB / (eta * eps)))
+            r = run_memorize(sty, eta=eta, epsilon=eps, steps=n, chains=chains, seed=ctx.seed + 10 + k, delta=DELTA,
+                             x0=1.0, y0=Y0_FB, rtol=RTOL_FB, spread=SPREAD_FB, feedback=True)
+            runs[(eta, eps)] = (r, n)
+            L, ci = r.mean_episode_steps()
+            d = reduced(eta, eps, n)
+            Lp = (float(ov["memorization.feedback_episode_steps"](sty, eta, eps, DELTA, n))
+                  if "memorization.feedback_episode_steps" in ov else float(np.mean(d)) / (eta * eps) - 0.5)
+            fig.append((eta * eps, L, Lp))
+            comps.append(Comparison(f"feedback: mean episode steps, eta={eta:g} eps={eps:g}", Lp, L, 0.04, ci,
+                                    relative=True, note="log(g/(g - 2 delta))/(2 eta eps) along y = 0.5, 0.55, ...; "
+                                                        "4% relative: O(eta sigma^2) shift of x, O(eps) branch shift"))
+            if k == 0:
+                g = 1.0 - (Y0_FB + DELTA * np.arange(len(d)))  # the reduced episodes start delta apart
+                nofb = float(np.mean(reduced(eta, eps, n, feedback=False))) / (eta * eps) - 0.5
+                naive = float(np.mean(DELTA / g)) / (eta * eps) - 0.5
+                comps.append(Comparison("feedback ignored: log(g/(g - delta))/(eta eps) (ruled out)", nofb, L, 0.04,
+                                        ci, relative=True, expect="reject", note="the pull towards z* lengthens episodes"))
+                comps.append(Comparison("naive delta/(eta eps |g|) (ruled out)", naive, L, 0.04, ci, relative=True,
+                                        expect="reject", note="ignores feedback and the slope of g"))
+                closed = float(np.mean([episode_time(gi, delta=DELTA, slope=1.0) for gi in g]))
+                comps.append(Comparison("closed form vs quadrature of the reduced episodes (slow time)", closed,
+                                        float(np.mean(d)), 1e-6, relative=True,
+                                        note="linear g = 1 - y: the sympy exit time is exact; 1e-6 = quadrature"))
+            f, fci = r.memorized_fraction()
+            fp = 1.0 - (len(d) + 1) / n
+            comps.append(Comparison(f"feedback: memorized fraction, eta={eta:g} eps={eps:g}", fp, f, 0.001, fci,
+                                    note="1 - (finished episodes + 1 fresh start of the unfinished one)/N"))
+        (ra, na), (rb, nb) = runs[(ETA, EPS)], runs[(ETA / 2, EPS)]
+        fa, fb = ra.memorized_fraction()[0], rb.memorized_fraction()[0]
+        dpred = (len(reduced(ETA, EPS, na)) + 1) / na - (len(reduced(ETA / 2, EPS, nb)) + 1) / nb
+        comps.append(Comparison("feedback: fraction(eta/2) - fraction(eta) (same slow time)", dpred, fb - fa, 5e-4,
+                                note="larger eta lowers the memorized fraction"))
+        # near the equilibrium: (k + 1) delta > |g|, the feedback holds y; without it the drift ends episodes
+        nb_steps = 3000
+        t_nofb = episode_time(1 - Y0_BAND, delta=DELTA, slope=1.0, feedback=False) / (ETA * EPS)
+        for fbk, theory in ((True, 0.0), (False, 1.0)):
+            r = run_memorize(sty, eta=ETA, epsilon=EPS, steps=nb_steps, chains=chains, seed=ctx.seed + 20, delta=DELTA,
+                             x0=1.0, y0=Y0_BAND, rtol=RTOL_FB, spread=SPREAD_FB, feedback=fbk)
+            forced = r.forced[:, 1:].sum(axis=1).astype(float)
+            m = float(forced.mean())
+            h = 1.96 * float(forced.std(ddof=1)) / np.sqrt(len(forced))
+            comps.append(Comparison(f"g = {1 - Y0_BAND:g} < 2 delta, feedback={fbk}: forced refreshes per chain",
+                                    theory, m, 0.25, (m - h, m + h),
+                                    note="feedback: u -> g/2 < delta, never exits (0); without: one exit after "
+                                         f"~{t_nofb:.0f} steps, then |g| < delta near y = 1 (1)"))
+        # at the equilibrium only fresh data ends an episode
+        steps_b, chains_b = 4000, ctx.budget.count(64, 32)
+        fr = {}
+        for k, beta in enumerate((BETA, 2 * BETA)):
+            r = run_memorize(sty, eta=ETA, epsilon=EPS, fresh=beta, steps=steps_b, chains=chains_b, seed=ctx.seed + 30 + k,
+                             delta=DELTA, x0=1.0, y0=1.0, rtol=RTOL_FB, feedback=True)
+            L, ci = r.mean_episode_steps()
+            comps.append(Comparison(f"feedback, equilibrium, beta={beta:g}: mean episode steps = 1/beta",
+                                    fresh_episode_mean(beta), L, 0.03, ci, relative=True,
+                                    note="geometric: each step fresh w.p. beta, no forced refresh; 3% > CI"))
+            f, fci = r.memorized_fraction()
+            fr[beta] = (f, fci)
+            comps.append(Comparison(f"feedback, equilibrium, beta={beta:g}: memorized fraction = 1 - beta", 1 - beta, f,
+                                    0.005, fci, note="exact; abs. tolerance 0.005 > CI half-width"))
+        (f1, c1), (f2, c2) = fr[BETA], fr[2 * BETA]
+        half = ((c1[1] - c1[0]) ** 2 + (c2[1] - c2[0]) ** 2) ** 0.5 / 2
+        comps.append(Comparison(f"fraction(beta={BETA:g}) - fraction(beta={2 * BETA:g})", BETA, f1 - f2, 0.005,
+                                (f1 - f2 - half, f1 - f2 + half), note="larger beta lowers the memorized fraction"))
+        return comps

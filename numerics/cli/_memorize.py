@@ -3,6 +3,8 @@ reduced two-scale dynamics (THEORY.md section 4, paper Theorem 11)."""
 
 from __future__ import annotations
 
+import argparse
+
 
 def add_parser(sub):
     p = sub.add_parser("memorize", help="intermittent memorization of a self-consuming generative model",
@@ -21,12 +23,18 @@ def add_parser(sub):
     p.add_argument("--delta", type=float, default=0.05, help="drift distance that ends an episode (default 0.05)")
     p.add_argument("--window", type=int, default=64, help="detector window (default 64)")
     p.add_argument("--rtol", type=float, default=1e-6, help="detector relative tolerance (default 1e-6)")
+    p.add_argument("--feedback", action=argparse.BooleanOptionalAction, default=True,
+                   help="the SGD learns from the generator's outputs (per-sample loss F + eps (y - Z)^2/2 - eps s^2/2; "
+                        "default on; --no-feedback: Gaussian gradient noise only)")
+    p.add_argument("--x0", type=float, default=1.0, help="initial fast variable (default 1)")
+    p.add_argument("--y0", type=float, default=0.0, help="initial slow variable (default 0)")
+    p.add_argument("--spread", type=float, default=None, help="spread s of a fresh output (default delta/10)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=run)
 
 
 def memorize_report(*, model="fold", eta, epsilon=None, fresh=0.0, schedule="constant", steps=8000, chains=16,
-                    seed=0, delta=0.05, window=64, rtol=1e-6) -> dict:
+                    seed=0, delta=0.05, window=64, rtol=1e-6, feedback=True, x0=1.0, y0=0.0, spread=None) -> dict:
     """Run :func:`numerics._memorize.run_memorize` and the reduced-dynamics prediction (the CLI's JSON)."""
     import numpy as np
 
@@ -37,17 +45,22 @@ def memorize_report(*, model="fold", eta, epsilon=None, fresh=0.0, schedule="con
 
     if not (delta > 0) or window < 1 or not (rtol >= 0):
         raise ModelError("need --delta > 0, --window >= 1 and --rtol >= 0")
+    if spread is not None and not (spread > 0):
+        raise ModelError(f"--spread must be positive, got {spread}")
     base = load_memorize_model(model)
     m = with_epsilon(base, epsilon)
     eps = float(m.parameter_values[m.epsilon])
     r = run_memorize(m, eta=eta, fresh=fresh, schedule=schedule, steps=steps, chains=chains, seed=seed, delta=delta,
-                     window=window, rtol=rtol)
+                     window=window, rtol=rtol, feedback=feedback, x0=x0, y0=y0, spread=spread)
     L, Lci = r.mean_episode_steps()
     f, fci = r.memorized_fraction()
     eps_list = r.episodes()
     n0 = None if schedule == "constant" else max(1.0, steps / 1000)
-    pred = predicted_mean_episode_steps(base, eta=eta, epsilon=eps, delta=delta, steps=steps, x0=1.0, y0=0.0, n0=n0)
+    # feedback on: the reduced dynamics with the pull towards the repeated output (analysis._memorization)
+    pred = predicted_mean_episode_steps(m, eta=eta, epsilon=eps, delta=delta, steps=steps, x0=x0, y0=y0, n0=n0,
+                                        feedback=feedback)
     out = {"model": m.name, "eta": eta, "epsilon": eps, "fresh": fresh, "schedule": schedule, "steps": steps,
+           "feedback": bool(feedback), "x0": x0, "y0": y0,
            "chains": chains, "seed": seed, "delta": delta,
            "memorized_fraction": f, "memorized_fraction_ci95": fci,
            "episodes": int(sum(len(e) for e in eps_list)),
@@ -66,7 +79,8 @@ def memorize_report(*, model="fold", eta, epsilon=None, fresh=0.0, schedule="con
         P, Pci = r.period_steps()
         out["relaxation_period_steps"] = P
         out["relaxation_period_steps_ci95"] = Pci
-        out["predicted_relaxation_period_steps"] = osc.period_steps(eta, eps) if schedule == "constant" else None
+        period = pred.get("period", osc.period_float) if feedback else osc.period_float
+        out["predicted_relaxation_period_steps"] = period / (eta * eps) if schedule == "constant" else None
         out["reduced_period"] = str(osc.period)
     except ModelError:
         pass
@@ -79,12 +93,14 @@ def run(args) -> int:
 
     rep = memorize_report(model=args.model, eta=args.eta, epsilon=args.epsilon, fresh=args.fresh,
                           schedule=args.schedule, steps=args.steps, chains=args.chains, seed=args.seed,
-                          delta=args.delta, window=args.window, rtol=args.rtol)
+                          delta=args.delta, window=args.window, rtol=args.rtol, feedback=args.feedback,
+                          x0=args.x0, y0=args.y0, spread=args.spread)
     if args.json:
         print(dumps(rep, indent=2))
         return 0
     print(f"memorize: model={rep['model']} eta={rep['eta']:g} eps={rep['epsilon']:g} fresh={rep['fresh']:g} "
-          f"schedule={rep['schedule']} steps={rep['steps']} chains={rep['chains']} seed={rep['seed']}")
+          f"schedule={rep['schedule']} steps={rep['steps']} chains={rep['chains']} seed={rep['seed']} "
+          f"feedback={'on' if rep['feedback'] else 'off'}")
 
     def ci(c):
         return f"[{c[0]:.4g}, {c[1]:.4g}]"
