@@ -39,6 +39,8 @@ _LAZY = {
     "collapse_theory": "_collapse", "m_factor": "_collapse", "count_chain": "_collapse",
     "heterozygosity": "_collapse", "relaxation_oscillation": "_memorization",
     "predicted_mean_episode_steps": "_memorization", "episode_steps": "_memorization",
+    "episode_ode": "_memorization", "episode_time": "_memorization", "fresh_episode_mean": "_memorization",
+    "feedback_episodes": "_memorization",
     # diffusion models (THEORY.md section 7)
     "diffusion_scores": "_diffusion", "ou_transition": "_diffusion", "DiffusionScores": "_diffusion",
     "GaussianMixtureLaw": "_diffusion", "PotentialMinimum": "_closed_form",

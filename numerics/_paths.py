@@ -26,6 +26,45 @@ def arc_length(path: np.ndarray, metric=None) -> np.ndarray:
     return np.concatenate([[0.0], np.cumsum(seg)])
 
 
+# node clustering at equilibria (see :func:`clustered_metric`)
+CLUSTER_GAIN = 1.0
+CLUSTER_FLOOR = 0.02
+
+
+def clustered_metric(drift, metric, path, gain: float | None = None, floor: float | None = None):
+    """Metric whose equal-length nodes cluster where the drift is small (near equilibria).
+
+    Length element w(x) |dx|_M with w = 1 + gain B / (|b(x)|_M + floor B), B the largest
+    |b|_M at the nodes of ``path``. Why: a minimum-action path leaving an attractor (or
+    entering a saddle) is not smooth on the scale of its length there -- it spirals out of a
+    focus, or follows y ~ x^(l2/l1) out of a node -- and |b| ~ distance to the equilibrium,
+    so w ~ 1/distance resolves that geometry down to ``floor`` B, while the node density
+    stays a fixed smooth function along the limit path (what Richardson extrapolation
+    across levels needs). ``metric`` None means Euclidean.
+    """
+    gain = CLUSTER_GAIN if gain is None else gain
+    floor = CLUSTER_FLOOR if floor is None else floor
+
+    def base(X):
+        if metric is None:
+            return np.broadcast_to(np.eye(X.shape[1]), (len(X), X.shape[1], X.shape[1]))
+        return metric(X)
+
+    def speed(X):
+        b = drift(X).reshape(X.shape)
+        return np.sqrt(np.maximum(np.einsum("ni,nij,nj->n", b, base(X), b), 0.0))
+
+    B = float(np.max(speed(np.asarray(path, float))))
+    if not np.isfinite(B) or B <= 0.0 or gain == 0.0:
+        return metric
+
+    def M(X):
+        w = 1.0 + gain * B / (speed(X) + floor * B)
+        return base(X) * (w * w)[:, None, None]
+
+    return M
+
+
 def reparametrise(path: np.ndarray, n: int | None = None, metric=None, smooth: bool = False) -> np.ndarray:
     """Nodes at equal arc length along ``path`` (endpoints kept exactly).
 
@@ -48,6 +87,20 @@ def reparametrise(path: np.ndarray, n: int | None = None, metric=None, smooth: b
         out = np.column_stack([np.interp(t, s[keep], path[keep, j]) for j in range(path.shape[1])])
     out[0], out[-1] = path[0], path[-1]
     return out
+
+
+def tangents(path: np.ndarray) -> np.ndarray:
+    """Unit tangents at the nodes, ``(n, d)``: central differences inside, one-sided at the ends.
+
+    Used by the solvers to restrict their steps to directions normal to the path (the
+    tangential node positions are fixed by equal arc-length reparametrisation instead).
+    """
+    t = np.empty_like(path, dtype=float)
+    t[1:-1] = path[2:] - path[:-2]
+    t[0] = path[1] - path[0]
+    t[-1] = path[-1] - path[-2]
+    nrm = np.linalg.norm(t, axis=1, keepdims=True)
+    return t / np.maximum(nrm, 1e-300)
 
 
 def refine(path: np.ndarray) -> np.ndarray:

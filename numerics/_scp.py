@@ -17,8 +17,11 @@ Each SCP iteration (block-coordinate on (phi, dt)):
    subject to fixed endpoints and the trust region |phi - phibar|_inf <= r;
 2. accept if the true (geometric) action decreased, adapt r from the ratio of actual to
    predicted decrease (shrink below 1/4, grow above 3/4 when the step hits the radius);
-3. move the nodes back to equal (Euclidean) arc length along a cubic spline through the
-   path, then update dt in closed form. The discrete solution is therefore "nodes at equal
+3. move the nodes back to equal length along a cubic spline through the path (Euclidean
+   length weighted to cluster nodes near equilibria, :func:`numerics._paths.clustered_metric`),
+   then update dt in closed form. Steps are restricted to directions normal to the path, and
+   the model carries the first-order change of M = Sigma^{-1}(x), so that its stationary
+   points are those of the true action for state-dependent noise. The discrete solution is therefore "nodes at equal
    arc length, optimal normal to the path"; its action converges like c/n^2 (midpoint rule)
    and is extrapolated across n, 2n, 4n like gMAM's.
 
@@ -34,11 +37,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+import sympy as sp
 
 from analysis._errors import SolverError
 from . import _paths
 
 SOLVERS = ("CLARABEL", "OSQP")
+_TRACE = None   # a list to record (iteration, S, predicted, actual, step, radius) when debugging
 
 
 @dataclass(frozen=True)
@@ -57,7 +62,10 @@ def subproblem(n: int, d: int):
 
     Returns ``(problem, variable, params)``; params is a dict of cvxpy Parameters:
     P (n-1, d*d) = sqrt(1/dt) L^T, A (n-1, d*d) = sqrt(dt) L^T J, c (n-1, d),
-    start, end (d,), centre (n, d) the current path, radius (scalar trust region).
+    gM (n, d) and gMc (scalar) the linear term from the variation of M, T (n, d) and Tc (n,)
+    the rows of the constraint <t_k, phi_k> = <t_k, centre_k> (steps normal to the path; zero
+    rows at the fixed endpoints), start, end (d,), centre (n, d) the current path, radius
+    (scalar trust region).
     """
     import cvxpy as cp
 
@@ -66,6 +74,10 @@ def subproblem(n: int, d: int):
     P = cp.Parameter((m, d * d), name="P")
     A = cp.Parameter((m, d * d), name="A")
     c = cp.Parameter((m, d), name="c")
+    gM = cp.Parameter((n, d), name="gM")
+    gMc = cp.Parameter(name="gMc")
+    T = cp.Parameter((n, d), name="T")
+    Tc = cp.Parameter(n, name="Tc")
     start = cp.Parameter(d, name="start")
     end = cp.Parameter(d, name="end")
     centre = cp.Parameter((n, d), name="centre")
@@ -78,10 +90,14 @@ def subproblem(n: int, d: int):
         for j in range(d):
             r = r + cp.multiply(P[:, i * d + j], delta[:, j]) - cp.multiply(A[:, i * d + j], mid[:, j])
         residuals.append(r)
-    objective = 0.5 * sum(cp.sum_squares(r) for r in residuals)
-    constraints = [phi[0] == start, phi[n - 1] == end, cp.abs(phi - centre) <= radius]
+    # gM: first-order change of the action through M = Sigma^{-1}(x) (state-dependent noise);
+    # gMc = <gM, centre> keeps the objective equal to the action at the centre
+    objective = 0.5 * sum(cp.sum_squares(r) for r in residuals) + cp.sum(cp.multiply(gM, phi)) - gMc
+    constraints = [phi[0] == start, phi[n - 1] == end, cp.abs(phi - centre) <= radius,
+                   cp.sum(cp.multiply(T, phi), axis=1) == Tc]
     problem = cp.Problem(cp.Minimize(objective), constraints)
-    params = dict(P=P, A=A, c=c, start=start, end=end, centre=centre, radius=radius)
+    params = dict(P=P, A=A, c=c, gM=gM, gMc=gMc, T=T, Tc=Tc, start=start, end=end, centre=centre,
+                  radius=radius)
     return problem, phi, params
 
 
@@ -93,6 +109,30 @@ class _Gaussian:
         self.drift = model.function("drift")
         self.jac = model.function("jacobian")
         self.cov = model.function("covariance")
+        cov = model.covariance
+        dcov = [sp.diff(cov[i, j], v) for i in range(self.d) for j in range(self.d) for v in model.variables]
+        self.constant = all(e == 0 for e in dcov)
+        if not self.constant:
+            self.dcov = model.function(sp.ImmutableMatrix(len(dcov), 1, dcov))
+
+    def metric_gradient(self, path, dt, b, M, X):
+        """Gradient at the nodes of sum_k 1/2 dt_k r_k^T M(m_k) r_k through M only (r frozen).
+
+        dM/dx_l = -M (dSigma/dx_l) M; each midpoint m_k passes half to both of its nodes.
+        Without this term the convex model's gradient misses dM and SCP stops on a path that
+        is not stationary for the true action when Sigma depends on the state.
+        """
+        n, d = path.shape
+        g = np.zeros((n, d))
+        if self.constant:
+            return g
+        r = np.diff(path, axis=0) / dt[:, None] - b
+        Mr = np.einsum("nij,nj->ni", M, r)
+        dS = self.dcov(X).reshape(len(X), d, d, d)           # dS[k, i, j, l] = d Sigma_ij / d x_l
+        gm = -0.5 * dt[:, None] * np.einsum("ki,kijl,kj->kl", Mr, dS, Mr)
+        g[:-1] += 0.5 * gm
+        g[1:] += 0.5 * gm
+        return g
 
     def evaluate(self, X):
         m, d = X.shape
@@ -132,6 +172,9 @@ def scp_level(model, path0: np.ndarray, *, solver: str = "CLARABEL", max_iterati
     n, d = path.shape
     problem, phi, prm = subproblem(n, d)
     g = _Gaussian(model)
+    # nodes at equal length in a metric clustering them near equilibria, fixed for the level
+    node_metric = _paths.clustered_metric(g.drift, None, path)
+    path = _paths.reparametrise(path, metric=node_metric, smooth=True)
     S, dt, (b, J, M, L, X) = g.geometric(path)
     # dt is clipped so that a midpoint landing on an equilibrium does not produce inf
     dt_floor, dt_cap = 1e-9, 1e9
@@ -153,6 +196,17 @@ def scp_level(model, path0: np.ndarray, *, solver: str = "CLARABEL", max_iterati
         prm["c"].value = sq[:, None] * (np.einsum("nij,nj->ni", LT, b) - np.einsum("nij,nj->ni", LTJ, X))
         prm["centre"].value = path
         prm["radius"].value = radius
+        gM = g.metric_gradient(path, dtc, b, M, X)
+        prm["gM"].value = gM
+        prm["gMc"].value = float(np.sum(gM * path))
+        # steps normal to the path only: the equal-arc-length reparametrisation fixes the
+        # tangential positions, and a model free to slide nodes along the path (with dt
+        # frozen) proposes tangential moves that the reparametrisation undoes, so the
+        # iteration cycles without converging
+        Tn = _paths.tangents(path)
+        Tn[0] = Tn[-1] = 0.0
+        prm["T"].value = Tn
+        prm["Tc"].value = np.sum(Tn * path, axis=1)
         try:
             problem.solve(solver=solver, warm_start=True)
         except cp.error.SolverError as exc:
@@ -167,11 +221,13 @@ def scp_level(model, path0: np.ndarray, *, solver: str = "CLARABEL", max_iterati
         St, dtt, lin = g.geometric(trial)
         actual = S - St
         step = float(np.abs(trial - path).max())
+        if _TRACE is not None:
+            _TRACE.append((it, S, predicted, actual, step, radius))
         if np.isfinite(St) and actual >= 0.0:
             ratio = actual / predicted if predicted > 0 else 1.0
             # equal arc length again: removes the tangential freedom that makes the
             # (phi, dt) block iteration crawl (see the module docstring)
-            trial = _paths.reparametrise(trial, smooth=True)
+            trial = _paths.reparametrise(trial, metric=node_metric, smooth=True)
             St, dtt, lin = g.geometric(trial)
             actual = S - St
             path, S, dt, (b, J, M, L, X) = trial, St, dtt, lin
@@ -179,7 +235,9 @@ def scp_level(model, path0: np.ndarray, *, solver: str = "CLARABEL", max_iterati
                 radius *= 2.0
             elif ratio < 0.25:
                 radius *= 0.5
-            if actual <= rtol * abs(S) and step <= 1e3 * rtol ** 0.5 * (1.0 + np.abs(path).max()):
+            # the convex model (exact gradient, Gauss-Newton curvature) predicts no decrease
+            # and its minimiser lies inside the trust region: the path is stationary
+            if abs(predicted) <= rtol * abs(S) and step < 0.9 * radius:
                 quiet += 1
                 if quiet >= 2:
                     ok = True

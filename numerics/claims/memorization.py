@@ -48,7 +48,7 @@ Y0_FB, T_FB, Y0_BAND, RTOL_FB, SPREAD_FB = 0.5, 1.2, 0.93, 1e-10, 5e-4
 class MemorizationClaim(Claim):
     id = "memorization"
     order = 11
-    reference = "paper Theorem 11, section 4.3"
+    reference = "Theorem 11 (Section 4.3)"
     statement = "constant steps: memorization episodes of ~1/(eta eps) steps as the reduced dynamics predict; decreasing steps: pure collapse"
     models = ("fold", "stylised")
 
