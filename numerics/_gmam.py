@@ -16,10 +16,10 @@ Discretisation: the discrete problem is "minimise the action of a polyline with 
 and fixed endpoints over the interior nodes". Since the exact action of any polyline is
 >= V, the discrete minimum approaches V from above (up to quadrature error) as
 c/n^2 + ..., which is what Richardson extrapolation in :mod:`numerics._paths` assumes.
-It is minimised with L-BFGS on ANALYTIC gradients (drift Jacobian from the symbolic layer,
-dSigma^{-1} = -M dSigma M from the symbolic derivatives of Sigma). Node positions along the
-path are free (the action depends on them only at O(h^2)); the path is reparametrised to
-equal arc length in the M-metric between L-BFGS cycles so that nodes never bunch up.
+It is minimised by projected Newton on ANALYTIC gradients (drift Jacobian from the symbolic
+layer, dSigma^{-1} = -M dSigma M from the symbolic derivatives of Sigma), with the nodes kept
+at equal length in the M-metric weighted to cluster them near equilibria (see
+:func:`minimise_polyline` for why free nodes stall).
 
 The local action is an object with ``__call__(X, V) -> (G, G_x, G_v)`` (vectorised over
 rows); :mod:`numerics._hamiltonian_action` provides the same interface for general

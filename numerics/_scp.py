@@ -43,7 +43,6 @@ from analysis._errors import SolverError
 from . import _paths
 
 SOLVERS = ("CLARABEL", "OSQP")
-_TRACE = None   # a list to record (iteration, S, predicted, actual, step, radius) when debugging
 
 
 @dataclass(frozen=True)
@@ -221,8 +220,6 @@ def scp_level(model, path0: np.ndarray, *, solver: str = "CLARABEL", max_iterati
         St, dtt, lin = g.geometric(trial)
         actual = S - St
         step = float(np.abs(trial - path).max())
-        if _TRACE is not None:
-            _TRACE.append((it, S, predicted, actual, step, radius))
         if np.isfinite(St) and actual >= 0.0:
             ratio = actual / predicted if predicted > 0 else 1.0
             # equal arc length again: removes the tangential freedom that makes the
