@@ -58,12 +58,25 @@ class Temperature(Claim):
 
     def draw(self, result, ax):
         facts, runs = result.figure_data
+        cf = facts.closed_form
+        if facts.attractors.shape[1] != 1:
+            return super().draw(result, ax)
         xs = np.linspace(facts.attractors.min() - 0.6, facts.attractors.max() + 0.6, 400)
-        ax.plot(xs, facts.closed_form.numeric(xs[:, None]) if facts.attractors.shape[1] == 1 else xs * np.nan,
-                "k-", lw=2, label="V (closed form)")
+        ax.plot(xs, cf.numeric(xs[:, None]), "k-", lw=2, label="V (closed form)")
         for eta, rs in runs:
             c, U = rs[0].empirical_potential()
-            ax.plot(c, U, ".", ms=3, label=f"-eta log pi, eta={eta:.3g}")
+            # the density is C exp(-V/eta): add eta log C so the curves compare with V itself
+            logC = 0.0 if cf.prefactor is None else np.log(np.ravel(self._prefactor(cf)(c[:, None])))
+            U = U + eta * logC
+            U = U - np.nanmin(U[np.abs(c - facts.attractors[np.argmin(facts.V)][0]) < 0.3])
+            ax.plot(c, U, ".", ms=3, label=f"-eta log pi + eta log C, eta={eta:.3g}")
         ax.set_xlabel("x")
-        ax.set_ylim(0, 2.5 * facts.V_saddle)
+        ax.set_ylim(-0.05, 2.0 * facts.V_saddle)
+        # chains start in the deepest well: at the smallest eta the other wells are still filling
         ax.legend(fontsize=7)
+
+    @staticmethod
+    def _prefactor(cf):
+        from analysis._lambdify import array_function
+
+        return array_function(cf.prefactor, cf.variables)
