@@ -67,10 +67,24 @@ def _point(model, value, what) -> np.ndarray:
     return x
 
 
+def _degenerate_end_note(model, z) -> str:
+    """Why an action may diverge at the end point z: the noise vanishes there."""
+    try:
+        S = model.function("covariance")(z[None])[0]
+        b = model.function("drift")(z[None])[0]
+    except Exception:  # the note is optional; the non-convergence is reported anyway
+        return ""
+    scale = max(float(np.abs(S).max()), 0.0)
+    if np.linalg.norm(b) <= 1e-10 * (1.0 + np.abs(z).max()) and scale <= 1e-12:
+        return ("; the noise covariance vanishes at the end point (an equilibrium), so the action of a "
+                "path entering it off its stable manifold diverges logarithmically")
+    return ""
+
+
 def quasi_potential(model, start, end, *, method: str = "auto", points: int | None = None,
                     tolerance: float = 1e-6, initial_path=None, solver: str = "CLARABEL",
                     max_iterations: int = 200, max_points: int = 2049,
-                    form: str = "auto") -> QuasiPotentialResult:
+                    form: str = "auto", time_limit: float | None = 300.0) -> QuasiPotentialResult:
     """Minimum Freidlin-Wentzell action from ``start`` to ``end`` (THEORY.md section 0).
 
     Parameters
@@ -87,6 +101,17 @@ def quasi_potential(model, start, end, *, method: str = "auto", points: int | No
     max_points : largest number of nodes refinement may use.
     form : "auto" | "gaussian" | "hamiltonian": local action for gmam ("hamiltonian" forces
         the H = 0 form even for Gaussian noise, an independent check of that machinery).
+    time_limit : wall-clock budget in seconds (None: no limit); refinement stops when it is
+        spent and the result says so (``converged`` False). Every inner loop is capped too.
+
+    Notes
+    -----
+    Refinement also stops (``converged`` False) when the actions of successive levels stop
+    shrinking their increments (observed order below 1/2): the action of the discrete paths
+    then grows without bound, e.g. logarithmically when the noise vanishes at an end point
+    that is an equilibrium (minibatch noise whose sample gradients all vanish there): the
+    local action ~ |v| / |x - end| is integrable only along the stable manifold of the end
+    point, which the solver did not find from its initial paths.
 
     Returns
     -------
@@ -181,7 +206,18 @@ def quasi_potential(model, start, end, *, method: str = "auto", points: int | No
     values = [sol.action]
     notes = [] if sol.converged else [f"n={n}: {sol.message}"]
     est, err = sol.action, float("inf")
+    stalled = None
     while True:
+        if len(values) >= 4:
+            d1, d2 = values[-2] - values[-3], values[-1] - values[-2]
+            if d1 != 0.0 and np.sign(d1) == np.sign(d2) and abs(d2) > 0.7 * abs(d1):
+                stalled = (f"the action does not converge with refinement (increments {d1:.3g}, {d2:.3g} "
+                           f"at n={len(sol.path)}): it grows without bound along the computed path"
+                           + _degenerate_end_note(model, z))
+                break
+        if time_limit is not None and time.perf_counter() - t0 > time_limit:
+            stalled = f"time limit {time_limit:g} s reached at n={len(sol.path)}"
+            break
         if len(values) >= 3:
             est, err = _paths.richardson(values)
             if err <= tolerance * max(abs(est), 1e-300):
@@ -199,11 +235,11 @@ def quasi_potential(model, start, end, *, method: str = "auto", points: int | No
             raise SolverError(f"{method}: the action became infinite at n={len(sol.path)} ({sol.message})")
         values.append(sol.action)
     met = err <= tolerance * max(abs(est), 1e-300)
-    ok = met and not notes
+    ok = met and not notes and stalled is None
     msg = (f"{method}: {len(values)} levels up to n={len(sol.path)}, Richardson error {err:.3g}"
-           + ("" if met else f" above tolerance {tolerance:g} x |action| (raise max_points)")
+           + ("" if stalled is None else f"; {stalled}")
+           + ("" if met or stalled else f" above tolerance {tolerance:g} x |action| (raise max_points)")
            + ("" if not notes else "; not converged at " + "; ".join(notes)))
     duration = getattr(sol, "duration", None) if method == "scp" else None
-    del t0
     return QuasiPotentialResult(float(est), sol.path, method, ok, msg, int(iterations), float(err),
                                 len(sol.path), duration)
