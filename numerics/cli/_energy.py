@@ -48,10 +48,15 @@ def run(args) -> int:
         eta = "eta -> 0" if r.eta is None else f"eta = {r.eta:g}"
         rows = []
         for i, a in enumerate(r.attractors):
-            rows.append([i, _fmt_point(a.point), a.loss, r.energies[i], r.weights[i], r.exit_costs[i],
+            rows.append([i, _fmt_point(a.point), a.loss, r.energies[i], r.weights[i],
+                         None if r.laplace_weights is None else r.laplace_weights[i], r.exit_costs[i],
                          None if r.exit_times is None else r.exit_times[i], r.exit_time_method[i]])
+        if not r.converged:
+            print("NOT CONVERGED: some transition costs did not meet the tolerance; the numbers below are "
+                  "the last refinement and are not trustworthy (reason on stderr)")
         print(f"attractors ({eta}; weights: {r.weight_method})")
-        print(text_table(["i", "point", "F", "E", "weight", "exit cost", "exit steps", "exit method"], rows))
+        print(text_table(["i", "point", "F", "E", "weight", "Laplace weight", "exit cost", "exit steps",
+                          "exit method"], rows))
         if n:
             print("\ncosts B[i][j] (from attractor i to attractor j)")
             print(text_table(["i \\ j", *map(str, range(n))], [[i, *r.costs[i]] for i in range(n)], digits=6))
