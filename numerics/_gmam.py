@@ -31,7 +31,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import sympy as sp
 
 from analysis._errors import SolverError
 from . import _paths
@@ -48,11 +47,9 @@ class GaussianLocalAction:
         self.drift = model.function("drift")
         self.jac = model.function("jacobian")
         self.cov = model.function("covariance")
-        cov = model.covariance
-        dcov = [sp.diff(cov[i, j], v) for i in range(self.d) for j in range(self.d) for v in model.variables]
-        self.constant = all(e == 0 for e in dcov)
+        self.constant, dcov = _paths.covariance_derivatives(model)
         if not self.constant:
-            self.dcov = model.function(sp.ImmutableMatrix(len(dcov), 1, dcov))
+            self.dcov = dcov
         self.calls = 0
 
     def metric(self, X: np.ndarray) -> np.ndarray:

@@ -188,3 +188,18 @@ def observed_order(values, ratio: float = 2.0) -> float | None:
     if d1 == 0.0 or d2 == 0.0 or np.sign(d1) != np.sign(d2):
         return None
     return float(np.log(abs(d1 / d2)) / np.log(ratio))
+
+
+def covariance_derivatives(model):
+    """(constant, dSigma): whether Sigma is constant, and else a vectorised callable of its
+    derivatives d Sigma_ij / d theta_k flattened in (i, j, k) order (shared by gMAM and SCP,
+    whose gradients need d Sigma^{-1} = -M dSigma M)."""
+    import sympy as sp
+
+    d = model.dim
+    cov = model.covariance
+    dcov = [sp.diff(cov[i, j], v) for i in range(d) for j in range(d) for v in model.variables]
+    if all(e == 0 for e in dcov):
+        return True, None
+    return False, model.function(sp.ImmutableMatrix(len(dcov), 1, dcov))
+

@@ -37,7 +37,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-import sympy as sp
 
 from analysis._errors import SolverError
 from . import _paths
@@ -108,11 +107,9 @@ class _Gaussian:
         self.drift = model.function("drift")
         self.jac = model.function("jacobian")
         self.cov = model.function("covariance")
-        cov = model.covariance
-        dcov = [sp.diff(cov[i, j], v) for i in range(self.d) for j in range(self.d) for v in model.variables]
-        self.constant = all(e == 0 for e in dcov)
+        self.constant, dcov = _paths.covariance_derivatives(model)
         if not self.constant:
-            self.dcov = model.function(sp.ImmutableMatrix(len(dcov), 1, dcov))
+            self.dcov = dcov
 
     def metric_gradient(self, path, dt, b, M, X):
         """Gradient at the nodes of sum_k 1/2 dt_k r_k^T M(m_k) r_k through M only (r frozen).
