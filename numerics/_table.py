@@ -76,7 +76,10 @@ def latex_table(headers: Sequence[str], rows: Sequence[Sequence], numeric: Seque
     return "\n".join(lines) + "\n"
 
 
-def latex_document(body: str) -> str:
+def latex_document(body: str, *, landscape: bool = False) -> str:
     """Wrap table(s) in a minimal standalone document that pdflatex compiles."""
-    return ("\\documentclass{article}\n\\usepackage{amsmath}\n\\usepackage{booktabs}\n\\usepackage{siunitx}\n"
+    geometry = "landscape," if landscape else ""
+    return ("\\documentclass{article}\n"
+            f"\\usepackage[{geometry}margin=1.5cm]{{geometry}}\n"
+            "\\usepackage{amsmath}\n\\usepackage{array}\n\\usepackage{booktabs}\n\\usepackage{siunitx}\n\\usepackage{longtable}\n"
             "\\begin{document}\n" + body + "\\end{document}\n")

@@ -53,9 +53,14 @@ class VerificationReport:
                 "interrupted": self.interrupted, "claims": [r.to_dict() for r in self.results]}
 
     def latex(self, *, standalone: bool = True) -> str:
-        """booktabs table with siunitx S columns; every text cell escaped."""
-        spec = "ll l S[table-format=-1.4e-1] S[table-format=-1.4e-1] l S[table-format=1.2e-1] S[table-format=1.2e-1] l"
-        head = (r"Claim & Model & Quantity & {Theory} & {Measured} & CI95 & {Error} & {Tol.} & Verdict \\")
+        """A booktabs ``longtable`` (it may run over pages) with siunitx S columns for the numbers
+        and wrapped text columns; every text cell is escaped. ``standalone`` wraps it in a
+        landscape document that pdflatex compiles; otherwise the preamble needs array,
+        booktabs, siunitx and longtable."""
+        rr = r">{\raggedright\arraybackslash}"
+        spec = (rf"{rr}p{{2.0cm}} {rr}p{{2.6cm}} {rr}p{{5.4cm}} S[table-format=-5.4e-1] S[table-format=-5.4e-1] "
+                rf"{rr}p{{2.5cm}} S[table-format=1.4e-1] S[table-format=1.4e-1] {rr}p{{1.8cm}}")
+        head = r"Claim & Model & Quantity & {Theory} & {Measured} & CI95 & {Error} & {Tol.} & Verdict \\"
         body = []
         for row in self.rows():
             cells = []
@@ -70,12 +75,14 @@ class VerificationReport:
                 else:
                     cells.append(latex_escape(format_number(v)))
             body.append(" & ".join(cells) + r" \\")
+        caption = latex_escape(f"memdyn verify (budget {self.budget}, seed {self.seed})")
         table = "\n".join([
-            r"\begin{table}[ht]", r"\centering", r"\small",
-            r"\caption{" + latex_escape(f"memdyn verify (budget {self.budget}, seed {self.seed})") + "}",
-            r"\begin{tabular}{" + spec + "}", r"\toprule", head, r"\midrule", *body, r"\bottomrule",
-            r"\end{tabular}", r"\end{table}"]) + "\n"
-        return latex_document(table) if standalone else table
+            r"{\small\setlength{\tabcolsep}{3pt}", r"\begin{longtable}{" + spec + "}", r"\caption{" + caption + r"}\\",
+            r"\toprule", head, r"\midrule", r"\endfirsthead",
+            r"\toprule", head, r"\midrule", r"\endhead",
+            r"\bottomrule", r"\endfoot",
+            *body, r"\end{longtable}", "}"]) + "\n"
+        return latex_document(table, landscape=True) if standalone else table
 
     def write_figures(self, directory) -> list[Path]:
         """One PNG per claim (the claim's own ``draw``)."""
