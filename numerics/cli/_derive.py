@@ -30,10 +30,7 @@ def add_parser(sub):
 def _document(fragment: str) -> str:
     from numerics._table import latex_document
 
-    doc = latex_document(fragment)
-    if "amsmath" not in doc:  # the fragment uses align*
-        doc = doc.replace("\\begin{document}", "\\usepackage{amsmath}\n\\begin{document}", 1)
-    return doc
+    return latex_document(fragment)  # its preamble loads amsmath, which the fragment's align* needs
 
 
 def run(args) -> int:
