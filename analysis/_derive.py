@@ -15,8 +15,12 @@ from typing import Any
 
 import sympy as sp
 
+from ._closed_form import closed_form_quasi_potential
+from ._critical import critical_points
 from ._errors import ModelError, SolverError
+from ._hwang import hwang_weights
 from ._model import Model
+from ._timescales import two_scale_reduction
 
 
 @dataclass(frozen=True)
@@ -282,10 +286,6 @@ def _tex(text) -> str:
     return re.sub(r"[\\&%$#_{}~^]", lambda mt: _TEX[mt.group()], str(text))
 
 
-def _missing(exc: ModuleNotFoundError, module: str) -> bool:
-    return exc.name == f"analysis.{module}"
-
-
 # ---------------------------------------------------------------------- entry point
 def derive(model: Model, *, seed: int = 0) -> Derivation:
     """Derive every object of THEORY.md sections 0, 1, 3 and 4 for ``model``.
@@ -300,8 +300,6 @@ def derive(model: Model, *, seed: int = 0) -> Derivation:
     >>> sorted(b["slow_drift"][0] for b in d.to_json_dict()["two_scale"]["branches"])
     ['-y - 1', '1 - y']
     """
-    from ._critical import critical_points
-
     cps, cps_reason = (), None
     try:
         cps = tuple(critical_points(model, seed=seed))
@@ -312,40 +310,23 @@ def derive(model: Model, *, seed: int = 0) -> Derivation:
 
     qp, qp_reason = None, None
     try:
-        from ._closed_form import closed_form_quasi_potential
-
         qp = closed_form_quasi_potential(model)
-        if qp is None or getattr(qp, "expr", None) is None:
-            qp_reason = getattr(qp, "reason", None) or "no closed form applies to this model"
-        else:
-            qp_reason = getattr(qp, "reason", None)
+        qp_reason = qp.reason
     except (ModelError, SolverError) as exc:
-        qp, qp_reason = None, str(exc)
-    except ModuleNotFoundError as exc:
-        if not _missing(exc, "_closed_form"):
-            raise
-        qp_reason = "closed-form quasi-potentials are not available in this installation"
+        qp_reason = str(exc)
 
     hw, hw_reason = None, None
     try:
-        from ._hwang import hwang_weights
-
         hw = tuple(hwang_weights(model))
         if not hw:
             hw_reason = "no global minimum of the quasi-potential found"
     except (ModelError, SolverError) as exc:
-        hw, hw_reason = None, str(exc)
-    except ModuleNotFoundError as exc:
-        if not _missing(exc, "_hwang"):
-            raise
-        hw_reason = "Hwang weights are not available in this installation"
+        hw_reason = str(exc)
 
     ts, ts_reason = None, None
     if model.timescales is None:
         ts_reason = "model has no [timescales] section"
     else:
-        from ._timescales import two_scale_reduction
-
         try:
             ts = two_scale_reduction(model, seed=seed)
         except (ModelError, SolverError) as exc:
