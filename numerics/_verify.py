@@ -9,9 +9,9 @@ from typing import Sequence
 
 from analysis import ModelError
 
-from ._io import dumps, write_atomic
+from ._io import dumps, to_jsonable, write_atomic
 from ._table import format_number, latex_document, latex_escape, text_table
-from .claims import Budget, ClaimResult, Context, catalogue
+from .claims import Budget, Claim, ClaimResult, Comparison, Context, catalogue
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,11 @@ class VerificationReport:
         paths = []
         for r in self.results:
             fig, ax = plt.subplots(figsize=(6, 4))
-            claims[r.id]().draw(r, ax)
+            claim = claims[r.id]()
+            if r.figure_data is None:  # resumed from a checkpoint: no raw data, plot the numbers
+                Claim.draw(claim, r, ax)
+            else:
+                claim.draw(r, ax)
             ax.set_title(f"{r.id} [{r.verdict}] {r.model}", fontsize=9)
             fig.tight_layout()
             path = directory / f"{r.id}-{_slug(r.model)}.png"
@@ -115,8 +119,39 @@ def _slug(text: str) -> str:
     return "".join(ch if ch.isalnum() else "-" for ch in text.lower()).strip("-")[:40]
 
 
+def _checkpoint_key(budget, seed, model, overrides) -> dict:
+    """What a saved claim result depends on: resuming under other settings would mix runs."""
+    return {"budget": budget, "seed": int(seed), "model": None if model is None else repr(model),
+            "overrides": sorted(map(str, overrides or {}))}
+
+
+def _load_checkpoint(path, key) -> dict:
+    import json
+
+    path = Path(path)
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot read verify checkpoint {path}: {exc}") from None
+    if data.get("key") != key:
+        raise ModelError(f"verify checkpoint {path} was written with other settings (budget, seed, model); "
+                         "use another file or delete it")
+    return data.get("claims", {})
+
+
+def _result_from_dict(d: dict) -> ClaimResult:
+    comps = tuple(Comparison(c["quantity"], c["theory"], c["measured"], c["tolerance"],
+                             None if c["ci95"] is None else tuple(c["ci95"]), c["relative"], c["expect"],
+                             c.get("note", "")) for c in d["comparisons"])
+    return ClaimResult(d["id"], d["reference"], d["statement"], d["model"], comps, d["seconds"],
+                       d.get("message", ""), None)
+
+
 def verify(*, claims: Sequence[str] | None = None, budget: str = "quick", seed: int = 0, model=None,
-           overrides: dict | None = None, progress: bool = False) -> VerificationReport:
+           overrides: dict | None = None, progress: bool = False, checkpoint=None,
+           resume: bool = False) -> VerificationReport:
     """Run claims of the catalogue and collect their results.
 
     Parameters
@@ -126,6 +161,9 @@ def verify(*, claims: Sequence[str] | None = None, budget: str = "quick", seed: 
     seed : one seed for every Monte Carlo run (each claim derives its streams from it).
     model : a user's :class:`analysis.Model`; then every claim that applies runs on it.
     overrides : theory overrides passed to claims (tests use them to show a claim can fail).
+    checkpoint : JSON file updated atomically after every finished claim; with ``resume=True`` the
+        claims already in it (same budget, seed, model and overrides) are not run again. Resumed
+        claims keep their numbers and verdicts; their figures use the generic theory-vs-measured plot.
 
     Example
     -------
@@ -140,10 +178,17 @@ def verify(*, claims: Sequence[str] | None = None, budget: str = "quick", seed: 
         raise ModelError(f"unknown claim {unknown[0]!r} (claims: {', '.join(cat)})")
     ctx = Context(budget=Budget.named(budget), seed=seed, model=model, overrides=dict(overrides or {}),
                   progress=progress)
+    key = _checkpoint_key(budget, seed, model, overrides)
+    if resume and checkpoint is None:
+        raise ModelError("resume needs a checkpoint file")
+    saved = _load_checkpoint(checkpoint, key) if (checkpoint is not None and resume) else {}
     t0 = time.perf_counter()
     results: list[ClaimResult] = []
     interrupted = False
     for cid in ids:
+        if cid in saved:
+            results.append(_result_from_dict(saved[cid]))
+            continue
         claim = cat[cid]()
         if model is not None:
             ok, why = claim.applies_to(model)
@@ -159,6 +204,9 @@ def verify(*, claims: Sequence[str] | None = None, budget: str = "quick", seed: 
             break
         results.append(ClaimResult(res.id, res.reference, res.statement, res.model, res.comparisons,
                                    time.perf_counter() - t, res.message, res.figure_data))
+        if checkpoint is not None:
+            saved[cid] = to_jsonable(results[-1].to_dict())
+            write_atomic(checkpoint, dumps({"key": key, "claims": saved}, indent=1))
     if model is not None and not results and not interrupted:
         raise ModelError(f"no claim of the catalogue applies to model {model.name!r}")
     return VerificationReport(tuple(results), budget, seed, time.perf_counter() - t0, interrupted)

@@ -138,3 +138,26 @@ def test_interrupted_verify_keeps_finished_claims(monkeypatch):
     assert report.interrupted and not report.passed
     assert [r.id for r in report.results] == ["collapse"]
     assert "INTERRUPTED" in report.table()
+
+
+def test_checkpoint_and_resume_skip_finished_claims(tmp_path, monkeypatch):
+    # an interrupted run saved "collapse"; the resumed run must not run it again and must
+    # report the same numbers; other settings are refused
+    from numerics.claims import collapse
+
+    ck = tmp_path / "verify.json"
+    first = verify(claims=["collapse"], budget="tiny", seed=SEED, checkpoint=ck)
+    assert ck.exists()
+
+    def boom(self, ctx):
+        raise AssertionError("collapse ran again")
+
+    monkeypatch.setattr(collapse.CollapseClaim, "run", boom)
+    again = verify(claims=["collapse", "temperature"], budget="tiny", seed=SEED, checkpoint=ck, resume=True)
+    assert [r.id for r in again.results] == ["collapse", "temperature"]
+    assert [c.measured for c in again.results[0].comparisons] == [c.measured for c in first.results[0].comparisons]
+    assert again.results[0].verdict == first.results[0].verdict
+    figs = again.write_figures(tmp_path / "figs")   # the resumed claim still gets a (generic) figure
+    assert len(figs) == 2
+    with pytest.raises(Exception, match="other settings"):
+        verify(claims=["collapse"], budget="tiny", seed=SEED + 1, checkpoint=ck, resume=True)

@@ -14,6 +14,8 @@ def add_parser(sub):
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--latex", metavar="FILE", help="write a booktabs/siunitx table (standalone document)")
     p.add_argument("--figures", metavar="DIR", help="write one PNG per claim")
+    p.add_argument("--checkpoint", metavar="FILE", help="save each finished claim to FILE (JSON, atomic)")
+    p.add_argument("--resume", action="store_true", help="skip the claims already saved in --checkpoint")
     p.add_argument("--list", action="store_true", help="list the catalogue and exit")
     p.set_defaults(run=run)
 
@@ -38,7 +40,12 @@ def run(args) -> int:
 
         raise ModelError("--set needs --model (the catalogue's built-in models have fixed parameters)")
     claims = [c.strip() for c in args.claims.split(",") if c.strip()] if args.claims else None
-    report = verify(claims=claims, budget=args.budget, seed=args.seed, model=model, progress=not args.json)
+    if args.resume and not args.checkpoint:
+        from analysis import ModelError
+
+        raise ModelError("--resume needs --checkpoint FILE")
+    report = verify(claims=claims, budget=args.budget, seed=args.seed, model=model, progress=not args.json,
+                    checkpoint=args.checkpoint, resume=args.resume)
     if args.latex:
         write_atomic(args.latex, report.latex())
     if args.figures:
