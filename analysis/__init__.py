@@ -17,7 +17,8 @@ import importlib
 
 from ._errors import ModelError, SolverError
 from ._files import builtin_models, load_model, model_from_dict, parse_assignments
-from ._model import Model, TimeScales, exact_number, model, parse_expression
+from ._model import Model, TimeScales, model
+from ._parse import exact_number, parse_expression
 from ._noise import GaussianNoise, MinibatchNoise
 
 # public name -> private module that defines it
