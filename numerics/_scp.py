@@ -40,6 +40,7 @@ import numpy as np
 
 from analysis._errors import SolverError
 from . import _paths
+from ._gmam import GaussianLocalAction
 
 SOLVERS = ("CLARABEL", "OSQP")
 
@@ -99,17 +100,9 @@ def subproblem(n: int, d: int):
     return problem, phi, params
 
 
-class _Gaussian:
-    """Drift, Jacobian and M = Sigma^{-1} (with its Cholesky factor) at points."""
-
-    def __init__(self, model):
-        self.d = model.dim
-        self.drift = model.function("drift")
-        self.jac = model.function("jacobian")
-        self.cov = model.function("covariance")
-        self.constant, dcov = _paths.covariance_derivatives(model)
-        if not self.constant:
-            self.dcov = dcov
+class _Gaussian(GaussianLocalAction):
+    """Drift, Jacobian and M = Sigma^{-1} (with its Cholesky factor) at points; the callables
+    and the checked inverse of Sigma are gMAM's (:class:`numerics._gmam.GaussianLocalAction`)."""
 
     def metric_gradient(self, path, dt, b, M, X):
         """Gradient at the nodes of sum_k 1/2 dt_k r_k^T M(m_k) r_k through M only (r frozen).
@@ -134,14 +127,13 @@ class _Gaussian:
         m, d = X.shape
         b = self.drift(X).reshape(m, d)
         J = self.jac(X).reshape(m, d, d)
-        S = self.cov(X).reshape(m, d, d)
-        if not (np.all(np.isfinite(b)) and np.all(np.isfinite(S))):
-            raise SolverError("drift or noise covariance is not finite along the SCP path")
+        if not np.all(np.isfinite(b)):
+            raise SolverError("drift is not finite along the SCP path")
+        M = self.metric(X)   # SolverError where Sigma is not finite or singular
         try:
-            M = np.linalg.inv(S)
             L = np.linalg.cholesky(M)
         except np.linalg.LinAlgError:
-            raise SolverError("noise covariance is singular along the path; SCP needs an invertible Sigma") from None
+            raise SolverError("noise covariance is not positive definite along the SCP path") from None
         return b, J, M, L
 
     def geometric(self, path):

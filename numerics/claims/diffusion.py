@@ -63,6 +63,15 @@ def _effect_comparisons(ctx, key, label, k_hi, n_hi, k_lo, n_lo, what):
     ]
 
 
+def _draw_fraction(ax, x, f, label):
+    """Memorized fraction with its 95% (Wilson) interval against ``x``."""
+    fr = np.array(f["fraction"])
+    ci = np.array(f["ci95"])
+    ax.errorbar(x, fr, yerr=[fr - ci[:, 0], ci[:, 1] - fr], fmt="o-", capsize=3, label=label)
+    ax.set_ylabel("memorized fraction")
+    ax.set_ylim(-0.02, 1.02)
+
+
 @register
 class EmpiricalMemorizes(Claim):
     id = "diffusion-empirical-memorizes"
@@ -135,13 +144,9 @@ class BigStep(Claim):
         f = result.figure_data
         if f is None:
             return super().draw(result, ax)
-        fr = np.array(f["fraction"])
-        ci = np.array(f["ci95"])
-        ax.errorbar(f["eta"], fr, yerr=[fr - ci[:, 0], ci[:, 1] - fr], fmt="o-", capsize=3, label="memorized fraction")
+        _draw_fraction(ax, f["eta"], f, "memorized fraction")
         ax.set_xscale("log")
         ax.set_xlabel("SGD step eta")
-        ax.set_ylabel("memorized fraction")
-        ax.set_ylim(-0.02, 1.02)
         ax2 = ax.twinx()
         ax2.plot(f["eta"], f["bandwidth"], "s--", c="tab:gray", label="learned bandwidth |h|")
         ax2.set_ylabel("median |h|")
@@ -180,13 +185,8 @@ class TrainSize(Claim):
         f = result.figure_data
         if f is None:
             return super().draw(result, ax)
-        fr = np.array(f["fraction"])
-        ci = np.array(f["ci95"])
-        ax.errorbar(f["sizes"], fr, yerr=[fr - ci[:, 0], ci[:, 1] - fr], fmt="o-", capsize=3,
-                    label="memorized fraction (learned score)")
+        _draw_fraction(ax, f["sizes"], f, "memorized fraction (learned score)")
         ax.plot(f["sizes"], f["chance"], "s--", c="tab:gray", label="chance level (fresh data)")
         ax.set_xscale("log", base=2)
         ax.set_xlabel("training-set size N")
-        ax.set_ylabel("memorized fraction")
-        ax.set_ylim(-0.02, 1.02)
         ax.legend(fontsize=7)
