@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import shutil
@@ -22,10 +21,6 @@ def _json(capsys, *argv):
     out, err = capsys.readouterr()
     assert err == ""
     return json.loads(out)
-
-
-def _has(module):
-    return importlib.util.find_spec(f"analysis.{module}") is not None
 
 
 def test_two_scale_json(capsys):
@@ -97,7 +92,6 @@ def test_minibatch_json(capsys):
     assert sum(p["kind"] == "minimum" for p in d["critical_points"]) == 2
 
 
-@pytest.mark.skipif(not _has("_hwang"), reason="analysis._hwang not written yet")
 def test_hwang_weights_json(capsys):
     d = _json(capsys, "hwang")
     w = {round(h["point"][0], 9): h["weight"] for h in d["hwang_weights"]}
@@ -108,7 +102,6 @@ def test_hwang_weights_json(capsys):
     assert sp.simplify(exact["-1"] - sp.E / (1 + sp.E)) == 0
 
 
-@pytest.mark.skipif(not _has("_closed_form"), reason="analysis._closed_form not written yet")
 def test_gradient_closed_form_parses(capsys):
     d = _json(capsys, "double-well-2d")
     qp = d["quasi_potential"]
