@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import importlib
 
-from ._errors import ModelError, SolverError
+from ._errors import InputError, MemdynError, ModelError, SolverError
 from ._files import builtin_models, load_model, model_from_dict, parse_assignments
 from ._model import Model, TimeScales, model
 from ._parse import exact_number, parse_expression
 from ._noise import GaussianNoise, MinibatchNoise
+from ._result import Result
 
 # public name -> private module that defines it
 _LAZY = {
@@ -47,7 +48,7 @@ _LAZY = {
     "GaussianMixtureLaw": "_diffusion", "PotentialMinimum": "_closed_form",
 }
 
-__all__ = sorted(["ModelError", "SolverError", "builtin_models", "load_model", "model_from_dict",
+__all__ = sorted(["InputError", "MemdynError", "ModelError", "SolverError", "Result", "builtin_models", "load_model", "model_from_dict",
                   "parse_assignments", "Model", "TimeScales", "exact_number", "model", "parse_expression",
                   "GaussianNoise", "MinibatchNoise", *_LAZY])
 

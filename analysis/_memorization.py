@@ -92,7 +92,7 @@ def fresh_episode_mean(beta, cap=sp.oo):
     The run R of copies after a fresh output has P(R >= r) = (1 - beta)^r for r <= cap; the
     detector's episodes are the runs R >= 1 (probability 1 - beta), so
     E[R | R >= 1] = sum_{r=1}^{cap} (1 - beta)^(r-1) = (1 - (1 - beta)^cap) / beta  (1/beta if cap = oo),
-    and the memorized fraction is 1 - beta (cap = oo). Exact for the generator of numerics._memorize
+    and the memorized fraction is 1 - beta (cap = oo). Exact for the generator of numerics.experiments._memorize
     as long as no refresh is forced; returns a sympy expression for symbolic input.
     """
     b = sp.nsimplify(beta) if not isinstance(beta, sp.Basic) else beta

@@ -14,7 +14,7 @@ import numpy as np
 from scipy.linalg import solve_continuous_lyapunov
 
 from analysis import load_model, model
-from numerics._quasipotential import quasi_potential
+from numerics.largedev._quasipotential import quasi_potential
 
 
 def cases():

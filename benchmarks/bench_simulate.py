@@ -31,7 +31,7 @@ def main():
     args = ap.parse_args()
 
     from analysis import model
-    from numerics._simulate import simulate
+    from numerics.sgd._simulate import simulate
 
     cc = shutil.which("cc") or shutil.which("gcc")
     if cc is None:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from ._base import REGISTRY, Budget, Claim, ClaimResult, Comparison, Context, register
+from numerics.claims._base import REGISTRY, Budget, Claim, ClaimResult, Comparison, Context, register
 
-__all__ = ["Budget", "Claim", "ClaimResult", "Comparison", "Context", "register", "catalogue"]
+__all__ = ["Budget", "Claim", "ClaimResult", "Comparison", "Context", "VerificationReport", "catalogue", "register",
+           "verify"]
 
 
 def catalogue() -> dict[str, type[Claim]]:
@@ -20,3 +21,6 @@ def catalogue() -> dict[str, type[Claim]]:
         if not info.name.startswith("_"):
             importlib.import_module(f"{__name__}.{info.name}")
     return dict(sorted(REGISTRY.items(), key=lambda kv: (kv[1].order, kv[0])))
+
+
+from numerics.claims._verify import VerificationReport, verify  # noqa: E402  (needs catalogue above)

@@ -43,8 +43,8 @@ def t_interval(samples) -> tuple[float, tuple[float, float]]:
 
 def replicates(model, *, eta, steps, chains, replicates, seed, key, burn_in=0, init=None, basins=None,
                schedule=None, record_every=None, bins=100, joint_bins=50):
-    """``replicates`` independent :func:`numerics._simulate.simulate` runs (same model, new seeds)."""
-    from .._simulate import simulate
+    """``replicates`` independent :func:`numerics.sgd._simulate.simulate` runs (same model, new seeds)."""
+    from numerics.sgd._simulate import simulate
 
     out = []
     for r in range(replicates):
@@ -133,7 +133,7 @@ def ordered(values, minima, points) -> np.ndarray:
 def exact_masses(model, eta, points, *, bounds=None) -> np.ndarray:
     """Basin masses of the exact discrete-time chain (transfer operator), in the order of
     ``points``, normalised over the basins; ModelError if the eigen-solve did not converge."""
-    from .._transfer import stationary_distribution
+    from numerics.stationary._transfer import stationary_distribution
 
     res = stationary_distribution(model, eta=eta, bounds=bounds)
     if not res.converged:

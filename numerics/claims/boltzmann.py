@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 
-from ._base import Claim, Comparison, register
-from ._support import exact_masses, ordered, override, replicates, t_interval, transfer_operator_applies
+from numerics.claims._base import Claim, Comparison, register
+from numerics.claims._support import exact_masses, ordered, override, replicates, t_interval, transfer_operator_applies
 
 # Steps eta = B/5, B/8, B/12 with B the smallest exit cost: small enough for the
 # asymptotic regime (at B/3 the minibatch model is still far from it), large enough that the
@@ -44,7 +44,7 @@ class BoltzmannGibbs(Claim):
         return True, ""
 
     def run(self, ctx):
-        from .._energy import predict
+        from numerics.largedev._energy import predict
 
         models = self.targets(ctx)
         comps, fig = [], []

@@ -1,6 +1,6 @@
 """Claim "collapse": recursive fitting collapses as Theorem 5 says (THEORY.md section 5).
 
-Theory (analysis._collapse) against Monte Carlo (numerics._collapse):
+Theory (analysis._collapse) against Monte Carlo (numerics.experiments._collapse):
 E sigma_k = sigma_0 m_N^k for the Gaussian refit (unbiased and maximum-likelihood variance),
 absorption probabilities = initial masses and the exact mean fixation time of the Wright-Fisher
 fit, and, with fresh data, the exact probability of sitting at a Dirac mass (< 1: no absorption).
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 
-from ._base import Claim, Comparison, Context, register
+from numerics.claims._base import Claim, Comparison, Context, register
 
 N_GAUSS, K_GAUSS = 10, 20
 N_WF, MASSES, K_WF = 12, (0.2, 0.3, 0.5), 400
@@ -31,7 +31,7 @@ class CollapseClaim(Claim):
     def run(self, ctx: Context):
         from analysis._collapse import count_chain, m_factor_float
 
-        from .._collapse import run_collapse
+        from numerics.experiments._collapse import run_collapse
 
         t0 = time.perf_counter()
         ov = ctx.overrides

@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 
-from ._base import Claim, Comparison, register
-from ._support import histogram_claim_applies, histogram_log_density, override, potential_facts, replicates, t_interval
+from numerics.claims._base import Claim, Comparison, register
+from numerics.claims._support import histogram_claim_applies, histogram_log_density, override, potential_facts, replicates, t_interval
 
 BARRIER_OVER_ETA = (4.0, 6.0)
 # eta log(pi(m)/pi(x)) -> V(x) - V(m) (+ eta log C(m)/C(x), applied): the same measurement

@@ -23,9 +23,9 @@ import math
 
 import numpy as np
 
-from .._diffusion import diffusion_experiment
-from .._diffusion_data import wilson_interval
-from ._base import Claim, Comparison, Context, register
+from numerics.experiments.diffusion._experiment import diffusion_experiment
+from numerics.experiments.diffusion._data import wilson_interval
+from numerics.claims._base import Claim, Comparison, Context, register
 
 DATA = "mixture2d"
 

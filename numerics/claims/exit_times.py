@@ -5,7 +5,7 @@ Eyring-Kramers prefactor for gradient drift and constant isotropic noise.
 What is measured: core-to-core transition times. Each minimum m gets a small *core*, the
 one-standard-deviation ellipsoid {(x-m)^T P^-1 (x-m) < eta} of the linearised chain's
 stationary covariance eta P (Lyapunov: J P + P J^T + Sigma = 0, J = Db(m)); all other
-cells are unlabelled (-1), so the simulator's exit clock (numerics._simulate) runs from
+cells are unlabelled (-1), so the simulator's exit clock (numerics.sgd._simulate) runs from
 the entry into one core to the first entry into another. This is what Eyring-Kramers
 predicts (the hitting time of a small ball around the other minimum), without the fast
 recrossings of the separatrix that a full basin map would count.
@@ -20,8 +20,8 @@ import numpy as np
 
 from analysis import ModelError, load_model
 
-from ._base import Claim, Comparison, register
-from ._support import override, replicates, t_interval
+from numerics.claims._base import Claim, Comparison, register
+from numerics.claims._support import override, replicates, t_interval
 
 # Steps eta = B_ref/4, B_ref/5, B_ref/6 with B_ref the geometric mean of the smallest and
 # largest exit cost (raised to B_max/1.5 when the costs are far apart, so that the slowest
@@ -57,7 +57,7 @@ CHAINS, REPLICATES = 2, 8
 
 
 def core_basins(model, minima, eta, radius=CORE_RADIUS):
-    """Duck-typed basin table (numerics._basins contract) labelling only the cores
+    """Duck-typed basin table (numerics.sgd._basins contract) labelling only the cores
     {(x-m)^T P^-1 (x-m) < radius^2 eta} of ``minima``; every other cell is -1."""
     from scipy.linalg import solve_continuous_lyapunov
 
@@ -115,9 +115,9 @@ def censoring_corrected(mean, total):
 
 def _theory(model):
     """Exit costs and the cached transition-cost solve (one quasi-potential solve; the EK
-    times at any eta are then a formula, numerics._energy._exit_times)."""
-    from .._energy import transition_costs
-    from .._exit_times import _constant_isotropic_variance
+    times at any eta are then a formula, numerics.largedev._energy._exit_times)."""
+    from numerics.largedev._energy import transition_costs
+    from numerics.largedev._exit_times import _constant_isotropic_variance
 
     atts, B, details = transition_costs(model)
     if not details["converged"]:
@@ -127,7 +127,7 @@ def _theory(model):
 
 
 def _exit_times_at(model, atts, B, details, eta):
-    from .._exit_times import _exit_times
+    from numerics.largedev._exit_times import _exit_times
 
     costs, times, logs, methods = _exit_times(model, atts, details["saddles"], B, details, eta)
     return costs, logs, methods

@@ -8,8 +8,8 @@ import numpy as np
 
 from analysis import ModelError
 
-from ._base import Claim, Comparison, register
-from ._support import exact_masses, ordered, override, replicates, t_interval, transfer_operator_applies
+from numerics.claims._base import Claim, Comparison, register
+from numerics.claims._support import exact_masses, ordered, override, replicates, t_interval, transfer_operator_applies
 
 # Monte Carlo against the exact chain: a sampling tolerance on a mass.
 MC_TOLERANCE = 0.03
@@ -34,7 +34,7 @@ class GroundState(Claim):
     user_model = True
 
     def applies_to(self, model):
-        from .._energy import predict
+        from numerics.largedev._energy import predict
 
         if not model.is_gradient:
             return False, "needs a loss (the claim compares with the global minimum of F)"
@@ -47,7 +47,7 @@ class GroundState(Claim):
         return True, ""
 
     def run(self, ctx):
-        from .._energy import predict
+        from numerics.largedev._energy import predict
 
         models = self.targets(ctx)
         comps, fig = [], []

@@ -7,8 +7,8 @@ import numpy as np
 
 from analysis import ModelError, hwang_weights, load_model
 
-from ._base import Claim, Comparison, register
-from ._support import exact_masses, ordered, override, replicates, t_interval, transfer_operator_applies
+from numerics.claims._base import Claim, Comparison, register
+from numerics.claims._support import exact_masses, ordered, override, replicates, t_interval, transfer_operator_applies
 
 # eta as fractions of the barrier Delta V: 1/6, 1/12, 1/24 (beyond ~1/30 the spectral gap
 # e^{-Delta V/eta} is below what a double-precision eigen-solve resolves). The masses of

@@ -1,7 +1,7 @@
 """Claim "markov-gradient": under Markov noise the pathwise gradient optimises the wrong thing
 (THEORY.md section 6, paper Appendix B).
 
-Model: AR(1) chain with stationary law N(theta, s^2) and a quadratic F (numerics._markov_gradients.
+Model: AR(1) chain with stationary law N(theta, s^2) and a quadratic F (numerics.experiments._markov_gradients.
 AR1Quadratic), where argmin J and the pathwise limit are closed forms. Constant-step SGD with
 Polyak averaging over many chains: the pathwise estimator converges to gamma c/(kappa + gamma) (and
 the claim checks that argmin J is ruled out for it); the single-evaluation estimators (Gaussian
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 
-from ._base import Claim, Comparison, Context, register
+from numerics.claims._base import Claim, Comparison, Context, register
 
 DELTA, HOLD, STEP = 0.1, 8, 0.02
 
@@ -29,7 +29,7 @@ class MarkovGradientClaim(Claim):
     models = ()
 
     def run(self, ctx: Context):
-        from .._markov_gradients import AR1Quadratic, markov_sgd
+        from numerics.experiments._markov_gradients import AR1Quadratic, markov_sgd
 
         t0 = time.perf_counter()
         m = AR1Quadratic()

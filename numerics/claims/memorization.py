@@ -1,7 +1,7 @@
 """Claim "memorization": constant-step two-scale SGD turns collapse into intermittent memorization
 (THEORY.md section 4, paper Theorem 11 and section 4.3).
 
-Model: the built-in ``fold`` memorization model of numerics._memorize (relaxation oscillation;
+Model: the built-in ``fold`` memorization model of numerics.experiments._memorize (relaxation oscillation;
 the generator repeats its outputs until the slow variable has moved delta). Theory: the reduced
 dynamics of analysis._memorization (slow flow on the branches, jumps at the folds).
 
@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import time
 
-from ._base import Claim, Comparison, Context, register
+from numerics.claims._base import Claim, Comparison, Context, register
 
 ETA, EPS, DELTA, BETA = 0.2, 0.005, 0.05, 0.1
 Y0_FB, T_FB, Y0_BAND, RTOL_FB, SPREAD_FB = 0.5, 1.2, 0.93, 1e-10, 5e-4
@@ -55,7 +55,7 @@ class MemorizationClaim(Claim):
     def run(self, ctx: Context):
         from analysis._memorization import predicted_mean_episode_steps, relaxation_oscillation
 
-        from .._memorize import builtin_memorize_model, run_memorize
+        from numerics.experiments._memorize import builtin_memorize_model, run_memorize
 
         t0 = time.perf_counter()
         base = builtin_memorize_model("fold")
@@ -127,7 +127,7 @@ class MemorizationClaim(Claim):
 
         from analysis._memorization import episode_time, feedback_episodes, fresh_episode_mean
 
-        from .._memorize import builtin_memorize_model, run_memorize, with_epsilon
+        from numerics.experiments._memorize import builtin_memorize_model, run_memorize, with_epsilon
 
         ov = ctx.overrides
         sty = builtin_memorize_model("stylised")

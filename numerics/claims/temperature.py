@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 
-from ._base import Claim, Comparison, register
-from ._support import histogram_claim_applies, histogram_log_density, override, potential_facts, replicates, t_interval
+from numerics.claims._base import Claim, Comparison, register
+from numerics.claims._support import histogram_claim_applies, histogram_log_density, override, potential_facts, replicates, t_interval
 
 # Step sizes are set from the barrier: Delta V / eta = 4, 6, 8 puts the chain in the
 # small-noise regime while the barrier top is still visited often enough to be measured.

@@ -13,8 +13,8 @@ import numpy as np
 
 from analysis import ModelError, load_model
 
-from ._base import Claim, Comparison, register
-from ._support import override, replicates, t_interval
+from numerics.claims._base import Claim, Comparison, register
+from numerics.claims._support import override, replicates, t_interval
 
 # ---- (a) decreasing steps. eps = 0.05 (the built-in value). Two-scale Robbins-Monro (paper
 # section 4.1): fast steps a_n = eta/(1 + n/n0)^(2/3), slow steps b_n = eta/(1 + n/n0) (so
@@ -94,7 +94,7 @@ class TwoScaleReduction(Claim):
 
     # -------------------------------------------------------------- (a) convergence
     def _convergence(self, ctx, reduce, fig):
-        from .._schedules import RobbinsMonro, TwoScale, steps_of, step_parameters
+        from numerics.sgd._schedules import RobbinsMonro, TwoScale, steps_of, step_parameters
 
         model = load_model("two-scale", {"eps": RM_EPS})
         red = reduce(model)

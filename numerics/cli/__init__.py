@@ -1,9 +1,11 @@
 """The ``memdyn`` command line: one module per sub-command, each exposing
 ``add_parser(subparsers)`` and ``run(args) -> int``.
 
-Errors that users can cause (:class:`analysis.ModelError`, :class:`analysis.SolverError`,
-bad files) print one line ``memdyn: error: ...`` and exit 2; Ctrl-C exits 130 after the
-command has saved what it computed.
+Errors print one line ``memdyn: error: ...`` and no traceback. Exit codes (README, "Exit status"):
+0 success; 1 a check failed (verify) or a result did not converge (stationary); 2 bad input
+(:class:`analysis.ModelError`, :class:`analysis.InputError`, unreadable files); 3 a solver could
+not deliver a trustworthy answer (:class:`analysis.SolverError`); 130 interrupted (Ctrl-C, after
+the command has saved what it computed).
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    from analysis import ModelError, SolverError
+    from analysis import MemdynError
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -59,9 +61,9 @@ def main(argv=None) -> int:
         return 2
     try:
         return int(args.run(args) or 0)
-    except (ModelError, SolverError) as exc:
+    except MemdynError as exc:
         print(f"memdyn: error: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
     except KeyboardInterrupt:
         print("memdyn: interrupted", file=sys.stderr)
         return 130

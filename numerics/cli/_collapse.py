@@ -40,7 +40,7 @@ def collapse_report(*, fit, samples, rounds, replicates, seed, support=None, fre
     """Run the chains and collect measured values, 95% intervals and theory (the JSON of the CLI)."""
     from analysis._collapse import collapse_theory, count_chain
 
-    from .._collapse import run_collapse
+    from numerics.experiments._collapse import run_collapse
 
     r = run_collapse(fit=fit, samples=samples, rounds=rounds, replicates=replicates, seed=seed, support=support,
                      fresh=fresh, concentration=concentration)
@@ -121,8 +121,8 @@ def run(args) -> int:
     from analysis import ModelError
     from analysis._collapse import check_fresh
 
-    from .._io import dumps
-    from .._table import text_table
+    from numerics.report._files import dumps
+    from numerics.report._tables import text_table
 
     check_fresh(args.fresh)
     support = _parse_support(args.support)

@@ -28,7 +28,7 @@ def add_parser(sub):
 
 
 def _document(fragment: str) -> str:
-    from numerics._table import latex_document
+    from numerics.report._tables import latex_document
 
     return latex_document(fragment)  # its preamble loads amsmath, which the fragment's align* needs
 
@@ -36,7 +36,7 @@ def _document(fragment: str) -> str:
 def run(args) -> int:
     from analysis._derive import derive
     from analysis._files import load_model, parse_assignments
-    from numerics._io import to_jsonable, write_atomic
+    from numerics.report._files import to_jsonable, write_atomic
 
     model = load_model(args.model, parse_assignments(args.assignments))
     d = derive(model, seed=args.seed)

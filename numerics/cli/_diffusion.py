@@ -29,9 +29,9 @@ def add_parser(sub):
 def run(args) -> int:
     from analysis import ModelError
 
-    from .._diffusion import diffusion_experiment
-    from .._io import dumps
-    from .._table import text_table
+    from numerics.experiments.diffusion._experiment import diffusion_experiment
+    from numerics.report._files import dumps
+    from numerics.report._tables import text_table
 
     if args.resume and not args.checkpoint:
         raise ModelError("--resume needs --checkpoint FILE")

@@ -31,9 +31,9 @@ def _fmt_point(pt) -> str:
 def run(args) -> int:
     from analysis import ModelError, load_model, parse_assignments
 
-    from .._energy import predict
-    from .._io import dumps
-    from .._table import text_table
+    from numerics.largedev._energy import predict
+    from numerics.report._files import dumps
+    from numerics.report._tables import text_table
 
     if args.eta is not None and not args.eta > 0:
         raise ModelError(f"--eta must be positive, got {args.eta}")

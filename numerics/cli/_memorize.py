@@ -35,13 +35,13 @@ def add_parser(sub):
 
 def memorize_report(*, model="fold", eta, epsilon=None, fresh=0.0, schedule="constant", steps=8000, chains=16,
                     seed=0, delta=0.05, window=64, rtol=1e-6, feedback=True, x0=1.0, y0=0.0, spread=None) -> dict:
-    """Run :func:`numerics._memorize.run_memorize` and the reduced-dynamics prediction (the CLI's JSON)."""
+    """Run :func:`numerics.experiments._memorize.run_memorize` and the reduced-dynamics prediction (the CLI's JSON)."""
     import numpy as np
 
     from analysis import ModelError
     from analysis._memorization import predicted_mean_episode_steps, relaxation_oscillation
 
-    from .._memorize import load_memorize_model, run_memorize, with_epsilon
+    from numerics.experiments._memorize import load_memorize_model, run_memorize, with_epsilon
 
     if not (delta > 0) or window < 1 or not (rtol >= 0):
         raise ModelError("need --delta > 0, --window >= 1 and --rtol >= 0")
@@ -88,8 +88,8 @@ def memorize_report(*, model="fold", eta, epsilon=None, fresh=0.0, schedule="con
 
 
 def run(args) -> int:
-    from .._io import dumps
-    from .._table import text_table
+    from numerics.report._files import dumps
+    from numerics.report._tables import text_table
 
     rep = memorize_report(model=args.model, eta=args.eta, epsilon=args.epsilon, fresh=args.fresh,
                           schedule=args.schedule, steps=args.steps, chains=args.chains, seed=args.seed,

@@ -51,9 +51,9 @@ def parse_point(text: str, dim: int, what: str):
 def run(args) -> int:
     from analysis import ModelError, load_model, parse_assignments
 
-    from .._io import dumps
-    from .._quasipotential import quasi_potential
-    from .._table import format_number, text_table
+    from numerics.report._files import dumps
+    from numerics.largedev._quasipotential import quasi_potential
+    from numerics.report._tables import format_number, text_table
 
     if args.points is not None and args.points < 3:
         raise ModelError(f"--points must be at least 3, got {args.points}")

@@ -29,7 +29,7 @@ def add_parser(sub):
 
 
 def _schedule(args):
-    from numerics._schedules import RobbinsMonro, TwoScale
+    from numerics.sgd._schedules import RobbinsMonro, TwoScale
 
     if args.schedule == "constant":
         return None
@@ -40,8 +40,8 @@ def _schedule(args):
 
 def run(args) -> int:
     from analysis import ModelError, load_model, parse_assignments
-    from numerics._io import dumps, write_atomic
-    from numerics._simulate import simulate
+    from numerics.report._files import dumps, write_atomic
+    from numerics.sgd._simulate import simulate
 
     if args.resume and not args.checkpoint:
         raise ModelError("--resume needs --checkpoint FILE")
@@ -64,7 +64,7 @@ def run(args) -> int:
     if args.json:
         print(dumps(out))
         return 0
-    from numerics._table import text_table
+    from numerics.report._tables import text_table
 
     print(f"{m.name}: eta={res.eta:g}, {res.chains} chains x {res.completed} steps (burn-in {res.burn_in}), "
           f"seed {res.seed}; {res.chain_steps_per_second:.3g} chain-steps/s")

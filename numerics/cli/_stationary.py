@@ -22,8 +22,8 @@ def add_parser(sub):
 
 def run(args) -> int:
     from analysis import load_model, parse_assignments
-    from numerics._io import dumps
-    from numerics._transfer import stationary_distribution
+    from numerics.report._files import dumps
+    from numerics.stationary._transfer import stationary_distribution
 
     m = load_model(args.model, parse_assignments(args.set))
     res = stationary_distribution(m, eta=args.eta, points=args.points, check=not args.no_check)
@@ -35,7 +35,7 @@ def run(args) -> int:
                "resolution_error": res.resolution_error, "converged": res.converged, "message": res.message}
         print(dumps(out))
         return 0 if res.converged else 1
-    from numerics._table import text_table
+    from numerics.report._tables import text_table
 
     grid = " x ".join(str(n) for n in res.points)
     print(f"{m.name}: exact discrete-time stationary law, eta={res.eta:g}, {res.method} on {grid} cells "

@@ -23,9 +23,9 @@ def add_parser(sub):
 def run(args) -> int:
     from analysis import load_model, parse_assignments
 
-    from .._io import write_atomic
-    from .._verify import dumps_report, verify
-    from ..claims import catalogue
+    from numerics.report._files import write_atomic
+    from numerics.claims._verify import dumps_report, verify
+    from numerics.claims import catalogue
 
     if args.list:
         cat = catalogue()

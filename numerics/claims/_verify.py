@@ -1,0 +1,216 @@
+"""Run the claim catalogue and report: terminal table, JSON, LaTeX (booktabs + siunitx), figures."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from analysis import ModelError
+
+from numerics.report._files import dumps, to_jsonable, write_atomic
+from numerics.report._tables import format_number, latex_document, latex_escape, text_table
+from numerics.claims import Budget, Claim, ClaimResult, Comparison, Context, catalogue
+
+
+@dataclass(frozen=True)
+class VerificationReport:
+    """Results of ``memdyn verify``: one :class:`ClaimResult` per claim (and model)."""
+
+    results: tuple
+    budget: str
+    seed: int
+    seconds: float
+    interrupted: bool = False
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.results) and not self.interrupted and all(r.passed for r in self.results)
+
+    def rows(self):
+        for r in self.results:
+            for k, c in enumerate(r.comparisons):
+                ci = "-" if c.ci95 is None else f"[{format_number(c.ci95[0])}, {format_number(c.ci95[1])}]"
+                yield ((r.id if k == 0 else ""), (r.model if k == 0 else ""), c.quantity,
+                       c.theory, c.measured, ci, c.error, c.tolerance,
+                       c.verdict if c.expect == "agree" else f"{c.verdict} ({c.expect})")
+
+    def table(self) -> str:
+        headers = ["claim", "model", "quantity", "theory", "measured", "CI95", "error", "tol", "verdict"]
+        lines = [text_table(headers, list(self.rows()))]
+        lines.append("")
+        for r in self.results:
+            msg = f"  {r.message}" if r.message else ""
+            lines.append(f"{r.verdict.upper():>12}  {r.id:<16} {r.reference}: {r.statement} ({r.seconds:.1f} s){msg}")
+        n_pass = sum(r.passed for r in self.results)
+        lines.append(f"\n{n_pass}/{len(self.results)} claims pass (budget {self.budget}, seed {self.seed}, "
+                     f"{self.seconds:.1f} s)" + ("; INTERRUPTED: later claims did not run" if self.interrupted else ""))
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        return {"passed": self.passed, "budget": self.budget, "seed": self.seed, "seconds": self.seconds,
+                "interrupted": self.interrupted, "claims": [r.to_dict() for r in self.results]}
+
+    def latex(self, *, standalone: bool = True) -> str:
+        """A booktabs ``longtable`` (it may run over pages) with siunitx S columns for the numbers
+        and wrapped text columns; every text cell is escaped. ``standalone`` wraps it in a
+        landscape document that pdflatex compiles; otherwise the preamble needs array,
+        booktabs, siunitx and longtable."""
+        rr = r">{\raggedright\arraybackslash}"
+        spec = (rf"{rr}p{{2.0cm}} {rr}p{{2.6cm}} {rr}p{{5.4cm}} S[table-format=-5.4e-1] S[table-format=-5.4e-1] "
+                rf"{rr}p{{2.5cm}} S[table-format=1.4e-1] S[table-format=1.4e-1] {rr}p{{1.8cm}}")
+        head = r"Claim & Model & Quantity & {Theory} & {Measured} & CI95 & {Error} & {Tol.} & Verdict \\"
+        body = []
+        for row in self.rows():
+            cells = []
+            for i, v in enumerate(row):
+                if i in (3, 4, 6, 7):
+                    s = format_number(v)
+                    try:
+                        float(s)
+                        cells.append(s)
+                    except ValueError:
+                        cells.append("{" + latex_escape(s) + "}")
+                else:
+                    cells.append(latex_escape(format_number(v)))
+            body.append(" & ".join(cells) + r" \\")
+        caption = latex_escape(f"memdyn verify (budget {self.budget}, seed {self.seed})")
+        table = "\n".join([
+            r"{\small\setlength{\tabcolsep}{3pt}", r"\begin{longtable}{" + spec + "}", r"\caption{" + caption + r"}\\",
+            r"\toprule", head, r"\midrule", r"\endfirsthead",
+            r"\toprule", head, r"\midrule", r"\endhead",
+            r"\bottomrule", r"\endfoot",
+            *body, r"\end{longtable}", "}"]) + "\n"
+        return latex_document(table, landscape=True) if standalone else table
+
+    def write_figures(self, directory) -> list[Path]:
+        """One PNG per claim (the claim's own ``draw``)."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        claims = catalogue()
+        paths = []
+        for r in self.results:
+            fig, ax = plt.subplots(figsize=(6, 4))
+            claim = claims[r.id]()
+            if r.figure_data is None:  # resumed from a checkpoint: no raw data, plot the numbers
+                Claim.draw(claim, r, ax)
+            else:
+                claim.draw(r, ax)
+            ax.set_title(f"{r.id} [{r.verdict}] {r.model}", fontsize=9)
+            fig.tight_layout()
+            path = directory / f"{r.id}-{_slug(r.model)}.png"
+            import io
+
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", dpi=110)
+            plt.close(fig)
+            write_atomic(path, buf.getvalue())
+            paths.append(path)
+        return paths
+
+
+def _slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in text.lower()).strip("-")[:40]
+
+
+def _checkpoint_key(budget, seed, model, overrides) -> dict:
+    """What a saved claim result depends on: resuming under other settings would mix runs."""
+    return {"budget": budget, "seed": int(seed), "model": None if model is None else repr(model),
+            "overrides": sorted(map(str, overrides or {}))}
+
+
+def _load_checkpoint(path, key) -> dict:
+    import json
+
+    path = Path(path)
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot read verify checkpoint {path}: {exc}") from None
+    if data.get("key") != key:
+        raise ModelError(f"verify checkpoint {path} was written with other settings (budget, seed, model); "
+                         "use another file or delete it")
+    return data.get("claims", {})
+
+
+def _result_from_dict(d: dict) -> ClaimResult:
+    comps = tuple(Comparison(c["quantity"], c["theory"], c["measured"], c["tolerance"],
+                             None if c["ci95"] is None else tuple(c["ci95"]), c["relative"], c["expect"],
+                             c.get("note", "")) for c in d["comparisons"])
+    return ClaimResult(d["id"], d["reference"], d["statement"], d["model"], comps, d["seconds"],
+                       d.get("message", ""), None)
+
+
+def verify(*, claims: Sequence[str] | None = None, budget: str = "quick", seed: int = 0, model=None,
+           overrides: dict | None = None, progress: bool = False, checkpoint=None,
+           resume: bool = False) -> VerificationReport:
+    """Run claims of the catalogue and collect their results.
+
+    Parameters
+    ----------
+    claims : claim ids (default: all that apply).
+    budget : "quick" (default, the whole catalogue in minutes), "full", or "tiny" (tests).
+    seed : one seed for every Monte Carlo run (each claim derives its streams from it).
+    model : a user's :class:`analysis.Model`; then every claim that applies runs on it.
+    overrides : theory overrides passed to claims (tests use them to show a claim can fail).
+    checkpoint : JSON file updated atomically after every finished claim; with ``resume=True`` the
+        claims already in it (same budget, seed, model and overrides) are not run again. Resumed
+        claims keep their numbers and verdicts; their figures use the generic theory-vs-measured plot.
+
+    Example
+    -------
+    >>> from numerics.claims._verify import verify
+    >>> report = verify(claims=["hwang"], budget="tiny")  # doctest: +SKIP
+    >>> print(report.table())  # doctest: +SKIP
+    """
+    cat = catalogue()
+    ids = list(cat) if not claims else list(claims)
+    unknown = [c for c in ids if c not in cat]
+    if unknown:
+        raise ModelError(f"unknown claim {unknown[0]!r} (claims: {', '.join(cat)})")
+    ctx = Context(budget=Budget.named(budget), seed=seed, model=model, overrides=dict(overrides or {}),
+                  progress=progress)
+    key = _checkpoint_key(budget, seed, model, overrides)
+    if resume and checkpoint is None:
+        raise ModelError("resume needs a checkpoint file")
+    saved = _load_checkpoint(checkpoint, key) if (checkpoint is not None and resume) else {}
+    t0 = time.perf_counter()
+    results: list[ClaimResult] = []
+    interrupted = False
+    for cid in ids:
+        if cid in saved:
+            results.append(_result_from_dict(saved[cid]))
+            continue
+        claim = cat[cid]()
+        if model is not None:
+            ok, why = claim.applies_to(model)
+            if not ok:
+                if claims:  # asked for explicitly: say why it cannot run
+                    raise ModelError(f"claim {cid!r} does not apply to model {model.name!r}: {why}")
+                continue
+        t = time.perf_counter()
+        try:
+            res = claim.run(ctx)
+        except KeyboardInterrupt:  # keep what finished: the report of the completed claims
+            interrupted = True
+            break
+        results.append(ClaimResult(res.id, res.reference, res.statement, res.model, res.comparisons,
+                                   time.perf_counter() - t, res.message, res.figure_data))
+        if checkpoint is not None:
+            saved[cid] = to_jsonable(results[-1].to_dict())
+            write_atomic(checkpoint, dumps({"key": key, "claims": saved}, indent=1))
+    if model is not None and not results and not interrupted:
+        raise ModelError(f"no claim of the catalogue applies to model {model.name!r}")
+    return VerificationReport(tuple(results), budget, seed, time.perf_counter() - t0, interrupted)
+
+
+def dumps_report(report: VerificationReport) -> str:
+    return dumps(report.to_dict(), indent=2)

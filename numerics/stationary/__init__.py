@@ -1,0 +1,10 @@
+"""The exact law of the discrete-time SGD chain: the transfer operator (Nystrom for Gaussian
+noise, Ulam for minibatch noise), its stationary vector, basin masses and leak rate.
+
+Public names are listed in ``__init__.pyi`` and load on first use (numba, cvxpy and sympy
+stay unloaded until needed).
+"""
+
+import lazy_loader as _lazy
+
+__getattr__, __dir__, __all__ = _lazy.attach_stub(__name__, __file__)

@@ -1,0 +1,7 @@
+# Public API of this package: read by lazy_loader (names load on first use) and by type checkers.
+from ._transfer import stationary_distribution, StationaryResult
+
+__all__ = [
+    "StationaryResult",
+    "stationary_distribution",
+]

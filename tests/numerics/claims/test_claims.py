@@ -1,0 +1,163 @@
+"""The verify catalogue: each claim passes at a small budget with a fixed seed, and a
+deliberately wrong theory makes it fail (so the checks can fail); report formats."""
+
+import json
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from analysis import load_model
+from numerics.claims._verify import verify
+from numerics.claims import Comparison, catalogue
+from numerics.cli import main
+
+SEED = 0
+
+
+# ----------------------------------------------------------------------------- verdict logic
+def test_comparison_verdicts():
+    assert Comparison("q", 1.0, 1.05, 0.1).verdict == "pass"
+    assert Comparison("q", 1.0, 1.2, 0.1).verdict == "fail"
+    # interval within tolerance of the theory: agreement; too wide: cannot decide
+    assert Comparison("q", 1.0, 1.3, 0.1, ci95=(1.05, 1.15)).verdict == "pass"
+    assert Comparison("q", 1.0, 1.0, 0.1, ci95=(0.5, 1.5)).verdict == "inconclusive"
+    assert Comparison("q", 2.0, 1.0, 0.1, ci95=(0.9, 1.1), relative=True).verdict == "fail"
+    # a rejected alternative must lie outside the interval by more than the tolerance
+    assert Comparison("q", 2.0, 1.0, 0.1, ci95=(0.9, 1.1), expect="reject").verdict == "pass"
+    assert Comparison("q", 1.05, 1.0, 0.1, ci95=(0.9, 1.1), expect="reject").verdict == "fail"
+    # bounds are directional
+    assert Comparison("q", 0.5, 0.9, 0.0, ci95=(0.8, 1.0), expect="above").verdict == "pass"
+    assert Comparison("q", 0.5, 0.1, 0.0, ci95=(0.0, 0.2), expect="above").verdict == "fail"
+    assert Comparison("q", 0.5, 0.1, 0.0, ci95=(0.0, 0.2), expect="below").verdict == "pass"
+    assert Comparison("q", 1.0, float("nan"), 0.1).verdict == "fail"
+
+
+def test_catalogue_has_the_issue_claims():
+    ids = list(catalogue())
+    for cid in ["temperature", "boltzmann", "ground-state", "critical-regions", "hwang"]:
+        assert cid in ids
+    assert ids.index("temperature") < ids.index("boltzmann") < ids.index("hwang")
+
+
+# ----------------------------------------------------------------------------- claims pass and can fail
+GOOD_AND_WRONG = {
+    # claim id -> deliberately wrong theory
+    "temperature": {"temperature.exponent": 0.5},                        # sqrt(eta) temperature
+    "boltzmann": {"boltzmann.energies": lambda m, E: 0.5 * E},             # energies off by a factor 2
+    "ground-state": {"ground-state.index": lambda m, p: p.global_minimum_of_F},  # "SGD prefers min F"
+    "critical-regions": {"critical-regions.temperature": lambda eta: eta ** 0.5},
+    "hwang": {"hwang.weights": lambda m, w: np.full_like(w, 1 / len(w))},  # weights without det/prefactor
+}
+
+
+@pytest.mark.parametrize("cid", list(GOOD_AND_WRONG))
+def test_claim_passes_and_wrong_theory_fails(cid):
+    good = verify(claims=[cid], budget="tiny", seed=SEED)
+    assert good.passed, good.table()
+    bad = verify(claims=[cid], budget="tiny", seed=SEED, overrides=GOOD_AND_WRONG[cid])
+    assert not bad.passed, bad.table()
+    assert any(c.verdict == "fail" for r in bad.results for c in r.comparisons)
+
+
+def test_hwang_without_prefactor_is_rejected_by_the_data():
+    # the paper's C = 1 statement is rejected on a model where sigma depends on theta
+    r = verify(claims=["hwang"], budget="tiny", seed=SEED).results[0]
+    (rej,) = [c for c in r.comparisons if c.expect == "reject"]
+    assert rej.verdict == "pass" and rej.distance > 0.1
+
+
+def test_same_seed_same_numbers():
+    a = verify(claims=["temperature"], budget="tiny", seed=5).to_dict()
+    b = verify(claims=["temperature"], budget="tiny", seed=5).to_dict()
+    strip = lambda d: [c["measured"] for r in d["claims"] for c in r["comparisons"]]
+    assert strip(a) == strip(b)
+
+
+# ----------------------------------------------------------------------------- user models
+def test_user_model_runs_the_claims_that_apply(tmp_path):
+    # a 1-D gradient model with state-dependent noise: temperature, Boltzmann, ground state apply
+    m = load_model("tilted-double-well", {"a": "0.12"})
+    report = verify(budget="tiny", seed=SEED, model=m)
+    ran = {r.id for r in report.results}
+    assert {"temperature", "boltzmann", "ground-state"} <= ran
+    assert "hwang" not in ran  # no tie of global minima
+    assert report.passed, report.table()
+
+
+def test_user_model_claim_that_does_not_apply_is_a_clear_error(capsys):
+    code = main(["verify", "--model", "maier-stein", "--claims", "hwang", "--budget", "tiny"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("memdyn: error: claim 'hwang' does not apply") and "Traceback" not in err
+
+
+def test_unknown_claim_is_a_clear_error(capsys):
+    assert main(["verify", "--claims", "nope"]) == 2
+    assert "unknown claim 'nope'" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- outputs
+def test_cli_json_latex_figures(tmp_path, capsys):
+    tex = tmp_path / "table.tex"
+    figs = tmp_path / "figs"
+    code = main(["verify", "--claims", "temperature", "--budget", "tiny", "--json", "--latex", str(tex),
+                 "--figures", str(figs)])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["passed"] is True
+    (claim,) = out["claims"]
+    assert claim["id"] == "temperature" and claim["verdict"] == "pass"
+    assert {"theory", "measured", "ci95", "error", "tolerance", "verdict"} <= set(claim["comparisons"][0])
+    text = tex.read_text()
+    assert r"\toprule" in text and r"\bottomrule" in text and "siunitx" in text
+    pngs = list(figs.glob("*.png"))
+    assert len(pngs) == 1 and pngs[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed (CI installs it)")
+def test_latex_table_compiles(tmp_path):
+    report = verify(claims=["ground-state"], budget="tiny", seed=SEED)
+    tex = tmp_path / "t.tex"
+    tex.write_text(report.latex())
+    # model names contain '_' and ',' and quantities contain '<', '>', '(' and '^': all must survive
+    proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", tex.name], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert (tmp_path / "t.pdf").stat().st_size > 1000
+
+
+def test_interrupted_verify_keeps_finished_claims(monkeypatch):
+    # Ctrl-C during the second claim: the first claim's result is kept and the report says so
+    from numerics.claims import hwang
+
+    def boom(self, ctx):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(hwang.HwangWeights, "run", boom)
+    report = verify(claims=["collapse", "hwang"], budget="tiny", seed=SEED)
+    assert report.interrupted and not report.passed
+    assert [r.id for r in report.results] == ["collapse"]
+    assert "INTERRUPTED" in report.table()
+
+
+def test_checkpoint_and_resume_skip_finished_claims(tmp_path, monkeypatch):
+    # an interrupted run saved "collapse"; the resumed run must not run it again and must
+    # report the same numbers; other settings are refused
+    from numerics.claims import collapse
+
+    ck = tmp_path / "verify.json"
+    first = verify(claims=["collapse"], budget="tiny", seed=SEED, checkpoint=ck)
+    assert ck.exists()
+
+    def boom(self, ctx):
+        raise AssertionError("collapse ran again")
+
+    monkeypatch.setattr(collapse.CollapseClaim, "run", boom)
+    again = verify(claims=["collapse", "temperature"], budget="tiny", seed=SEED, checkpoint=ck, resume=True)
+    assert [r.id for r in again.results] == ["collapse", "temperature"]
+    assert [c.measured for c in again.results[0].comparisons] == [c.measured for c in first.results[0].comparisons]
+    assert again.results[0].verdict == first.results[0].verdict
+    figs = again.write_figures(tmp_path / "figs")   # the resumed claim still gets a (generic) figure
+    assert len(figs) == 2
+    with pytest.raises(Exception, match="other settings"):
+        verify(claims=["collapse"], budget="tiny", seed=SEED + 1, checkpoint=ck, resume=True)

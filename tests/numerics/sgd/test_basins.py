@@ -1,0 +1,68 @@
+"""Basin maps of the drift flow (numerics.sgd._basins): labels against exact separatrices."""
+
+import numpy as np
+import pytest
+
+from analysis import model
+from numerics.sgd._basins import DEFAULT_RESOLUTION, basin_map
+
+
+@pytest.fixture(scope="module")
+def well1d():
+    return model(variables=["x"], loss="(x**2 - 1)**2/4", covariance="1", bounds=[[-2, 2]])
+
+
+@pytest.fixture(scope="module")
+def well2d():
+    # symmetric under x -> -x, so the separatrix is exactly the line x = 0 (the coupling
+    # x^2 y^2 / 2 bends the flow but not the separatrix)
+    return model(variables=["x", "y"], loss="(x**2 - 1)**2/4 + y**2/2 + x**2*y**2/2", covariance="1",
+                 bounds=[[-2, 2], [-2, 2]])
+
+
+def test_1d_labels_are_sign_of_x(well1d):
+    bm = basin_map(well1d)                     # minima from analysis.attractors
+    order = np.argsort(bm.minima[:, 0])
+    assert np.allclose(bm.minima[order, 0], [-1, 1], atol=1e-9)
+    assert bm.shape == DEFAULT_RESOLUTION[1] and bm.labels.dtype == np.int32
+    centres = bm.cell_centres()[:, 0]
+    # exact separatrix x = 0: every cell centre (none is 0) is labelled by the sign of x
+    expect = np.where(centres < 0, order[0], order[1])
+    assert np.array_equal(bm.labels, expect)
+    assert bm.boundary_cells == 2              # the two cells beside x = 0, nothing else
+    x = np.random.default_rng(1).uniform(-2, 2, 2000)
+    assert np.array_equal(bm.assign(x[:, None]), np.where(x < 0, order[0], order[1]))
+    # the saddle itself never settles, and an escaping start is -1
+    assert bm.assign([[0.0]]).tolist() == [-1]
+
+
+def test_1d_flow_leaving_domain_is_minus_one():
+    # F = x^2/2 - x^4/4: the flow from |x| > 1 runs to infinity
+    m = model(variables=["x"], loss="x**2/2 - x**4/4", covariance="1", bounds=[[-2, 2]])
+    bm = basin_map(m, minima=[[0.0]])
+    lab = bm.assign([[0.5], [-0.9], [1.1], [-1.5]])
+    assert lab.tolist() == [0, 0, -1, -1]
+
+
+def test_2d_labels_and_table(well2d):
+    bm = basin_map(well2d, minima=[[-1.0, 0.0], [1.0, 0.0]])
+    assert bm.shape == (256, 256)
+    c = bm.cell_centres()
+    assert np.array_equal(bm.labels, (c[:, 0] > 0).astype(np.int32))
+    assert bm.boundary_cells == 2 * 256        # the two columns beside x = 0
+    rng = np.random.default_rng(2)
+    X = rng.uniform(-2, 2, (3000, 2))
+    assert np.array_equal(bm.assign(X), (X[:, 0] > 0).astype(int))
+    # table contract: flat C-order index of the cell (i, j) is i * n1 + j
+    p = np.array([[-2 + 4 * (10.5 / 256), -2 + 4 * (200.5 / 256)]])
+    assert bm.cell_index(p).tolist() == [10 * 256 + 200]
+    assert bm.lookup(p).tolist() == [0]
+    # outside the table box lookup falls back to the flow
+    assert bm.lookup(np.array([[3.0, 2.5], [-3.0, 0.0]])).tolist() == [1, 0]
+
+
+def test_cache_returns_same_object(well1d):
+    a = basin_map(well1d, resolution=512, minima=[[-1.0], [1.0]])
+    b = basin_map(well1d, resolution=512, minima=[[-1.0], [1.0]])
+    c = basin_map(well1d, resolution=256, minima=[[-1.0], [1.0]])
+    assert a is b and c is not a and c.shape == (256,)
