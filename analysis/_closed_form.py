@@ -1,4 +1,4 @@
-"""Closed-form quasi-potentials, detected automatically (THEORY.md section 1).
+"""Closed-form quasi-potentials, detected automatically (docs/theory.md section 1).
 
 The routes, tried in this order:
 
@@ -15,7 +15,7 @@ The routes, tried in this order:
 Anything else (non-gradient nonlinear drift, state-dependent noise in d >= 2, minibatch
 noise) has no closed form here: the result says why, and the numeric quasi-potential
 solver (``memdyn quasipotential``) is the tool. A user's own candidate U can be
-confirmed or refuted with :func:`check_quasi_potential` (1.4).
+confirmed or refuted with :func:`analysis.check_quasi_potential` (1.4).
 
 Normalisation: V = 0 at the lowest minimum of V among the attractors inside
 ``model.bounds`` (the 1-D and gradient V is the global potential of the stationary
@@ -24,132 +24,25 @@ density, defined up to a constant).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable
-
 import numpy as np
 import sympy as sp
 
+from ._closed_form_result import NO_FORM_ADVICE, ClosedFormQuasiPotential, PotentialMinimum, no_closed_form
 from ._errors import ModelError
 from ._lambdify import array_function
+from ._lyapunov import linear_quasi_potential
 from ._model import Model
 from ._noise import GaussianNoise
-# time-limited sympy (shared with _qp_check, hence its own module)
 from ._sympy_guard import _INTEGRATE_SECONDS, _SIMPLIFY_SECONDS, _guarded
-# the candidate check moved to _qp_check; re-exported here, where the public API maps it
-from ._qp_check import QuasiPotentialCheck, check_quasi_potential  # noqa: F401
-
-_NO_FORM = "use memdyn quasipotential"
-
-
-@dataclass(frozen=True)
-class PotentialMinimum:
-    """A local minimum of V: an attractor (or a degenerate critical point that minimises V)."""
-
-    point: tuple
-    exact: tuple | None       # exact sympy coordinates (None when only floats are trusted)
-    value: float              # V at the point (after normalisation)
-    exact_value: sp.Expr | None
-    degenerate: bool = False  # True when the linearisation is singular there
-
-
-@dataclass(frozen=True)
-class ClosedFormQuasiPotential:
-    """A closed-form quasi-potential V (stationary density C exp(-V/eta)), or why there is none.
-
-    ``expr`` is V in the model's variables (None when no closed form applies; an
-    unevaluated ``sympy.Integral`` when sympy could not integrate the 1-D formula);
-    ``gradient`` is grad V, always explicit when ``expr`` is not None; ``prefactor`` is
-    C(theta); ``reference`` the point where V = 0; ``minima`` the local minima of V among
-    the attractors, with their values.
-    """
-
-    expr: sp.Expr | None
-    method: str | None
-    prefactor: sp.Expr | None
-    reason: str
-    reference: tuple | None
-    variables: tuple = ()
-    gradient: sp.ImmutableMatrix | None = None
-    exact_reference: tuple | None = None
-    minima: tuple = ()
-    symbolic: bool = True
-    _evaluate: Callable | None = field(default=None, compare=False, repr=False)
-
-    @property
-    def success(self) -> bool:
-        return self.expr is not None
-
-    @property
-    def latex(self) -> str:
-        """LaTeX of ``V(vars) = expr`` (or the reason in ``\\text{}`` when there is none)."""
-        if self.expr is None:
-            return r"\text{no closed form}"
-        args = ", ".join(sp.latex(v) for v in self.variables)
-        return f"V({args}) = {sp.latex(self.expr)}"
-
-    @property
-    def hessian(self) -> sp.ImmutableMatrix | None:
-        """Hessian of V (exact even when V itself is an unevaluated integral)."""
-        if self.gradient is None:
-            return None
-        return sp.ImmutableMatrix(sp.Matrix(self.gradient).jacobian(self.variables))
-
-    def numeric(self, x) -> np.ndarray:
-        """V at points ``x`` of shape ``(..., d)`` (for d = 1 a plain array of abscissae works)."""
-        if self._evaluate is None:
-            raise ModelError(f"no closed-form quasi-potential: {self.reason}")
-        X = np.asarray(x, dtype=float)
-        if len(self.variables) == 1 and X.shape[-1:] != (1,):
-            X = X[..., None]
-        return self._evaluate(X)
-
-
-def _none(reason: str) -> ClosedFormQuasiPotential:
-    return ClosedFormQuasiPotential(None, None, None, reason, None)
 
 
 # ---------------------------------------------------------------------------- helpers
-def lyapunov_covariance(A, Sigma) -> sp.ImmutableMatrix:
-    """Exact solution P of A P + P A^T = Sigma (THEORY.md 1.3; b = -A theta).
-
-    Solved as the linear system for the d(d+1)/2 entries of the symmetric P, so the
-    answer is exact for rational (or symbolic) entries.
-
-    Example
-    -------
-    >>> lyapunov_covariance([[1, -3], [0, 2]], [[1, 0], [0, 2]])
-    Matrix([
-    [  2, 1/2],
-    [1/2, 1/2]])
-    """
-    A = sp.Matrix(A)
-    S = sp.Matrix(Sigma)
-    d = A.shape[0]
-    if A.shape != (d, d) or S.shape != (d, d):
-        raise ModelError(f"Lyapunov equation needs square matrices of one size, got {A.shape} and {S.shape}")
-    syms = {}
-    P = sp.zeros(d, d)
-    for i in range(d):
-        for j in range(i, d):
-            syms[i, j] = sp.Dummy(f"p{i}{j}")
-            P[i, j] = P[j, i] = syms[i, j]
-    R = A * P + P * A.T - S
-    eqs = [R[i, j] for i in range(d) for j in range(i, d)]
-    unknowns = list(syms.values())
-    M, rhs = sp.linear_eq_to_matrix(eqs, unknowns)
-    if M.det() == 0:
-        raise ModelError("the Lyapunov equation A P + P A^T = Sigma has no unique solution "
-                         "(two eigenvalues of A sum to zero)")
-    sol = M.LUsolve(rhs)
-    return sp.ImmutableMatrix(P.xreplace(dict(zip(unknowns, sol))).applyfunc(sp.simplify))
-
-
 def _nice(coords) -> bool:
     """Exact coordinates worth carrying into V: real-looking and short (no casus
     irreducibilis cube roots of complex numbers, which would litter V with I)."""
-    return coords is not None and all(not c.has(sp.I) and not c.has(sp.CRootOf) and sp.count_ops(c) <= 40
-                                      for c in coords)
+    return coords is not None and all(
+        not c.has(sp.I) and not c.has(sp.CRootOf) and sp.count_ops(c) <= 40 for c in coords
+    )
 
 
 def _potential_of_drift(m: Model) -> tuple[sp.Expr | None, bool]:
@@ -159,13 +52,16 @@ def _potential_of_drift(m: Model) -> tuple[sp.Expr | None, bool]:
         return m.loss, True
     J = m.jacobian
     d = m.dim
-    if any(_guarded(lambda: sp.simplify(J[i, j] - J[j, i]), _SIMPLIFY_SECONDS, 1) != 0
-           for i in range(d) for j in range(i + 1, d)):
+    if any(
+        _guarded(lambda i=i, j=j: sp.simplify(J[i, j] - J[j, i]), _SIMPLIFY_SECONDS, 1) != 0
+        for i in range(d)
+        for j in range(i + 1, d)
+    ):
         return None, False
     phi = sp.Integer(0)
     for i, v in enumerate(m.variables):  # line integral, one coordinate at a time
         rest = sp.simplify(-m.drift[i] - sp.diff(phi, v))
-        part = _guarded(lambda: sp.integrate(rest, v), _INTEGRATE_SECONDS, None)
+        part = _guarded(lambda rest=rest, v=v: sp.integrate(rest, v), _INTEGRATE_SECONDS, None)
         if part is None or part.has(sp.Integral):
             return None, True
         phi = phi + part
@@ -222,9 +118,12 @@ def _normalised(m, raw_value, candidates):
     for (x, ex, deg), (fv, sv) in zip(candidates, vals):
         exact_value = None
         if sv is not None and offset_exact is not None:
-            exact_value = _guarded(lambda: sp.simplify(sv - offset_exact), _SIMPLIFY_SECONDS, None)
-        minima.append(PotentialMinimum(tuple(float(t) for t in x), ex if _nice(ex) else None,
-                                       float(fv - floats[k]), exact_value, deg))
+            exact_value = _guarded(lambda sv=sv: sp.simplify(sv - offset_exact), _SIMPLIFY_SECONDS, None)
+        minima.append(
+            PotentialMinimum(
+                tuple(float(t) for t in x), ex if _nice(ex) else None, float(fv - floats[k]), exact_value, deg
+            )
+        )
     ref = tuple(float(t) for t in x_ref)
     return tuple(minima), ref, (ex_ref if _nice(ex_ref) else None), offset
 
@@ -254,21 +153,27 @@ def _symbolic_result(m, method, V_raw, grad, prefactor, reason, raw_value=None):
     if ref is None:
         reason += "; no attractor inside the bounds, so V is defined up to a constant"
     fn = array_function(V, m.variables)
-    return ClosedFormQuasiPotential(V, method, prefactor, reason, ref, tuple(m.variables), grad, ex_ref,
-                                    minima, True, fn)
+    return ClosedFormQuasiPotential(
+        V, method, prefactor, reason, ref, tuple(m.variables), grad, ex_ref, minima, True, fn
+    )
 
 
 # ---------------------------------------------------------------------------- routes
 def one_dimensional_quasi_potential(model: Model, *, timeout: float = _INTEGRATE_SECONDS) -> ClosedFormQuasiPotential:
-    """V(x) = -int 2 b(s) / sigma^2(s) ds for a 1-D model with Gaussian noise (THEORY.md 1.2).
+    """V(x) = -int 2 b(s) / sigma^2(s) ds for a 1-D model with Gaussian noise (docs/theory.md section 1.2).
 
     The stationary density of the diffusion is sigma^-2 exp(-V/eta), hence the prefactor
     sigma^-2. When sympy cannot find the antiderivative within ``timeout`` seconds,
     ``expr`` is the unevaluated ``Integral`` from the reference and
     :meth:`ClosedFormQuasiPotential.numeric` uses adaptive quadrature.
 
-    Example
-    -------
+    Raises
+    ------
+    ModelError
+        when the model is not one-dimensional, its noise is not Gaussian, or its variance is zero.
+
+    Examples
+    --------
     >>> from analysis import load_model
     >>> q = one_dimensional_quasi_potential(load_model("tilted-double-well"))
     >>> q.method, q.prefactor
@@ -278,8 +183,10 @@ def one_dimensional_quasi_potential(model: Model, *, timeout: float = _INTEGRATE
     if m.dim != 1:
         raise ModelError(f"the one-dimensional formula needs d = 1, the model has d = {m.dim}")
     if not isinstance(m.noise, GaussianNoise):
-        raise ModelError("the one-dimensional formula needs Gaussian noise; minibatch noise is not Gaussian "
-                         "(V' is the non-zero root of H(x, p) = 0, found numerically)")
+        raise ModelError(
+            "the one-dimensional formula needs Gaussian noise; minibatch noise is not Gaussian "
+            "(V' is the non-zero root of H(x, p) = 0, found numerically)"
+        )
     x = m.variables[0]
     s2 = sp.simplify(m.covariance[0, 0])
     if s2 == 0:
@@ -321,62 +228,41 @@ def one_dimensional_quasi_potential(model: Model, *, timeout: float = _INTEGRATE
             res[i] = integral(x_ref, float(xi))
         return out
 
-    reason += (" (sympy found no antiderivative in time: V is the integral below, "
-               "evaluated numerically by scipy quad)")
-    return ClosedFormQuasiPotential(V, "one-dimensional", prefactor, reason, (x_ref,) if ref else None,
-                                    tuple(m.variables), grad, ex_ref, minima, False, evaluate)
-
-
-def _linear(m: Model) -> ClosedFormQuasiPotential | None:
-    J = m.jacobian
-    if J.free_symbols & set(m.variables):
-        return None
-    A = -sp.Matrix(J)
-    Sigma = sp.Matrix(m.covariance)
-    th = sp.Matrix(m.variables)
-    b0 = sp.Matrix(m.drift).xreplace({v: 0 for v in m.variables})
-    if A.free_symbols or Sigma.free_symbols:
-        return _none("no closed form: linear drift but A or Sigma keeps a parameter without a value "
-                     "(stability cannot be decided); give it a value")
-    eig = np.linalg.eigvals(np.array(A.evalf(), dtype=float))
-    if not np.all(eig.real > 0):
-        return _none(f"no closed form: linear drift b = -A theta with A not stable (eigenvalues of A "
-                     f"{np.round(eig, 6).tolist()}): there is no attractor; {_NO_FORM}")
-    star = A.LUsolve(b0)                       # b = b0 - A theta = -A (theta - theta*)
-    P = lyapunov_covariance(A, Sigma)
-    if P.det() == 0:
-        return _none("no closed form: the Lyapunov covariance P is singular (the noise does not reach every "
-                     "direction), so V is infinite off a subspace")
-    Pinv = sp.Matrix(P).inv().applyfunc(sp.simplify)
-    r = th - star
-    V = sp.expand((r.T * Pinv * r)[0, 0] / 2)
-    grad = sp.ImmutableMatrix((Pinv * r).applyfunc(sp.expand))
-    ex = tuple(sp.simplify(c) for c in star)
-    pt = tuple(float(c) for c in ex)
-    fn = array_function(V, m.variables)
-    mins = (PotentialMinimum(pt, ex, 0.0, sp.Integer(0)),)
-    return ClosedFormQuasiPotential(V, "linear", sp.Integer(1),
-                                    "affine drift b = -A (theta - theta*) with A stable and constant Sigma: "
-                                    "V = (theta - theta*)^T P^-1 (theta - theta*) / 2 with A P + P A^T = Sigma",
-                                    pt, tuple(m.variables), grad, ex, mins, True, fn)
+    reason += " (sympy found no antiderivative in time: V is the integral below, evaluated numerically by scipy quad)"
+    return ClosedFormQuasiPotential(
+        V,
+        "one-dimensional",
+        prefactor,
+        reason,
+        (x_ref,) if ref else None,
+        tuple(m.variables),
+        grad,
+        ex_ref,
+        minima,
+        False,
+        evaluate,
+    )
 
 
 def closed_form_quasi_potential(model: Model, *, timeout: float = _INTEGRATE_SECONDS) -> ClosedFormQuasiPotential:
-    """The closed-form quasi-potential of ``model`` where one applies (THEORY.md section 1).
+    """The closed-form quasi-potential of ``model`` where one applies (docs/theory.md section 1).
 
     Parameters
     ----------
-    model : the model.
-    timeout : seconds allowed to sympy's ``integrate`` (1-D route, curl-free drifts); the
-        guard uses SIGALRM, so off the main thread sympy runs unguarded.
+    model : Model
+        The model.
+    timeout : float
+        Seconds allowed to sympy's ``integrate`` (1-D route, curl-free drifts); the guard uses
+        SIGALRM, so off the main thread sympy runs unguarded.
 
     Returns
     -------
-    ClosedFormQuasiPotential with ``method`` in {"gradient", "one-dimensional", "linear",
-    None}; when None, ``reason`` says plainly why no closed form applies.
+    ClosedFormQuasiPotential
+        ``method`` in {"gradient", "one-dimensional", "linear", None}; when None (``converged``
+        False), ``reason`` says plainly why no closed form applies. Cached on the model.
 
-    Example
-    -------
+    Examples
+    --------
     >>> from analysis import load_model
     >>> q = closed_form_quasi_potential(load_model("hwang"))
     >>> q.method, q.expr
@@ -394,9 +280,12 @@ def _route(m: Model, timeout: float) -> ClosedFormQuasiPotential:
     d = m.dim
     if not isinstance(m.noise, GaussianNoise):
         if d == 1:
-            return _none("no closed form: minibatch noise is not Gaussian; in one dimension V' is the non-zero "
-                         "root p*(x) of H(x, p) = 0 (THEORY.md 1.2), found numerically; " + _NO_FORM)
-        return _none(f"no closed form: minibatch noise is not Gaussian and d = {d}; {_NO_FORM}")
+            return no_closed_form(
+                "no closed form: minibatch noise is not Gaussian; in one dimension V' is the "
+                "non-zero root p*(x) of H(x, p) = 0 (docs/theory.md section 1.2), found "
+                "numerically; " + NO_FORM_ADVICE
+            )
+        return no_closed_form(f"no closed form: minibatch noise is not Gaussian and d = {d}; {NO_FORM_ADVICE}")
     cov = m.covariance
     constant = not (cov.free_symbols & set(m.variables))
     isotropic = m.noise.is_isotropic or d == 1
@@ -404,24 +293,39 @@ def _route(m: Model, timeout: float) -> ClosedFormQuasiPotential:
     if F is not None and constant and isotropic:
         s = sp.simplify(cov[0, 0])
         if s.is_zero:
-            return _none("no closed form: the noise covariance is zero")
+            return no_closed_form("no closed form: the noise covariance is zero")
         grad = sp.ImmutableMatrix([sp.simplify(2 * sp.diff(F, v) / s) for v in m.variables])
-        return _symbolic_result(m, "gradient", 2 * F / s, grad, sp.Integer(1),
-                                "gradient drift with constant isotropic noise Sigma = s I: V = 2 (F - F_ref) / s")
+        return _symbolic_result(
+            m,
+            "gradient",
+            2 * F / s,
+            grad,
+            sp.Integer(1),
+            "gradient drift with constant isotropic noise Sigma = s I: V = 2 (F - F_ref) / s",
+        )
     if d == 1:
         return one_dimensional_quasi_potential(m, timeout=timeout)
     if constant:
-        lin = _linear(m)
+        lin = linear_quasi_potential(m)
         if lin is not None:
             return lin
     if F is not None and isotropic:
-        return _none(f"no closed form: gradient drift but the isotropic noise Sigma = s(theta) I depends on "
-                     f"theta in d = {d} (V is not 2F/s); {_NO_FORM}")
+        return no_closed_form(
+            f"no closed form: gradient drift but the isotropic noise Sigma = s(theta) I depends on "
+            f"theta in d = {d} (V is not 2F/s); {NO_FORM_ADVICE}"
+        )
     if F is not None:
-        return _none(f"no closed form: gradient drift but anisotropic noise in d = {d} and the drift is not "
-                     f"linear; {_NO_FORM}")
+        return no_closed_form(
+            f"no closed form: gradient drift but anisotropic noise in d = {d} and the drift is not "
+            f"linear; {NO_FORM_ADVICE}"
+        )
     if curl_free:
-        return _none(f"no closed form: the drift is curl-free but sympy could not integrate its potential in "
-                     f"time (d = {d}); give the loss instead of the drift, or {_NO_FORM}")
-    return _none(f"no closed form: the drift is not a gradient (its Jacobian is not symmetric) and not linear "
-                 f"with constant noise, in d = {d}; {_NO_FORM} (or test a candidate with check_quasi_potential)")
+        return no_closed_form(
+            f"no closed form: the drift is curl-free but sympy could not integrate its potential in "
+            f"time (d = {d}); give the loss instead of the drift, or {NO_FORM_ADVICE}"
+        )
+    return no_closed_form(
+        f"no closed form: the drift is not a gradient (its Jacobian is not symmetric) and not "
+        f"linear with constant noise, in d = {d}; {NO_FORM_ADVICE} (or test a candidate with "
+        "check_quasi_potential)"
+    )

@@ -1,4 +1,4 @@
-"""Critical points of the drift and their kinds (issue 2).
+"""Critical points of the drift and their kinds (the attractors and saddles of docs/theory.md section 2).
 
 Exact first: when every drift component is a polynomial in the variables (or d = 1),
 ``sympy.solve`` is tried under a time limit and its real roots inside the domain are kept.
@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
+from ._errors import SolverError
 from ._model import Model
 
 _EXACT_SECONDS = 10
@@ -58,8 +59,13 @@ class CriticalPoint:
         return self.kind == "minimum"
 
     def to_dict(self) -> dict:
-        out = {"point": list(self.point), "kind": self.kind, "index": self.index,
-               "loss": self.loss, "eigenvalues": list(self.eigenvalues)}
+        out = {
+            "point": list(self.point),
+            "kind": self.kind,
+            "index": self.index,
+            "loss": self.loss,
+            "eigenvalues": list(self.eigenvalues),
+        }
         if any(self.eigenvalues_imag):
             out["eigenvalues_imag"] = list(self.eigenvalues_imag)
         if self.exact is not None:
@@ -218,43 +224,52 @@ def _classify(m: Model, x: np.ndarray) -> tuple[str, int, tuple, tuple]:
     return kind, unstable, tuple(float(v) for v in re), tuple(float(v) for v in im)
 
 
-def critical_points(model: Model, *, exact: bool | None = None, starts: int | None = None,
-                    seed: int = 0) -> tuple[CriticalPoint, ...]:
+def critical_points(
+    model: Model, *, exact: bool | None = None, starts: int | None = None, seed: int = 0
+) -> tuple[CriticalPoint, ...]:
     """All critical points of the drift inside ``model.bounds``, classified.
 
     Parameters
     ----------
-    model : the model.
-    exact : True to require sympy's exact solution (ModelError if it fails), False to skip it,
-        None (default) to try it and fall back to the numeric multistart.
-    starts : number of Newton starts (default ``min(4096, 256 * 2**d)``).
-    seed : seed of the scrambled Sobol starts (the result is deterministic).
+    model : Model
+        The model; the search covers ``model.bounds``.
+    exact : bool or None
+        True to require sympy's exact solution, False to skip it, None (default) to try it and
+        fall back to the numeric multistart.
+    starts : int, optional
+        Number of Newton starts (default ``min(4096, 256 * 2**d)``).
+    seed : int
+        Seed of the scrambled Sobol starts (the result is deterministic).
 
     Returns
     -------
-    tuple of :class:`CriticalPoint`, sorted lexicographically by coordinates.
+    tuple of CriticalPoint
+        Sorted lexicographically by coordinates.
 
-    Example
-    -------
+    Raises
+    ------
+    SolverError
+        with ``exact=True`` when sympy cannot solve for the critical points exactly.
+
+    Examples
+    --------
     >>> from analysis import load_model, critical_points
-    >>> [(c.point, c.kind) for c in critical_points(load_model("hwang"))][:2]  # doctest: +SKIP
-    [((-4.236..., ), 'maximum'), ((-1.0,), 'minimum')]
+    >>> [(c.exact, c.kind) for c in critical_points(load_model("hwang"))]
+    [((-1,), 'minimum'), ((-2 + sqrt(5),), 'maximum'), ((1,), 'minimum')]
     """
-    from ._errors import ModelError
-
     key = ("critical_points", exact, starts, seed)
     if key in model._cache:
         return model._cache[key]
     found: list[tuple[tuple | None, np.ndarray]] = []
     sols = _exact_solutions(model) if exact is not False else None
     if exact and sols is None:
-        raise ModelError("sympy could not solve for the critical points exactly; use exact=None")
+        raise SolverError("sympy could not solve for the critical points exactly; use exact=None")
     if sols is not None:
         found.extend(sols)
     # The numeric multistart always runs: sympy's solve can return fewer real roots than
     # there are (e.g. roots it could only express as CRootOf), and a missing attractor would
     # silently change every later result. Exact representatives win the de-duplication.
-    n = starts or min(4096, 256 * 2 ** model.dim)
+    n = starts or min(4096, 256 * 2**model.dim)
     for x in _numeric_roots(model, starts=n, seed=seed):
         found.append((None, x))
     # de-duplicate, preferring exact representatives
@@ -281,7 +296,14 @@ def critical_points(model: Model, *, exact: bool | None = None, starts: int | No
 
 
 def attractors(model: Model, **kw) -> tuple[CriticalPoint, ...]:
-    """Stable critical points (kind ``minimum``): the attractors K_i of THEORY.md section 2."""
+    """Stable critical points (kind ``minimum``): the attractors K_i of docs/theory.md section 2.
+
+    Examples
+    --------
+    >>> from analysis import load_model
+    >>> [c.point for c in attractors(load_model("maier-stein"))]
+    [(-1.0, 0.0), (1.0, 0.0)]
+    """
     return tuple(c for c in critical_points(model, **kw) if c.kind == "minimum")
 
 
@@ -290,5 +312,11 @@ def saddles(model: Model, index: int = 1, **kw) -> tuple[CriticalPoint, ...]:
 
     With ``index=1`` these are the gates between basins; in one dimension they are the
     maxima of F (the barrier tops), which is why the filter is on the index, not the kind.
+
+    Examples
+    --------
+    >>> from analysis import load_model
+    >>> [(c.point, c.kind) for c in saddles(load_model("maier-stein"))]
+    [((0.0, 0.0), 'saddle')]
     """
     return tuple(c for c in critical_points(model, **kw) if c.kind != "degenerate" and c.index == index)

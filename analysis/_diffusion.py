@@ -1,4 +1,4 @@
-"""Diffusion models (THEORY.md section 7, paper section 2.1): exact laws and scores.
+"""Diffusion models (docs/theory.md section 7, paper section 2.1): exact laws and scores.
 
 Forward Ornstein-Uhlenbeck process dX = -X dt + sqrt(2) dW, so that
 
@@ -20,13 +20,13 @@ the numerics use (:class:`GaussianMixtureLaw`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import sympy as sp
 
-from ._errors import ModelError
+from ._errors import InputError
 
 _T = sp.Symbol("t", positive=True)
 
@@ -34,10 +34,10 @@ _T = sp.Symbol("t", positive=True)
 def ou_transition(t=_T):
     """Mean factor and variance of the forward OU transition: ``(e^{-t}, 1 - e^{-2t})``.
 
-    X_t | X_0 ~ N(e^{-t} X_0, (1 - e^{-2t}) I) (THEORY.md section 7).
+    X_t | X_0 ~ N(e^{-t} X_0, (1 - e^{-2t}) I) (docs/theory.md section 7).
 
-    Example
-    -------
+    Examples
+    --------
     >>> ou_transition()
     (exp(-t), 1 - exp(-2*t))
     """
@@ -63,14 +63,26 @@ class DiffusionScores:
 
     def function(self, values: dict | None = None, what: str = "score"):
         """Numpy callable ``f(x, t)`` (x of shape (n, d), t scalar) of ``score``,
-        ``log_density`` or ``density`` with the given parameter values substituted."""
+        ``log_density`` or ``density`` with the given parameter values substituted.
+
+        Raises
+        ------
+        InputError
+            when a parameter of the family has no value in ``values``.
+
+        Examples
+        --------
+        >>> score = diffusion_scores("gaussian").function({"m_1": 0, "S_11": 1})
+        >>> score([[2.0]], 0.5).tolist()
+        [[-2.0]]
+        """
         expr = {"score": self.score, "log_density": self.log_density, "density": self.density}[what]
         values = values or {}
         names = {str(k): v for k, v in values.items()}
         subs = {p: names[str(p)] for p in self.parameters if str(p) in names}
         missing = [str(p) for p in self.parameters if str(p) not in names]
         if missing:
-            raise ModelError(f"no value for parameter(s) {', '.join(missing)} of the {self.family} family")
+            raise InputError(f"no value for parameter(s) {', '.join(missing)} of the {self.family} family")
         e = expr.subs(subs) if isinstance(expr, sp.MatrixBase) else sp.sympify(expr).subs(subs)
         flat = list(e) if isinstance(e, sp.MatrixBase) else [e]
         fn = sp.lambdify([*self.variables, self.time], flat, modules="numpy", cse=True)
@@ -96,21 +108,29 @@ def diffusion_scores(family: str, *, dim: int = 1, components: int = 2) -> Diffu
 
     Parameters
     ----------
-    family : ``"gaussian"`` (data N(m, S), parameters m_i and the symmetric S_ij),
+    family : str
+        ``"gaussian"`` (data N(m, S), parameters m_i and the symmetric S_ij),
         ``"mixture"`` (sum_k w_k N(mu_k, v_k I), parameters w_k, mu_k_i, v_k) or
         ``"empirical"`` (the training set x_1..x_N, ``components`` = N, parameters x_k_i):
-        the memorizing optimum of the score-matching loss (THEORY.md section 7).
-    dim : dimension d of the data (1 or 2 keeps expressions readable).
-    components : number of mixture components / training points.
+        the memorizing optimum of the score-matching loss (docs/theory.md section 7).
+    dim : int
+        Dimension d of the data (1 or 2 keeps expressions readable).
+    components : int
+        Number of mixture components / training points.
 
-    Example
-    -------
+    Raises
+    ------
+    InputError
+        for an unknown family, or ``dim`` or ``components`` below 1.
+
+    Examples
+    --------
     >>> s = diffusion_scores("gaussian")
     >>> s.score[0]
     (m_1 - x_1*exp(t))*exp(t)/(S_11 + exp(2*t) - 1)
     """
     if dim < 1 or components < 1:
-        raise ModelError(f"dim and components must be >= 1, got dim={dim}, components={components}")
+        raise InputError(f"dim and components must be >= 1, got dim={dim}, components={components}")
     t = _T
     a, var = ou_transition(t)
     xs = sp.symbols(f"x_1:{dim + 1}", real=True)
@@ -129,8 +149,9 @@ def diffusion_scores(family: str, *, dim: int = 1, components: int = 2) -> Diffu
         density = _gaussian_pdf(x, a * m, cov)
         score = -cov.inv() * (x - a * m)
         log_density = sp.expand_log(sp.log(density), force=True)
-        return DiffusionScores(family, xs, t, tuple(params), density, log_density,
-                               sp.ImmutableMatrix(score.applyfunc(sp.simplify)))
+        return DiffusionScores(
+            family, xs, t, tuple(params), density, log_density, sp.ImmutableMatrix(score.applyfunc(sp.simplify))
+        )
     if family in ("mixture", "empirical"):
         K = components
         if family == "mixture":
@@ -145,13 +166,15 @@ def diffusion_scores(family: str, *, dim: int = 1, components: int = 2) -> Diffu
             params = [c for mu in mus for c in mu]
         # component k of p_t: N(e^{-t} mu_k, s_k(t) I) with s_k(t) = e^{-2t} v_k + 1 - e^{-2t}
         sk = [a**2 * v + var for v in vs]
-        terms = [w * sp.exp(-((x - a * mu).T * (x - a * mu))[0, 0] / (2 * s)) / (2 * sp.pi * s) ** sp.Rational(dim, 2)
-                 for w, mu, s in zip(ws, mus, sk)]
+        terms = [
+            w * sp.exp(-((x - a * mu).T * (x - a * mu))[0, 0] / (2 * s)) / (2 * sp.pi * s) ** sp.Rational(dim, 2)
+            for w, mu, s in zip(ws, mus, sk)
+        ]
         density = sp.Add(*terms)
         # score = sum_k r_k(x,t) * (-(x - e^{-t} mu_k) / s_k(t)), r_k the responsibilities
         score = sum(((-(x - a * mu) / s) * term for term, mu, s in zip(terms, mus, sk)), sp.zeros(dim, 1)) / density
         return DiffusionScores(family, xs, t, tuple(params), density, sp.log(density), sp.ImmutableMatrix(score))
-    raise ModelError(f"unknown data family {family!r} (choose gaussian, mixture, empirical)")
+    raise InputError(f"unknown data family {family!r} (choose gaussian, mixture, empirical)")
 
 
 class GaussianMixtureLaw:
@@ -161,9 +184,10 @@ class GaussianMixtureLaw:
     ``covariances`` may be ``None`` (all C_k = 0: a set of atoms, e.g. the empirical law of a
     training set), an array (K,) of isotropic variances, or (K, d, d) matrices.
     Atoms use a fast path: score = (e^{-t} sum_k r_k x_k - x) / (1 - e^{-2t}).
+    Invalid weights or covariance shapes raise :class:`InputError`.
 
-    Example
-    -------
+    Examples
+    --------
     >>> law = GaussianMixtureLaw.empirical(np.array([[0.0], [1.0]]))
     >>> law.score(np.array([[0.5]]), 1.0).round(4).tolist()
     [[-0.3512]]
@@ -174,7 +198,7 @@ class GaussianMixtureLaw:
         K, d = self.means.shape
         self.weights = np.asarray(weights, dtype=float).reshape(K)
         if np.any(self.weights < 0) or not np.isclose(self.weights.sum(), 1.0):
-            raise ModelError("mixture weights must be non-negative and sum to 1")
+            raise InputError("mixture weights must be non-negative and sum to 1")
         self.dim = d
         if covariances is None:
             self.covs = None
@@ -183,18 +207,19 @@ class GaussianMixtureLaw:
             if c.ndim == 1:
                 c = c[:, None, None] * np.eye(d)
             if c.shape != (K, d, d):
-                raise ModelError(f"covariances must have shape ({K},) or ({K}, {d}, {d}), got {c.shape}")
+                raise InputError(f"covariances must have shape ({K},) or ({K}, {d}, {d}), got {c.shape}")
             self.covs = c
         self._logw = np.log(np.maximum(self.weights, 1e-300))
 
     @classmethod
-    def empirical(cls, points) -> "GaussianMixtureLaw":
+    def empirical(cls, points) -> GaussianMixtureLaw:
         """The empirical law (1/N) sum delta_{x_i}: its p_t score is the memorizing optimum."""
         pts = np.atleast_2d(np.asarray(points, dtype=float))
         return cls(np.full(len(pts), 1.0 / len(pts)), pts, None)
 
     @classmethod
-    def gaussian(cls, mean, cov) -> "GaussianMixtureLaw":
+    def gaussian(cls, mean, cov) -> GaussianMixtureLaw:
+        """The Gaussian law N(mean, cov)."""
         mean = np.atleast_1d(np.asarray(mean, dtype=float))
         cov = np.asarray(cov, dtype=float).reshape(len(mean), len(mean))
         return cls([1.0], mean[None, :], cov[None])
@@ -219,8 +244,11 @@ class GaussianMixtureLaw:
         inv = np.linalg.inv(covs)
         sol = np.einsum("kij,nkj->nki", inv, diff)
         logdet = np.linalg.slogdet(covs)[1]
-        logt = (self._logw[None, :] - 0.5 * np.einsum("nki,nki->nk", diff, sol)
-                - 0.5 * (d * np.log(2 * np.pi) + logdet)[None, :])
+        logt = (
+            self._logw[None, :]
+            - 0.5 * np.einsum("nki,nki->nk", diff, sol)
+            - 0.5 * (d * np.log(2 * np.pi) + logdet)[None, :]
+        )
         return logt, -sol
 
     def log_density(self, x, t: float) -> np.ndarray:

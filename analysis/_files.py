@@ -1,20 +1,27 @@
-"""Model files (TOML) and the built-in model catalogue."""
+"""Model files (TOML) and the built-in model catalogue (the file format: README, "The model file")."""
 
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Mapping
 
-from ._errors import ModelError
-from ._model import Model, model
+from ._errors import InputError, ModelError
+from ._model import Model
+from ._model_builder import model
 
 _KNOWN_TOP = {"name", "description", "variables", "parameters", "loss", "drift", "noise", "domain", "timescales"}
 
 
 def builtin_models() -> dict[str, str]:
-    """Built-in model names -> one-line descriptions."""
+    """Built-in model names -> one-line descriptions.
+
+    Examples
+    --------
+    >>> "hwang" in builtin_models()
+    True
+    """
     out = {}
     for entry in sorted(resources.files("analysis").joinpath("models").iterdir(), key=lambda p: p.name):
         if entry.name.endswith(".toml"):
@@ -27,18 +34,37 @@ def _read_source(source: str | Path) -> tuple[str, str]:
     text_path = Path(source)
     if text_path.suffix == ".toml" or text_path.exists():
         if not text_path.is_file():
-            raise ModelError(f"model file not found: {source}")
+            raise InputError(f"model file not found: {source}")
         return text_path.read_text(encoding="utf-8"), str(text_path)
     name = str(source)
     res = resources.files("analysis").joinpath("models", f"{name}.toml")
     if not res.is_file():
         known = ", ".join(builtin_models())
-        raise ModelError(f"no model file or built-in model named {name!r} (built-in: {known})")
+        raise InputError(f"no model file or built-in model named {name!r} (built-in: {known})")
     return res.read_text(encoding="utf-8"), name
 
 
 def model_from_dict(data: Mapping, *, origin: str = "model") -> Model:
-    """Build a model from the parsed TOML structure (the public file contract)."""
+    """Build a model from the parsed TOML structure (the public file contract).
+
+    Parameters
+    ----------
+    data : mapping
+        The tables of a model file (``tomllib.loads`` of it).
+    origin : str
+        Where the data came from, for the messages.
+
+    Raises
+    ------
+    ModelError
+        for any invalid part, with a one-line message naming it.
+
+    Examples
+    --------
+    >>> m = model_from_dict({"variables": ["x"], "loss": {"expr": "x**2/2"}, "noise": {"covariance": "1"}})
+    >>> m.drift
+    Matrix([[-x]])
+    """
     unknown = set(data) - _KNOWN_TOP
     if unknown:
         raise ModelError(f"unknown top-level key {sorted(unknown)[0]!r} in {origin}")
@@ -102,8 +128,22 @@ def model_from_dict(data: Mapping, *, origin: str = "model") -> Model:
 def load_model(source: str | Path, overrides: Mapping[str, object] | None = None) -> Model:
     """Load a model from a TOML file path or a built-in name, applying ``--set`` overrides.
 
-    Example
-    -------
+    Parameters
+    ----------
+    source : str or Path
+        A ``.toml`` file, or the name of a built-in model (:func:`builtin_models`).
+    overrides : mapping, optional
+        Parameter values to change (NAME -> value; exact: "0.1" means 1/10).
+
+    Raises
+    ------
+    InputError
+        when there is no such file or built-in model, or an override names an unknown parameter.
+    ModelError
+        when the file is not a valid model.
+
+    Examples
+    --------
     >>> from analysis import load_model
     >>> load_model("maier-stein", {"beta": 4}).parameter_values
     {beta: 4}
@@ -118,11 +158,17 @@ def load_model(source: str | Path, overrides: Mapping[str, object] | None = None
 
 
 def parse_assignments(items) -> dict[str, str]:
-    """``["beta=4", "eps=0.01"]`` -> ``{"beta": "4", "eps": "0.01"}`` (for ``--set``)."""
+    """``["beta=4", "eps=0.01"]`` -> ``{"beta": "4", "eps": "0.01"}`` (for ``--set``).
+
+    Examples
+    --------
+    >>> parse_assignments(["beta=4", "eps = 0.01"])
+    {'beta': '4', 'eps': '0.01'}
+    """
     out = {}
     for item in items or []:
         if "=" not in item:
-            raise ModelError(f"--set expects NAME=VALUE, got {item!r}")
+            raise InputError(f"--set expects NAME=VALUE, got {item!r}")
         key, val = item.split("=", 1)
         out[key.strip()] = val.strip()
     return out

@@ -18,12 +18,21 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["format_number", "text_table", "latex_escape", "latex_table", "latex_document", "to_jsonable",
-           "dumps", "LATEX_PACKAGES"]
+__all__ = [
+    "format_number",
+    "text_table",
+    "latex_escape",
+    "latex_cell",
+    "latex_table",
+    "latex_document",
+    "to_jsonable",
+    "dumps",
+    "LATEX_PACKAGES",
+]
 
 LATEX_PACKAGES = ("amsmath", "array", "booktabs", "siunitx", "longtable")
 """What the LaTeX this module writes needs in the preamble."""
@@ -64,8 +73,16 @@ def text_table(headers: Sequence[str], rows: Sequence[Sequence], digits: int = 4
 
 
 _LATEX_SPECIAL = {
-    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
 }
 
 
@@ -78,31 +95,81 @@ def latex_escape(text) -> str:
     return re.sub(r"[\\&%$#_{}~^]", lambda m: _LATEX_SPECIAL[m.group()], str(text))
 
 
-def latex_table(headers: Sequence[str], rows: Sequence[Sequence], numeric: Sequence[bool], *,
-                caption: str | None = None, label: str | None = None, digits: int = 4) -> str:
-    """A booktabs table; numeric columns are siunitx ``S`` columns (text cells braced)."""
-    spec = "".join("S[table-format=-1.4e-1]" if n else "l" for n in numeric)
-    head = " & ".join(f"{{{latex_escape(h)}}}" if n else latex_escape(h) for h, n in zip(headers, numeric))
+def latex_cell(value, numeric: bool, digits: int = 4) -> str:
+    """One table cell: in a numeric (siunitx ``S``) column a number as it is and anything else
+    braced and escaped; in a text column the escaped text.
+
+    >>> latex_cell(0.5, True), latex_cell(None, True), latex_cell("a_b", False)
+    ('0.5', '{-}', 'a\\\\_b')
+    """
+    text = format_number(value, digits)
+    if not numeric:
+        return latex_escape(text)
+    try:
+        float(text)
+        return text
+    except ValueError:
+        return f"{{{latex_escape(text)}}}"
+
+
+def latex_table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence],
+    numeric: Sequence[bool],
+    *,
+    caption: str | None = None,
+    label: str | None = None,
+    digits: int = 4,
+    columns: Sequence[str] | None = None,
+    long: bool = False,
+) -> str:
+    """A booktabs table; numeric columns are siunitx ``S`` columns (text cells braced).
+
+    ``columns`` replaces the column specifications (for example wrapped text columns
+    ``>{\\raggedright\\arraybackslash}p{3cm}`` or wider ``S`` formats). ``long=True`` writes a
+    ``longtable`` in a small font instead of a ``table`` float: it runs over pages and repeats its
+    head on each.
+    """
+    spec = (
+        " ".join(columns) if columns is not None else "".join("S[table-format=-1.4e-1]" if n else "l" for n in numeric)
+    )
+    head = " & ".join(f"{{{latex_escape(h)}}}" if n else latex_escape(h) for h, n in zip(headers, numeric)) + r" \\"
+    body = [" & ".join(latex_cell(c, n, digits) for c, n in zip(r, numeric)) + r" \\" for r in rows]
+    if long:
+        lines = [r"{\small\setlength{\tabcolsep}{3pt}", rf"\begin{{longtable}}{{{spec}}}"]
+        if caption:
+            lines.append(rf"\caption{{{latex_escape(caption)}}}" + (rf"\label{{{label}}}" if label else "") + r"\\")
+        lines += [
+            r"\toprule",
+            head,
+            r"\midrule",
+            r"\endfirsthead",
+            r"\toprule",
+            head,
+            r"\midrule",
+            r"\endhead",
+            r"\bottomrule",
+            r"\endfoot",
+            *body,
+            r"\end{longtable}",
+            "}",
+        ]
+        return "\n".join(lines) + "\n"
     lines = [r"\begin{table}[ht]", r"\centering"]
     if caption:
         lines.append(rf"\caption{{{latex_escape(caption)}}}")
     if label:
         lines.append(rf"\label{{{label}}}")
-    lines += [rf"\begin{{tabular}}{{{spec}}}", r"\toprule", head + r" \\", r"\midrule"]
-    for r in rows:
-        cells = []
-        for c, n in zip(r, numeric):
-            s = format_number(c, digits)
-            if n:
-                try:
-                    float(s)
-                    cells.append(s)
-                except ValueError:
-                    cells.append(f"{{{latex_escape(s)}}}")
-            else:
-                cells.append(latex_escape(s))
-        lines.append(" & ".join(cells) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+    lines += [
+        rf"\begin{{tabular}}{{{spec}}}",
+        r"\toprule",
+        head,
+        r"\midrule",
+        *body,
+        r"\bottomrule",
+        r"\end{tabular}",
+        r"\end{table}",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -110,9 +177,14 @@ def latex_document(body: str, *, landscape: bool = False) -> str:
     """Wrap table(s) in a minimal standalone document that pdflatex compiles."""
     geometry = "landscape," if landscape else ""
     packages = "".join(f"\\usepackage{{{p}}}\n" for p in LATEX_PACKAGES)
-    return ("\\documentclass{article}\n"
-            f"\\usepackage[{geometry}margin=1.5cm]{{geometry}}\n"
-            + packages + "\\begin{document}\n" + body + "\\end{document}\n")
+    return (
+        "\\documentclass{article}\n"
+        f"\\usepackage[{geometry}margin=1.5cm]{{geometry}}\n"
+        + packages
+        + "\\begin{document}\n"
+        + body
+        + "\\end{document}\n"
+    )
 
 
 def to_jsonable(obj):

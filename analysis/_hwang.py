@@ -1,5 +1,5 @@
 """Hwang weights: how the stationary law splits between tied global minima of V
-(THEORY.md section 3, paper Theorem 10).
+(docs/theory.md section 3, paper Theorem 10).
 
 If the stationary density is C(theta) exp(-V(theta)/eta) and V has global minima
 theta_1..theta_k with non-singular Hessians H_i, the mass near theta_i tends, as
@@ -38,17 +38,22 @@ _TIE_RTOL = 1e-9
 class HwangWeight:
     """Limiting stationary mass at one global minimum of V."""
 
-    point: tuple               # coordinates (floats)
+    point: tuple  # coordinates (floats)
     exact_point: tuple | None  # exact sympy coordinates when known
-    weight: sp.Expr            # exact where possible, else a sympy Float
-    value: float               # float(weight)
-    hessian_det: float         # det of the Hessian of V there (0 for a degenerate minimum)
-    prefactor: float           # C(theta_i)
+    weight: sp.Expr  # exact where possible, else a sympy Float
+    value: float  # float(weight)
+    hessian_det: float  # det of the Hessian of V there (0 for a degenerate minimum)
+    prefactor: float  # C(theta_i)
     note: str = ""
 
     def to_dict(self) -> dict:
-        out = {"point": list(self.point), "weight": self.value, "exact": str(self.weight),
-               "hessian_det": self.hessian_det, "prefactor": self.prefactor}
+        out = {
+            "point": list(self.point),
+            "weight": self.value,
+            "exact": str(self.weight),
+            "hessian_det": self.hessian_det,
+            "prefactor": self.prefactor,
+        }
         if self.exact_point is not None:
             out["exact_point"] = [str(c) for c in self.exact_point]
         if self.note:
@@ -88,7 +93,7 @@ def _order_1d(dV, x, mn):
     """Lowest-order term of V at a 1-D minimum: (2k, c, exact c or None) with V ~ c u^(2k)."""
     coeffs, deriv = [], dV
     for n in range(2, 13):
-        deriv = sp.diff(deriv, x)   # V^(n) = d^(n-1)/dx^(n-1) V'
+        deriv = sp.diff(deriv, x)  # V^(n) = d^(n-1)/dx^(n-1) V'
         val, f = _at(deriv, (x,), mn.exact, mn.point)
         coeffs.append((n, val, f / float(sp.factorial(n))))
     # floats: a Taylor coefficient is zero when tiny next to the others (the point itself is
@@ -104,22 +109,31 @@ def _order_1d(dV, x, mn):
 
 
 def hwang_weights(model: Model, *, timeout: float = 5) -> tuple[HwangWeight, ...]:
-    """Limiting weights of the global minima of the closed-form V (THEORY.md 3, Theorem 10).
+    """Limiting weights of the global minima of the closed-form V (docs/theory.md section 3, Theorem 10).
 
-    Returns one :class:`HwangWeight` per global minimum of V (ties decided exactly in
-    sympy when the values are exact, else to 1e-9 relative), in the order of their
-    coordinates (``timeout``: seconds for sympy's integrate, see
-    :func:`analysis.closed_form_quasi_potential`). A single global minimum gets weight 1. Degenerate minima: see the
-    module docstring (they dominate; 1-D weights from the lowest-order terms, d >= 2 with
-    several raises ModelError).
+    Parameters
+    ----------
+    model : Model
+        The model; V and the prefactor C come from :func:`analysis.closed_form_quasi_potential`.
+    timeout : float
+        Seconds for sympy's integrate (see :func:`analysis.closed_form_quasi_potential`).
+
+    Returns
+    -------
+    tuple of HwangWeight
+        One per global minimum of V (ties decided exactly in sympy when the values are exact,
+        else to 1e-9 relative), in the order of their coordinates. A single global minimum
+        gets weight 1. Degenerate minima: see the module docstring (they dominate; 1-D weights
+        come from the lowest-order terms).
 
     Raises
     ------
     ModelError
-        when V has no closed form, or no minimum inside the bounds.
+        when V has no closed form, no minimum inside the bounds, is flat to order 12 at a
+        minimum, or has several degenerate tied minima in d >= 2.
 
-    Example
-    -------
+    Examples
+    --------
     >>> from analysis import load_model
     >>> [str(w.weight) for w in hwang_weights(load_model("hwang"))]
     ['E/(1 + E)', '1/(1 + E)']
@@ -143,8 +157,14 @@ def hwang_weights(model: Model, *, timeout: float = 5) -> tuple[HwangWeight, ...
         if det_e is not None:
             singular = det_e == 0
         else:
-            ev = np.abs(np.linalg.eigvals(np.array(sp.Matrix(H).xreplace(
-                dict(zip(variables, [sp.Float(t, 17) for t in mn.point]))).evalf(), dtype=float)))
+            ev = np.abs(
+                np.linalg.eigvals(
+                    np.array(
+                        sp.Matrix(H).xreplace(dict(zip(variables, [sp.Float(t, 17) for t in mn.point]))).evalf(),
+                        dtype=float,
+                    )
+                )
+            )
             singular = ev.min() <= 1e-8 * max(1.0, ev.max())
         rows.append((mn, det_e, det_f, c_e, c_f, singular or mn.degenerate))
 
@@ -161,7 +181,7 @@ def hwang_weights(model: Model, *, timeout: float = 5) -> tuple[HwangWeight, ...
     degenerate = [r for r in rows if r[5]]
     if not degenerate:
         terms = []
-        for mn, det_e, det_f, c_e, c_f, _ in rows:
+        for _, det_e, det_f, c_e, c_f, _ in rows:
             if det_e is not None and c_e is not None:
                 terms.append(c_e / sp.sqrt(det_e))
             else:
@@ -178,14 +198,23 @@ def hwang_weights(model: Model, *, timeout: float = 5) -> tuple[HwangWeight, ...
     if len(variables) > 1:
         if len(degenerate) > 1:
             pts = ", ".join(str(r[0].point) for r in degenerate)
-            raise ModelError(f"the tied global minima {pts} of V have singular Hessians: degenerate minima "
-                             "dominate and their weights need the lowest-order non-vanishing terms of V "
-                             "(not derived in d >= 2)")
+            raise ModelError(
+                f"the tied global minima {pts} of V have singular Hessians: degenerate minima "
+                "dominate and their weights need the lowest-order non-vanishing terms of V "
+                "(not derived in d >= 2)"
+            )
         out = []
         for mn, _, det_f, _, c_f, sing in rows:
             if sing:
-                out.append(make(mn, sp.Integer(1), 0.0, c_f, "degenerate minimum: dominates the non-degenerate "
-                                "tied minima (mass ~ larger power of eta)"))
+                out.append(
+                    make(
+                        mn,
+                        sp.Integer(1),
+                        0.0,
+                        c_f,
+                        "degenerate minimum: dominates the non-degenerate tied minima (mass ~ larger power of eta)",
+                    )
+                )
             else:
                 out.append(make(mn, sp.Integer(0), det_f, c_f, "dominated by a degenerate tied minimum"))
         return tuple(out)
@@ -195,7 +224,7 @@ def hwang_weights(model: Model, *, timeout: float = 5) -> tuple[HwangWeight, ...
     orders = [_order_1d(dV, x, r[0]) for r in rows]
     top = max(o[0] for o in orders)
     terms = []
-    for (mn, _, _, c_e, c_f, _), (n, cf, ce) in zip(rows, orders):
+    for (_, _, _, c_e, c_f, _), (n, cf, ce) in zip(rows, orders):
         if n != top:
             terms.append(None)
         elif ce is not None and c_e is not None:
@@ -206,12 +235,18 @@ def hwang_weights(model: Model, *, timeout: float = 5) -> tuple[HwangWeight, ...
     out = []
     for (mn, _, det_f, _, c_f, _), (n, _, _), t in zip(rows, orders, terms):
         if t is None:
-            note = (f"dominated: V ~ c (x - x_i)^{n} here but ~ c (x - x_j)^{top} at a tied minimum, whose mass "
-                    f"eta^(1/{top}) beats eta^(1/{n})")
+            note = (
+                f"dominated: V ~ c (x - x_i)^{n} here but ~ c (x - x_j)^{top} at a tied minimum, whose mass "
+                f"eta^(1/{top}) beats eta^(1/{n})"
+            )
             out.append(make(mn, sp.Integer(0), det_f, c_f, note))
         else:
             w = sp.simplify(t / total)
-            note = (f"degenerate minima dominate: weights C_i c_i^(-1/{top}) from the lowest-order terms "
-                    f"V ~ c_i (x - x_i)^{top}" if top > 2 else "")
+            note = (
+                f"degenerate minima dominate: weights C_i c_i^(-1/{top}) from the lowest-order terms "
+                f"V ~ c_i (x - x_i)^{top}"
+                if top > 2
+                else ""
+            )
             out.append(make(mn, w, 0.0 if n > 2 else det_f, c_f, note))
     return tuple(out)

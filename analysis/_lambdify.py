@@ -11,13 +11,13 @@ Two flavours, both with common-subexpression elimination:
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
-from ._errors import ModelError
+from ._errors import InputError, ModelError
 
 
 def _flatten(exprs) -> tuple[list[sp.Expr], tuple[int, ...]]:
@@ -33,23 +33,35 @@ def _check_free(flat: Sequence[sp.Expr], symbols: Sequence[sp.Symbol]) -> None:
     extra = set().union(*(e.free_symbols for e in flat)) - allowed if flat else set()
     if extra:
         names = ", ".join(sorted(str(s) for s in extra))
-        raise ModelError(f"expression depends on symbol(s) without a value: {names} "
-                         "(give them a value in [parameters] or with --set NAME=VALUE)")
+        raise ModelError(
+            f"expression depends on symbol(s) without a value: {names} "
+            "(give them a value in [parameters] or with --set NAME=VALUE)"
+        )
 
 
 def array_function(exprs, symbols: Sequence[sp.Symbol]) -> Callable[[np.ndarray], np.ndarray]:
     """Vectorised callable ``f(X)`` with ``X`` of shape ``(..., len(symbols))``.
 
-    Returns an array of shape ``X.shape[:-1] + shape(exprs)``; constant entries are
-    broadcast, so the output shape never depends on which entries are constant.
+    Returns an array of shape ``X.shape[:-1] + shape(exprs)``: a list of n expressions gives
+    ``(..., n)``, a sympy matrix keeps its shape (a column is ``(..., n, 1)``). Constant entries
+    are broadcast, so the output shape never depends on which entries are constant.
 
-    Example
-    -------
+    Raises
+    ------
+    ModelError
+        when an expression has a symbol that is not in ``symbols`` (a parameter without a value).
+    InputError
+        (from the callable) when the points do not have ``len(symbols)`` coordinates.
+
+    Examples
+    --------
     >>> import sympy as sp
     >>> x, y = sp.symbols("x y")
-    >>> f = array_function(sp.Matrix([x * y, 1]), [x, y])
+    >>> f = array_function([x * y, 1], [x, y])
     >>> f(np.array([[2.0, 3.0], [1.0, 1.0]])).tolist()
     [[6.0, 1.0], [1.0, 1.0]]
+    >>> array_function(sp.Matrix([x * y, 1]), [x, y])(np.array([2.0, 3.0])).tolist()
+    [[6.0], [1.0]]
     """
     flat, shape = _flatten(exprs)
     _check_free(flat, symbols)
@@ -59,7 +71,7 @@ def array_function(exprs, symbols: Sequence[sp.Symbol]) -> Callable[[np.ndarray]
     def f(X):
         X = np.asarray(X, dtype=float)
         if X.shape[-1:] != (d,):
-            raise ModelError(f"expected points with {d} coordinate(s), got array of shape {X.shape}")
+            raise InputError(f"expected points with {d} coordinate(s), got array of shape {X.shape}")
         batch = X.shape[:-1]
         cols = [X[..., i] for i in range(d)]
         vals = fn(*cols)
@@ -95,6 +107,14 @@ def kernel_source(name: str, exprs, symbols: Sequence[sp.Symbol]) -> str:
 
     Only scalar arithmetic and ``math`` functions are used, so the function can be
     compiled by ``numba.njit`` (the output buffer is any 1-D float array).
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> x = sp.Symbol("x")
+    >>> print(kernel_source("drift", [x - x**3], [x]), end="")
+    def drift(a0, out):
+        out[0] = -(a0*a0*a0) + a0
     """
     flat, _ = _flatten(exprs)
     _check_free(flat, symbols)
@@ -114,7 +134,17 @@ def kernel_source(name: str, exprs, symbols: Sequence[sp.Symbol]) -> str:
 
 
 def scalar_kernel(name: str, exprs, symbols: Sequence[sp.Symbol]):
-    """Compile :func:`kernel_source` into a plain Python function (numba-compilable)."""
+    """Compile :func:`kernel_source` into a plain Python function (numba-compilable).
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> x = sp.Symbol("x")
+    >>> out = np.zeros(1)
+    >>> scalar_kernel("drift", [x - x**3], [x])(2.0, out)
+    >>> out.tolist()
+    [-6.0]
+    """
     src = kernel_source(name, exprs, symbols)
     namespace: dict = {"math": math}
     exec(compile(src, f"<memdyn kernel {name}>", "exec"), namespace)  # noqa: S102 - generated code

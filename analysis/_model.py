@@ -8,24 +8,23 @@ numeric callable is asked for.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Mapping, Sequence
 
 import sympy as sp
 
-from ._errors import ModelError
+from ._errors import InputError, ModelError
 from ._lambdify import array_function, scalar_kernel
 from ._noise import GaussianNoise, MinibatchNoise, check_psd_on_grid
-from ._parse import _as_symbols, _parse_covariance, exact_number, parse_expression  # noqa: F401 (re-exported)
+from ._parse import exact_number
 
-DEFAULT_BOUND = 5.0
 _MATRICES = {"jacobian", "hessian", "covariance"}
 
 
 @dataclass(frozen=True)
 class TimeScales:
-    """Two-scale split (THEORY.md section 4): ``slow`` variables move with step eta*epsilon."""
+    """Two-scale split (docs/theory.md section 4): ``slow`` variables move with step eta*epsilon."""
 
     slow: tuple
     epsilon: sp.Symbol | None = None
@@ -35,11 +34,11 @@ class TimeScales:
 class Model:
     """An SGD model: theta_{n+1} = theta_n + eta (b(theta_n) + zeta_{n+1}(theta_n)).
 
-    Build one with :func:`model` (Python) or :func:`load_model` (TOML file or built-in
-    name); the constructor is the validated low-level form.
+    Build one with :func:`analysis.model` (Python) or :func:`analysis.load_model` (TOML file
+    or built-in name); the constructor is the validated low-level form.
 
-    Example
-    -------
+    Examples
+    --------
     >>> from analysis import model
     >>> m = model(variables=["x"], loss="(x**2 - 1)**2/4", covariance="1")
     >>> m.drift
@@ -68,8 +67,9 @@ class Model:
             raise ModelError(f"drift has {len(self.drift_expr)} component(s) but there are {d} variable(s)")
         if isinstance(self.noise, GaussianNoise) and self.noise.covariance.shape != (d, d):
             r, c = self.noise.covariance.shape
-            raise ModelError(f"noise covariance has shape {r}x{c} but there are {d} variable(s); "
-                             f"give a scalar or a {d}x{d} matrix")
+            raise ModelError(
+                f"noise covariance has shape {r}x{c} but there are {d} variable(s); give a scalar or a {d}x{d} matrix"
+            )
         if isinstance(self.noise, MinibatchNoise) and self.loss_expr is None:
             raise ModelError("minibatch noise needs a loss: the per-sample losses define F")
         if len(self.bounds) != d:
@@ -129,7 +129,7 @@ class Model:
             if str(s) == name:
                 return v
         known = ", ".join(str(s) for s, _ in self.parameters) or "none"
-        raise ModelError(f"unknown parameter {name} (parameters: {known})")
+        raise InputError(f"unknown parameter {name} (parameters: {known})")
 
     @property
     def is_gradient(self) -> bool:
@@ -146,8 +146,14 @@ class Model:
         values = {s: v for s, v in self.parameters if s not in set(keep)}
         return expr.xreplace(values) if values else expr
 
-    def with_parameters(self, **values) -> "Model":
-        """A copy with some parameters changed (``--set NAME=VALUE``)."""
+    def with_parameters(self, **values) -> Model:
+        """A copy with some parameters changed (``--set NAME=VALUE``).
+
+        Raises
+        ------
+        InputError
+            when a name is neither a parameter nor the two-scale epsilon.
+        """
         current = {str(s): (s, v) for s, v in self.parameters}
         eps = self.epsilon
         new = dict(self.parameters)
@@ -158,9 +164,18 @@ class Model:
                 new[eps] = exact_number(val)
             else:
                 known = ", ".join(sorted(current)) or "none"
-                raise ModelError(f"unknown parameter {key} (parameters: {known})")
-        return Model(self.name, self.variables, self.noise, self.loss_expr, self.drift_expr,
-                     tuple(new.items()), self.bounds, self.timescales, self.description)
+                raise InputError(f"unknown parameter {key} (parameters: {known})")
+        return Model(
+            self.name,
+            self.variables,
+            self.noise,
+            self.loss_expr,
+            self.drift_expr,
+            tuple(new.items()),
+            self.bounds,
+            self.timescales,
+            self.description,
+        )
 
     # ------------------------------------------------------------------ exact objects
     @cached_property
@@ -212,7 +227,7 @@ class Model:
 
     @cached_property
     def cumulant(self) -> sp.Expr:
-        """Lambda(theta, p) = log E exp<p, zeta(theta)> (THEORY.md section 0)."""
+        """Lambda(theta, p) = log E exp<p, zeta(theta)> (docs/theory.md section 0)."""
         lam = self.noise.cumulant(self.variables, self.momenta, self.drift)
         return self.substitute(lam)
 
@@ -267,90 +282,3 @@ class Model:
                 raise ModelError(f"model {self.name!r} has no {name}")
             self._cache[key] = scalar_kernel(name, expr, tuple(self.variables) + tuple(extra))
         return self._cache[key]
-
-
-def model(*, variables: Sequence[str], loss=None, drift=None, covariance=None, samples=None, batch: int = 1,
-          parameters: Mapping[str, object] | None = None, bounds=None, slow: Sequence[str] | None = None,
-          epsilon: str | None = None, name: str = "model", description: str = "") -> Model:
-    """Build a :class:`Model` from strings (sympy syntax) or sympy expressions.
-
-    Parameters
-    ----------
-    variables : names of the coordinates of theta, in order.
-    loss : F(theta); or ``drift`` : list of d expressions b(theta). Exactly one, except that
-        minibatch ``samples`` define F = mean of the per-sample losses when ``loss`` is omitted.
-    covariance : Gaussian noise; a scalar s(theta) meaning s*I, or a d x d nested list.
-    samples : minibatch noise; per-sample losses l_i. ``batch`` is the minibatch size.
-    parameters : named constants (values exact: 0.1 means 1/10).
-    bounds : [[lo, hi], ...] where critical points are searched (default [-5, 5] each).
-    slow, epsilon : optional two-scale split (THEORY.md section 4).
-
-    Example
-    -------
-    >>> m = model(variables=["x", "y"], loss="(x**2 - 1)**2/4 + y**2/2", covariance="1")
-    >>> m.dim
-    2
-    """
-    vars_ = _as_symbols(variables, "variable")
-    params = dict(parameters or {})
-    psyms = _as_symbols(params.keys(), "parameter")
-    clash = {str(s) for s in psyms} & {str(v) for v in vars_}
-    if clash:
-        raise ModelError(f"{', '.join(sorted(clash))} is both a variable and a parameter")
-    eps_sym = None
-    if epsilon is not None:
-        eps_name = str(epsilon)
-        match = [s for s in psyms if str(s) == eps_name]
-        eps_sym = match[0] if match else _as_symbols([eps_name], "epsilon")[0]
-    namespace = {str(s): s for s in vars_ + psyms}
-    if eps_sym is not None:
-        namespace[str(eps_sym)] = eps_sym
-    pvals = tuple((s, exact_number(v)) for s, v in zip(psyms, params.values()))
-
-    if covariance is not None and samples is not None:
-        raise ModelError("[noise] gives both a covariance and minibatch samples; choose one kind")
-    if covariance is None and samples is None:
-        raise ModelError("[noise] needs a covariance (gaussian) or samples (minibatch)")
-    d = len(vars_)
-    if samples is not None:
-        if isinstance(samples, (str, sp.Basic)) or not isinstance(samples, Sequence) or len(samples) == 0:
-            raise ModelError("minibatch noise needs samples: a non-empty list of per-sample losses")
-        exprs = [parse_expression(s, namespace, f"[noise] samples[{i}]") for i, s in enumerate(samples)]
-        noise = MinibatchNoise(tuple(exprs), batch)
-        if loss is None and drift is None:
-            loss = noise.mean_loss
-    else:
-        noise = GaussianNoise(_parse_covariance(covariance, namespace, d))
-
-    loss_expr = None if loss is None else parse_expression(loss, namespace, "[loss] expr")
-    drift_expr = None
-    if drift is not None:
-        if isinstance(drift, (str, sp.Basic)) and not isinstance(drift, sp.MatrixBase):
-            drift = [drift]
-        drift_expr = sp.ImmutableMatrix([parse_expression(e, namespace, f"[drift] expr[{i}]")
-                                         for i, e in enumerate(list(drift))])
-    if isinstance(noise, MinibatchNoise) and loss_expr is not None:
-        if sp.simplify(loss_expr - noise.mean_loss) != 0:
-            raise ModelError("[loss] differs from the mean of the minibatch samples; omit [loss] or make them agree")
-    if isinstance(noise, MinibatchNoise) and drift_expr is not None:
-        raise ModelError("minibatch noise is defined by per-sample losses; it cannot be used with [drift]")
-
-    if bounds is None:
-        bounds = [[-DEFAULT_BOUND, DEFAULT_BOUND]] * d
-    try:
-        bnds = tuple((float(lo), float(hi)) for lo, hi in bounds)
-    except (TypeError, ValueError):
-        raise ModelError("[domain] bounds must be a list of [low, high] pairs of numbers") from None
-
-    ts = None
-    if slow is not None or epsilon is not None:
-        if slow is None:
-            raise ModelError("[timescales] needs slow = [...] naming the slow variables")
-        if isinstance(slow, str):
-            slow = [slow]
-        unknown = [s for s in slow if s not in {str(v) for v in vars_}]
-        if unknown:
-            raise ModelError(f"[timescales] slow names unknown variable {unknown[0]}")
-        ts = TimeScales(tuple(namespace[s] for s in slow), eps_sym)
-    return Model(name=name, variables=vars_, noise=noise, loss_expr=loss_expr, drift_expr=drift_expr,
-                 parameters=pvals, bounds=bnds, timescales=ts, description=description)

@@ -1,13 +1,13 @@
 """Noise models: each states its covariance and its cumulant generating function.
 
-Conventions (THEORY.md section 0): SGD is theta_{n+1} = theta_n + eta (b + zeta), zeta the
+Conventions (docs/theory.md section 0): SGD is theta_{n+1} = theta_n + eta (b + zeta), zeta the
 *increment* noise, Lambda(theta, p) = log E exp<p, zeta>, Hamiltonian H = <b, p> + Lambda.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import sympy as sp
 
@@ -35,8 +35,7 @@ class GaussianNoise:
         """True when Sigma = s(theta) I."""
         c = self.covariance
         d = c.shape[0]
-        return all(sp.simplify(c[i, j] - (c[0, 0] if i == j else 0)) == 0
-                   for i in range(d) for j in range(d))
+        return all(sp.simplify(c[i, j] - (c[0, 0] if i == j else 0)) == 0 for i in range(d) for j in range(d))
 
     def cumulant(self, variables, p, drift) -> sp.Expr:
         """Lambda(theta, p) = p^T Sigma p / 2."""
@@ -50,7 +49,7 @@ class MinibatchNoise:
     uniformly with replacement, so zeta = grad F - (1/B) sum_{k<B} grad l_{I_k}.
 
     Facts: Sigma = (1/B) (1/m) sum_i (g_i - g)(g_i - g)^T with g_i = grad l_i, g = grad F;
-    Lambda_B(p) = B log (1/m) sum_i exp <p/B, g - g_i>  (THEORY.md section 0, B = 1).
+    Lambda_B(p) = B log (1/m) sum_i exp <p/B, g - g_i>  (docs/theory.md section 0, B = 1).
     """
 
     samples: tuple
@@ -114,4 +113,5 @@ def check_psd_on_grid(cov_fn, bounds: Sequence[Sequence[float]], d: int, *, poin
         k = int(np.argmax(bad))
         raise ModelError(
             f"noise covariance is not positive semi-definite on the domain: at {X[k].round(6).tolist()} "
-            f"it has eigenvalue {eig[k].min():.6g}")
+            f"it has eigenvalue {eig[k].min():.6g}"
+        )

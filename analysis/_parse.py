@@ -7,7 +7,7 @@ object (``beta``, ``gamma``, ``S``, ``N`` are sympy functions or singletons).
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import sympy as sp
 
@@ -66,7 +66,7 @@ def _check_names(text: str, namespace: Mapping[str, sp.Symbol], where: str) -> N
     for k, tok in enumerate(tokens):
         if tok.type != tokenize.NAME or keyword.iskeyword(tok.string):
             continue
-        nxt = next((t for t in tokens[k + 1:] if t.type not in (tokenize.NL, tokenize.NEWLINE)), None)
+        nxt = next((t for t in tokens[k + 1 :] if t.type not in (tokenize.NL, tokenize.NEWLINE)), None)
         is_call = nxt is not None and nxt.string == "("
         if is_call or tok.string in namespace or tok.string in _CONSTANTS:
             continue
@@ -89,8 +89,7 @@ def parse_expression(text, namespace: Mapping[str, sp.Symbol], where: str) -> sp
             raise ModelError(f"{where} must be a string in sympy syntax, got {text!r}")
         _check_names(text, namespace, where)
         try:
-            expr = parse_expr(text, local_dict=dict(namespace), transformations=standard_transformations,
-                              evaluate=True)
+            expr = parse_expr(text, local_dict=dict(namespace), transformations=standard_transformations, evaluate=True)
         except Exception as exc:  # sympy raises many types on bad syntax
             msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise ModelError(f"cannot parse {where} {text!r}: {msg}") from None
@@ -124,5 +123,9 @@ def _parse_covariance(cov, namespace, d) -> sp.ImmutableMatrix:
     n = len(rows)
     if any(len(r) != n for r in rows):
         raise ModelError(f"noise covariance must be square, got rows of lengths {[len(r) for r in rows]}")
-    return sp.ImmutableMatrix([[parse_expression(e, namespace, f"[noise] covariance[{i}][{j}]")
-                                for j, e in enumerate(r)] for i, r in enumerate(rows)])
+    return sp.ImmutableMatrix(
+        [
+            [parse_expression(e, namespace, f"[noise] covariance[{i}][{j}]") for j, e in enumerate(r)]
+            for i, r in enumerate(rows)
+        ]
+    )

@@ -65,8 +65,9 @@ class Result:
             v = getattr(self, f.name)
             if v is None or isinstance(v, (bool, int, float, str, np.number, np.bool_)):
                 rows.append((f.name, v))
-            elif isinstance(v, (tuple, list)) and len(v) <= 6 and all(
-                    isinstance(e, (int, float, np.number)) for e in v):
+            elif (
+                isinstance(v, (tuple, list)) and len(v) <= 6 and all(isinstance(e, (int, float, np.number)) for e in v)
+            ):
                 rows.append((f.name, "(" + ", ".join(format_number(e, 6) for e in v) + ")"))
         return rows
 

@@ -1,4 +1,4 @@
-"""Two time scales: fast equilibria and the slow (Danskin) drift (THEORY.md section 4).
+"""Two time scales: fast equilibria and the slow (Danskin) drift (docs/theory.md section 4).
 
 Split theta = (x, y) into fast variables x and the slow variables y of ``[timescales]``.
 With epsilon kept symbolic, write the drift as b = (b_x, b_y)(x, y; eps).
@@ -28,106 +28,20 @@ loss of stability or a jump).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable
-
 import numpy as np
 import sympy as sp
 
 from ._critical import _time_limit
-from ._errors import ModelError
+from ._errors import ModelError, SolverError
 from ._lambdify import array_function
 from ._model import Model
 from ._sympy_guard import _guarded
+
 # the numeric continuation of branches (batch Newton, multistart, continuation) lives there
-from ._timescales_numeric import _Fast, _System, _box, _close, _samples
+from ._timescales_numeric import _box, _close, _Fast, _samples, _System
+from ._timescales_result import Branch, TwoScaleReduction
 
 _SOLVE_SECONDS = 10
-
-
-@dataclass(frozen=True)
-class Branch:
-    """One stable branch x = lambda_i(y) of fast equilibria and the slow flow on it.
-
-    ``fast_equilibrium`` is exact (expressions in y) or None for a numeric branch; then
-    ``slow_drift`` and ``potential`` are expressions in (x, y) to evaluate at x = lambda_i(y),
-    and ``anchor`` = (y, x) is where the branch was found. ``time_scale`` is ``"eta*eps"``
-    (y moves with the effective step eta*eps) or ``"eta"``. ``equilibrium(Y)`` and ``drift(Y)``
-    take Y of shape (..., m) and return (..., k) / (..., m), NaN where the branch does not
-    exist or is unstable. ``intervals`` (one slow variable) lists the [lo, hi] pieces of the
-    slow domain where the branch exists and is stable.
-    """
-
-    fast_equilibrium: tuple | None
-    slow_drift: tuple
-    time_scale: str
-    potential: sp.Expr | None
-    stable_for: str
-    intervals: tuple | None
-    anchor: tuple | None
-    equilibrium: Callable = field(compare=False, repr=False)
-    drift: Callable = field(compare=False, repr=False)
-
-    @property
-    def exact(self) -> bool:
-        return self.fast_equilibrium is not None
-
-    def to_dict(self) -> dict:
-        out = {"fast_equilibrium": None if self.fast_equilibrium is None else [str(e) for e in self.fast_equilibrium],
-               "slow_drift": [str(e) for e in self.slow_drift], "time_scale": self.time_scale,
-               "potential": None if self.potential is None else str(self.potential),
-               "stable_for": self.stable_for}
-        if self.intervals is not None:
-            out["intervals"] = [list(iv) for iv in self.intervals]
-        if not self.exact:
-            out["anchor"] = {"y": list(self.anchor[0]), "x": list(self.anchor[1])}
-        return out
-
-
-@dataclass(frozen=True)
-class TwoScaleReduction:
-    """The eps -> 0 reduction of THEORY.md section 4: stable branches and fold points.
-
-    ``fold_points`` are (x..., y...) coordinates (exact sympy when sympy solved the fold
-    system, floats otherwise) inside the domain where b_x = 0 and det D_x b_x = 0 at eps = 0.
-    """
-
-    fast: tuple
-    slow: tuple
-    epsilon: sp.Symbol | None
-    branches: tuple
-    fold_points: tuple
-    method: str            # "symbolic" | "numeric" | "mixed"
-    message: str = ""
-
-    def to_dict(self) -> dict:
-        return {"fast": [str(v) for v in self.fast], "slow": [str(v) for v in self.slow],
-                "epsilon": None if self.epsilon is None else str(self.epsilon), "method": self.method,
-                "branches": [b.to_dict() for b in self.branches],
-                "fold_points": [[str(c) for c in p] for p in self.fold_points], "message": self.message}
-
-    @property
-    def latex(self) -> str:
-        """An ``align*`` block with every branch (THEORY.md section 4 notation)."""
-        eps = sp.latex(self.epsilon) if self.epsilon is not None else r"\varepsilon"
-        xs = sp.latex(sp.Matrix(self.fast)) if len(self.fast) > 1 else sp.latex(self.fast[0])
-        lines = []
-        for i, b in enumerate(self.branches, 1):
-            scale = rf"\eta {eps}" if b.time_scale == "eta*eps" else r"\eta"
-            lam = (sp.latex(b.fast_equilibrium[0]) if b.exact and len(b.fast_equilibrium) == 1 else
-                   sp.latex(sp.Matrix(b.fast_equilibrium)) if b.exact
-                   else r"\text{numeric branch, " + b.stable_for.replace("_", r"\_") + "}")
-            drift = sp.latex(b.slow_drift[0]) if len(b.slow_drift) == 1 else sp.latex(sp.Matrix(b.slow_drift))
-            row = rf"\lambda_{{{i}}}:\ & {xs} = {lam}, & \dot{{y}} &= {drift} \quad (\text{{time scale }} {scale})"
-            if b.potential is not None:
-                row += rf", & \Psi_{{{i}}} &= {sp.latex(b.potential)}"
-            lines.append(row)
-        if self.fold_points:
-            pts = ", ".join("(" + ", ".join(sp.latex(c) for c in p) + ")" for p in self.fold_points)
-            lines.append(rf"\text{{folds:}}\ & {pts}")
-        if not lines:
-            lines.append(r"\text{no stable branch of fast equilibria}")
-        return "\\begin{align*}\n" + " \\\\\n".join(lines) + "\n\\end{align*}\n"
 
 
 # ---------------------------------------------------------------- symbolic pieces
@@ -168,7 +82,7 @@ def _solve_fast(G, fast, slow):
     if len(fast) > 1 and not all(e.is_polynomial(*fast) for e in eqs):
         return None
     sols = _guarded(lambda: sp.solve(eqs, list(fast), dict=True), _SOLVE_SECONDS, None)
-    if sols is None:           # timed out or sympy gave up
+    if sols is None:  # timed out or sympy gave up
         return None
     out = []
     for s in sols:
@@ -234,8 +148,11 @@ def _fold_points(G, fast, slow, bounds_fast, bounds_slow, fastsys, seed):
                     raise NotImplementedError
                 c = tuple(sp.simplify(s[v]) for v in unknowns)
                 z = np.array([complex(sp.N(e, 30)) for e in c])
-                if np.all(np.abs(z.imag) <= 1e-12 * (1 + np.abs(z.real))) and \
-                        np.all(z.real >= lo - slack) and np.all(z.real <= hi + slack):
+                if (
+                    np.all(np.abs(z.imag) <= 1e-12 * (1 + np.abs(z.real)))
+                    and np.all(z.real >= lo - slack)
+                    and np.all(z.real <= hi + slack)
+                ):
                     pts.append(c)
             return tuple(sorted(pts, key=lambda c: [float(v) for v in c]))
         except (TimeoutError, NotImplementedError, ValueError, TypeError, sp.PolynomialError):
@@ -257,18 +174,36 @@ def _fold_points(G, fast, slow, bounds_fast, bounds_slow, fastsys, seed):
 
 
 # ---------------------------------------------------------------- the reduction
-def two_scale_reduction(model: Model, *, starts: int = 64, seed: int = 0, exact: bool | None = None) -> TwoScaleReduction:
+def two_scale_reduction(
+    model: Model, *, starts: int = 64, seed: int = 0, exact: bool | None = None
+) -> TwoScaleReduction:
     """Fast equilibria lambda_i(y), slow drift and potential on each stable branch, folds.
 
     Parameters
     ----------
-    model : a model with a ``[timescales]`` section (``slow`` variables, ``epsilon`` symbol).
-    starts : Newton multistart size per anchor value of y (numeric branches).
-    seed : seed of the scrambled Sobol starts.
-    exact : True/False forces/forbids ``sympy.solve`` for the fast equilibria (default: try).
+    model : Model
+        A model with a ``[timescales]`` section (``slow`` variables, ``epsilon`` symbol).
+    starts : int
+        Newton multistart size per anchor value of y (numeric branches).
+    seed : int
+        Seed of the scrambled Sobol starts.
+    exact : bool or None
+        True/False forces/forbids ``sympy.solve`` for the fast equilibria (default: try).
 
-    Example
+    Returns
     -------
+    TwoScaleReduction
+        ``converged`` is False when no stable branch of fast equilibria lies in the domain.
+
+    Raises
+    ------
+    ModelError
+        when the model has no ``[timescales]`` section or its fast drift is singular at eps = 0.
+    SolverError
+        with ``exact=True`` when sympy cannot solve for the fast equilibria.
+
+    Examples
+    --------
     >>> from analysis import load_model
     >>> r = two_scale_reduction(load_model("two-scale"))
     >>> sorted((str(b.fast_equilibrium[0]), str(b.slow_drift[0])) for b in r.branches)
@@ -312,6 +247,7 @@ def two_scale_reduction(model: Model, *, starts: int = 64, seed: int = 0, exact:
                 out = fn(np.concatenate([X, flat], axis=-1))
             out[~np.isfinite(X).all(axis=-1)] = np.nan
             return out.reshape(Y.shape[:-1] + (len(expr_mat),))
+
         return f
 
     def finish(lam_exact, lam_fn, anchor):
@@ -336,20 +272,31 @@ def two_scale_reduction(model: Model, *, starts: int = 64, seed: int = 0, exact:
         else:
             drift = tuple(sp.simplify(e) for e in drift_xy)
         intervals = _intervals(mask, Ysamp[:, 0], ylo[0], yhi[0], folds_y) if len(slow) == 1 else None
-        return Branch(lam_exact, drift, time_scale, pot, _describe(intervals, mask, ylo, yhi, slow), intervals,
-                      anchor, lam_fn, on_branch(drift_xy, lam_fn))
+        return Branch(
+            lam_exact,
+            drift,
+            time_scale,
+            pot,
+            _describe(intervals, mask, ylo, yhi, slow),
+            intervals,
+            anchor,
+            lam_fn,
+            on_branch(drift_xy, lam_fn),
+        )
 
     branches = []
     cands = None if exact is False else _solve_fast(G, fast, slow)
     if exact is True and cands is None:
-        raise ModelError("sympy cannot solve the fast equilibria exactly; use exact=None for numeric branches")
+        raise SolverError("sympy cannot solve the fast equilibria exactly; use exact=None for numeric branches")
     for cand in cands or []:
+
         def lam_fn(Y, cand=cand):
             Y = np.asarray(Y, float)
             flat = Y.reshape(-1, len(slow))
             X = _eval_complex(cand, slow, flat)
             X[~fastsys.stable(np.nan_to_num(X), flat) | ~np.isfinite(X).all(axis=-1)] = np.nan
             return X.reshape(Y.shape[:-1] + (len(fast),))
+
         b = finish(cand, lam_fn, None)
         if b is not None:
             branches.append(b)
@@ -362,15 +309,20 @@ def two_scale_reduction(model: Model, *, starts: int = 64, seed: int = 0, exact:
             tol = 1e-6 * (1 + fastsys.width)
             if any(_close(_eval_complex(c, slow, y[None])[0], x, tol) for c in cands or []):
                 continue  # on an exact solution (even where that one is not stable)
-            if any(_close(fastsys.continuation(y0, x0, y[None])[0], x, tol)
-                   or _close(fastsys.continuation(y, x, y0[None])[0], x0, tol) for y0, x0 in numeric):
+            if any(
+                _close(fastsys.continuation(y0, x0, y[None])[0], x, tol)
+                or _close(fastsys.continuation(y, x, y0[None])[0], x0, tol)
+                for y0, x0 in numeric
+            ):
                 continue
             numeric.append((y, x))
     for y0, x0 in numeric:
+
         def lam_fn(Y, y0=y0, x0=x0):
             Y = np.asarray(Y, float)
             flat = Y.reshape(-1, len(slow))
             return fastsys.continuation(y0, x0, flat).reshape(Y.shape[:-1] + (len(fast),))
+
         b = finish(None, lam_fn, (tuple(float(v) for v in y0), tuple(float(v) for v in x0)))
         if b is not None:
             branches.append(b)
@@ -382,6 +334,8 @@ def two_scale_reduction(model: Model, *, starts: int = 64, seed: int = 0, exact:
         method = "numeric"
     msg = "" if branches else "no stable fast equilibrium in the domain"
     if numeric:
-        msg = ("numeric branches: fast_equilibrium is None and slow_drift/potential are expressions in "
-               "(x, y) to evaluate at x = lambda_i(y)")
-    return TwoScaleReduction(fast, slow, eps, tuple(branches), folds, method, msg)
+        msg = (
+            "numeric branches: fast_equilibrium is None and slow_drift/potential are expressions in "
+            "(x, y) to evaluate at x = lambda_i(y)"
+        )
+    return TwoScaleReduction(fast, slow, eps, tuple(branches), folds, method, converged=bool(branches), message=msg)

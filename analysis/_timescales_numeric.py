@@ -1,4 +1,4 @@
-"""Numeric branches of fast equilibria for the two-scale reduction (THEORY.md section 4).
+"""Numeric branches of fast equilibria for the two-scale reduction (docs/theory.md section 4).
 
 Used by ``analysis._timescales`` when ``sympy.solve`` gives no trustworthy closed form
 for the fast equilibria: batch Newton on the fast system at eps = 0 (``_System``), a
@@ -14,8 +14,8 @@ import sympy as sp
 
 from ._lambdify import array_function
 
-_GRID_1D = 401          # samples of a single slow variable for the stability intervals
-_GRID_ND = 256          # Sobol samples of a multi-dimensional slow domain
+_GRID_1D = 401  # samples of a single slow variable for the stability intervals
+_GRID_ND = 256  # Sobol samples of a multi-dimensional slow domain
 
 
 class _System:
@@ -97,8 +97,12 @@ class _Fast:
         _, res = self.sys.solve_step(X, Y)
         res = np.max(np.abs(res), axis=-1)
         slack = 1e-6 * self.width
-        keep = (np.isfinite(X).all(axis=-1) & (res < 1e-10 * (1 + self.width))
-                & (X >= self.lo - slack).all(axis=-1) & (X <= self.hi + slack).all(axis=-1))
+        keep = (
+            np.isfinite(X).all(axis=-1)
+            & (res < 1e-10 * (1 + self.width))
+            & (X >= self.lo - slack).all(axis=-1)
+            & (X <= self.hi + slack).all(axis=-1)
+        )
         keep &= self.stable(X, Y, margin=1e-8)  # a root at a bifurcation point starts no branch
         out = []
         for x in X[keep]:
@@ -117,8 +121,11 @@ class _Fast:
             ys = y0 + (Y - y0) * (s / steps)
             xn, res = self.sys.newton(x, ys, iterations=6 if s < steps else 10, max_step=r)
             with np.errstate(invalid="ignore"):
-                ok = (np.isfinite(xn).all(axis=-1) & (res < 1e-9 * (1 + self.width))
-                      & (np.max(np.abs(xn - x), axis=-1) <= 2 * r))
+                ok = (
+                    np.isfinite(xn).all(axis=-1)
+                    & (res < 1e-9 * (1 + self.width))
+                    & (np.max(np.abs(xn - x), axis=-1) <= 2 * r)
+                )
             ok &= self.stable(np.where(ok[:, None], xn, x), ys)
             alive &= ok
             x = np.where(alive[:, None], xn, x)

@@ -1,9 +1,11 @@
-"""Accuracy versus time of the quasi-potential solvers (issue 4). Prints a Markdown table.
+"""Accuracy versus time of the quasi-potential methods. Prints a table.
 
-Run: ``python benchmarks/bench_quasipotential.py``. References: closed forms of THEORY.md
+Run: ``python benchmarks/bench_quasipotential.py``. Every path method of the registry
+:data:`numerics.largedev.METHODS` runs on each two-dimensional case; the exact method and gmam's
+H = 0 form run on a one-dimensional minibatch case. References: closed forms of docs/theory.md
 section 1, Maier-Stein's exact 1/2 for beta <= 4 (Maier and Stein 1993); for beta = 5, 10 no
 published value was found, the reference is gMAM at 1025 nodes with Richardson extrapolation
-(tolerance 1e-10), marked "ref: gMAM n=1025+R".
+(tolerance 1e-10), marked "gMAM n=1025+R".
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ import numpy as np
 from scipy.linalg import solve_continuous_lyapunov
 
 from analysis import load_model, model
-from numerics.largedev._quasipotential import quasi_potential
+from numerics.largedev import METHODS, quasi_potential
+from numerics.report import text_table
+
+PATH_METHODS = [name for name, method in METHODS.items() if method.order is not None]
 
 
 def cases():
@@ -31,22 +36,34 @@ def cases():
     lin = model(variables=["x", "y"], drift=["-x + 3*y", "-2*y"], covariance=[["1", "1/2"], ["1/2", "2"]])
     yield "linear non-normal, anisotropic", lin, [0, 0], x, 0.5 * x @ np.linalg.solve(P, x), "Lyapunov"
     rot = model(variables=["x", "y"], drift=["-(x + x**3) - 6*y", "-2*y + 3*(x + x**3)"], covariance="1")
-    yield "rotational b=-grad W+3J grad W", rot, [0, 0], [0.7, 0.4], 2 * (0.7 ** 2 / 2 + 0.16 + 0.7 ** 4 / 4), "2W"
+    yield "rotational b=-grad W+3J grad W", rot, [0, 0], [0.7, 0.4], 2 * (0.7**2 / 2 + 0.16 + 0.7**4 / 4), "2W"
     xm = np.sort(np.roots([1, 0, -1, 0.05]).real)
     dw = model(variables=["x", "y"], loss="(x**2 - 1)**2/4 + x/20 + y**2/2", covariance="1/2")
-    F = lambda v: (v ** 2 - 1) ** 2 / 4 + v / 20
+    F = lambda v: (v**2 - 1) ** 2 / 4 + v / 20
     yield "tilted double well 2-D", dw, [xm[0], 0], [xm[1], 0], 4 * (F(xm[1]) - F(xm[0])), "2 dF/sigma^2"
 
 
 def main():
     rows = []
     for name, m, a, b, ref, refname in cases():
-        for method in ("gmam", "scp"):
+        for method in PATH_METHODS:
             t = time.perf_counter()
             r = quasi_potential(m, a, b, method=method)
             dt = time.perf_counter() - t
-            rows.append((method, name, r.points, r.action, ref, refname, abs(r.action - ref) / abs(ref),
-                         r.error_estimate / abs(ref), dt, r.converged))
+            rows.append(
+                (
+                    method,
+                    name,
+                    r.points,
+                    r.action,
+                    ref,
+                    refname,
+                    abs(r.action - ref) / abs(ref),
+                    r.error_estimate / abs(ref),
+                    dt,
+                    r.converged,
+                )
+            )
     mb = model(variables=["w"], samples=["(w**2 - 1)**2/4 + 31*w/20", "(w**2 - 1)**2/4 - 29*w/20"])
     roots = np.sort(np.roots([1, 0, -1, 0.05]).real)
     t = time.perf_counter()
@@ -55,15 +72,66 @@ def main():
     t = time.perf_counter()
     gm = quasi_potential(mb, [roots[0]], [roots[1]], method="gmam")
     dt2 = time.perf_counter() - t
-    rows.append(("exact", "minibatch 1-D (2 samples)", ex.points, ex.action, ex.action, "itself", 0.0,
-                 ex.error_estimate / ex.action, dt, ex.converged))
-    rows.append(("gmam (H=0)", "minibatch 1-D (2 samples)", gm.points, gm.action, ex.action, "exact root",
-                 abs(gm.action - ex.action) / ex.action, gm.error_estimate / ex.action, dt2, gm.converged))
-    print("| method | case | points | action | reference | ref. source | rel. error | est. rel. error | seconds | converged |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:.12g} | {r[4]:.12g} | {r[5]} | {r[6]:.1e} | {r[7]:.1e} | "
-              f"{r[8]:.2f} | {r[9]} |")
+    rows.append(
+        (
+            "exact",
+            "minibatch 1-D (2 samples)",
+            ex.points,
+            ex.action,
+            ex.action,
+            "itself",
+            0.0,
+            ex.error_estimate / ex.action,
+            dt,
+            ex.converged,
+        )
+    )
+    rows.append(
+        (
+            "gmam (H=0)",
+            "minibatch 1-D (2 samples)",
+            gm.points,
+            gm.action,
+            ex.action,
+            "exact root",
+            abs(gm.action - ex.action) / ex.action,
+            gm.error_estimate / ex.action,
+            dt2,
+            gm.converged,
+        )
+    )
+    headers = [
+        "method",
+        "case",
+        "points",
+        "action",
+        "reference",
+        "ref. source",
+        "rel. error",
+        "est. rel. error",
+        "seconds",
+        "converged",
+    ]
+    print(
+        text_table(
+            headers,
+            [
+                [
+                    r[0],
+                    r[1],
+                    r[2],
+                    f"{r[3]:.12g}",
+                    f"{r[4]:.12g}",
+                    r[5],
+                    f"{r[6]:.1e}",
+                    f"{r[7]:.1e}",
+                    f"{r[8]:.2f}",
+                    r[9],
+                ]
+                for r in rows
+            ],
+        )
+    )
 
 
 if __name__ == "__main__":

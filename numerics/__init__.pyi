@@ -1,12 +1,72 @@
 # Public API of numerics: read by lazy_loader (names load on first use) and by type checkers.
 from . import claims, experiments, largedev, report, sgd, stationary, stats
-from .sgd import AR1Noise, BasinMap, ChainRandom, Constant, Divergence, MarkovNoise, MarkovResult, RobbinsMonro, SimulationResult, TwoScale, basin_map, grid_basin_masses, simulate, simulate_markov
+from .claims import VerificationReport, catalogue, verify
+from .experiments import (
+    AR1Quadratic,
+    CollapseResult,
+    DiffusionResult,
+    Memorization,
+    MemorizeResult,
+    TrainResult,
+    builtin_data,
+    builtin_memorize_model,
+    diffusion_experiment,
+    energy_distance,
+    load_points,
+    make_score_model,
+    markov_sgd,
+    memorization,
+    memorized_flags,
+    run_collapse,
+    run_memorize,
+    sample_ode,
+    sample_sde,
+    sliced_wasserstein,
+    train_score,
+)
+from .largedev import (
+    METHODS,
+    EnergyResult,
+    QuasiPotentialResult,
+    TransitionCosts,
+    energies,
+    igraph_arborescence,
+    igraph_enumerate,
+    predict,
+    quasi_potential,
+    saddle_connections,
+    transition_costs,
+    wgraph_energies,
+)
+from .report import (
+    dumps,
+    format_number,
+    latex_document,
+    latex_escape,
+    latex_table,
+    save_npz_atomic,
+    text_table,
+    to_jsonable,
+    write_atomic,
+)
+from .sgd import (
+    AR1Noise,
+    BasinMap,
+    ChainRandom,
+    Constant,
+    Divergence,
+    MarkovNoise,
+    MarkovResult,
+    RobbinsMonro,
+    SimulationResult,
+    TwoScale,
+    basin_map,
+    grid_basin_masses,
+    simulate,
+    simulate_markov,
+)
 from .stationary import StationaryResult, stationary_distribution
-from .largedev import EnergyResult, QuasiPotentialResult, energies, igraph_arborescence, igraph_enumerate, predict, quasi_potential, saddle_connections, transition_costs, wgraph_energies
-from .experiments import AR1Quadratic, CollapseResult, DiffusionResult, Memorization, MemorizeResult, TrainResult, builtin_data, builtin_memorize_model, diffusion_experiment, energy_distance, load_points, make_score_model, markov_sgd, memorization, memorized_flags, run_collapse, run_memorize, sample_ode, sample_sde, sliced_wasserstein, train_score
-from .report import dumps, format_number, latex_document, latex_escape, latex_table, save_npz_atomic, text_table, to_jsonable, write_atomic
-from .claims import verify, VerificationReport, catalogue
-from .stats import Interval, mean_interval, proportion_interval, difference_interval, ratio_interval
+from .stats import Interval, difference_interval, mean_interval, proportion_interval, ratio_interval
 
 __all__ = [
     "claims",
@@ -25,6 +85,8 @@ __all__ = [
     "DiffusionResult",
     "Divergence",
     "EnergyResult",
+    "METHODS",
+    "TransitionCosts",
     "Interval",
     "MarkovNoise",
     "MarkovResult",

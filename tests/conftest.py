@@ -34,7 +34,10 @@ def memdyn(capsys):
 
     def run(*argv) -> CliRun:
         capsys.readouterr()  # drop what earlier steps of the test printed
-        code = main([str(a) for a in argv])
+        try:
+            code = main([str(a) for a in argv])
+        except SystemExit as exc:  # argparse's own errors (an unknown choice) exit through SystemExit
+            code = exc.code if isinstance(exc.code, int) else 2
         out, err = capsys.readouterr()
         return CliRun(int(code), out, err)
 

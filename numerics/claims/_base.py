@@ -2,19 +2,34 @@
 
 A claim compares *theory* (symbolic layer, control-problem solvers) with *measurement*
 (Monte Carlo of the SGD recursion, the exact transfer operator). Each comparison states
-its tolerance and why; the verdict is
+its tolerance and why (docs/theory.md section 9); the verdict is
 
 * ``pass``   -- every comparison agrees within its tolerance,
 * ``fail``   -- some comparison disagrees by more than its tolerance (beyond its CI),
 * ``inconclusive`` -- some confidence interval is wider than the tolerance, so the data
   cannot decide (this is not a pass: the budget is too small).
+
+Example
+-------
+>>> from numerics.stats import mean_interval
+>>> Comparison.with_interval("mean", 1.0, mean_interval([0.98, 1.01, 1.02, 0.99]), 0.05).verdict
+'pass'
+>>> Comparison("alternative", 2.0, 1.0, 0.1, ci95=(0.9, 1.1), expect="reject").verdict
+'pass'
 """
 
 from __future__ import annotations
 
+import importlib
 import math
+import pkgutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
+
+from analysis._errors import InputError
+from analysis._format import format_number
+from analysis._result import Result
 
 
 @dataclass(frozen=True)
@@ -41,7 +56,12 @@ class Comparison:
 
     def __post_init__(self):
         if self.expect not in ("agree", "reject", "above", "below"):
-            raise ValueError(f"expect must be 'agree', 'reject', 'above' or 'below', got {self.expect!r}")
+            raise InputError(f"expect must be 'agree', 'reject', 'above' or 'below', got {self.expect!r}")
+
+    @classmethod
+    def with_interval(cls, quantity: str, theory: float, interval, tolerance: float, **options) -> Comparison:
+        """The comparison of ``theory`` with a :class:`numerics.stats.Interval` (estimate and bounds)."""
+        return cls(quantity, theory, interval.estimate, tolerance, interval.bounds, **options)
 
     @property
     def scale(self) -> float:
@@ -82,10 +102,36 @@ class Comparison:
         return "pass" if self.distance > self.tolerance else "fail"
 
     def to_dict(self) -> dict:
-        return {"quantity": self.quantity, "theory": self.theory, "measured": self.measured,
-                "ci95": list(self.ci95) if self.ci95 is not None else None, "error": self.error,
-                "tolerance": self.tolerance, "relative": self.relative, "expect": self.expect,
-                "verdict": self.verdict, "note": self.note}
+        return {
+            "quantity": self.quantity,
+            "theory": self.theory,
+            "measured": self.measured,
+            "ci95": list(self.ci95) if self.ci95 is not None else None,
+            "error": self.error,
+            "tolerance": self.tolerance,
+            "relative": self.relative,
+            "expect": self.expect,
+            "verdict": self.verdict,
+            "note": self.note,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Comparison:
+        """The inverse of :meth:`to_dict` (derived keys such as ``error`` and ``verdict`` are recomputed)."""
+        return cls(
+            d["quantity"],
+            d["theory"],
+            d["measured"],
+            d["tolerance"],
+            None if d["ci95"] is None else tuple(d["ci95"]),
+            d["relative"],
+            d["expect"],
+            d.get("note", ""),
+        )
+
+
+BUDGETS = {"tiny": 0.25, "quick": 1.0, "full": 8.0}
+"""Budget name -> multiplier of the Monte Carlo sizes (``quick`` is what each claim is tuned for)."""
 
 
 @dataclass(frozen=True)
@@ -96,19 +142,24 @@ class Budget:
     scale: float = 1.0
 
     @classmethod
-    def named(cls, name: str) -> "Budget":
-        table = {"tiny": 0.25, "quick": 1.0, "full": 8.0}
-        if name not in table:
-            raise ValueError(f"unknown budget {name!r} (choose from {', '.join(table)})")
-        return cls(name, table[name])
+    def named(cls, name: str) -> Budget:
+        if name not in BUDGETS:
+            raise InputError(f"unknown budget {name!r} (choose from {', '.join(BUDGETS)})")
+        return cls(name, BUDGETS[name])
 
     def count(self, quick: int, minimum: int = 1) -> int:
+        """A Monte Carlo size: ``quick`` scaled by the budget, at least ``minimum``."""
         return max(minimum, int(round(quick * self.scale)))
 
 
 @dataclass(frozen=True)
-class ClaimResult:
-    """The outcome of one claim on one model."""
+class ClaimResult(Result):
+    """The outcome of one claim on one model.
+
+    ``converged`` says whether the claim ran to a verdict (it made at least one comparison);
+    ``verdict`` and ``passed`` say what the verdict is. ``to_dict`` is the shape of the JSON of
+    ``memdyn verify`` (and of its checkpoints).
+    """
 
     id: str
     reference: str
@@ -117,7 +168,8 @@ class ClaimResult:
     comparisons: tuple
     seconds: float = 0.0
     message: str = ""
-    figure_data: Any = field(default=None, compare=False, repr=False)
+    figure_data: Any = field(default=None, compare=False, repr=False, metadata={"json": False})
+    converged: bool = True
 
     @property
     def verdict(self) -> str:
@@ -133,9 +185,40 @@ class ClaimResult:
         return self.verdict == "pass"
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "reference": self.reference, "statement": self.statement, "model": self.model,
-                "verdict": self.verdict, "seconds": self.seconds, "message": self.message,
-                "comparisons": [c.to_dict() for c in self.comparisons]}
+        return {
+            "id": self.id,
+            "reference": self.reference,
+            "statement": self.statement,
+            "model": self.model,
+            "verdict": self.verdict,
+            "seconds": self.seconds,
+            "message": self.message,
+            "comparisons": [c.to_dict() for c in self.comparisons],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ClaimResult:
+        """The inverse of :meth:`to_dict`, without the figure data (a checkpoint does not keep it)."""
+        comparisons = tuple(Comparison.from_dict(c) for c in d["comparisons"])
+        return cls(
+            d["id"],
+            d["reference"],
+            d["statement"],
+            d["model"],
+            comparisons,
+            d["seconds"],
+            d.get("message", ""),
+            converged=bool(comparisons),
+        )
+
+    def _summary(self):
+        rows = [("claim", f"{self.id} ({self.reference}): {self.verdict}"), ("model", self.model)]
+        for c in self.comparisons:
+            ci = "" if c.ci95 is None else f" [{format_number(c.ci95[0])}, {format_number(c.ci95[1])}]"
+            rows.append(
+                (c.quantity, f"{c.verdict}: theory {format_number(c.theory)}, measured {format_number(c.measured)}{ci}")
+            )
+        return rows
 
 
 @dataclass(frozen=True)
@@ -153,12 +236,17 @@ class Context:
     progress: bool = False
 
 
+Requirement = Callable[[Any], str]
+"""A condition a user's model must meet: ``requirement(model)`` is "" when it does, else the reason."""
+
+
 class Claim:
     """Base class: subclasses state their facts as class attributes and implement ``run``.
 
     Class attributes: ``id`` (short, used by ``--claims``), ``order`` (catalogue position),
     ``reference`` (paper section/theorem), ``statement`` (one line), ``models`` (built-in
-    models it runs on by default), ``user_model`` (True if it can run on a user's model).
+    models it runs on by default), ``user_model`` (True if it can run on a user's model) and
+    ``requirements`` (what such a model must meet; the functions of :mod:`numerics.claims._support`).
     """
 
     id: ClassVar[str]
@@ -167,6 +255,7 @@ class Claim:
     statement: ClassVar[str]
     models: ClassVar[tuple] = ()
     user_model: ClassVar[bool] = False
+    requirements: ClassVar[tuple[Requirement, ...]] = ()
 
     def targets(self, ctx) -> list:
         """The models to run on: the user's model, or the built-in ``models``."""
@@ -177,8 +266,14 @@ class Claim:
         return [load_model(name) for name in self.models]
 
     def applies_to(self, model) -> tuple[bool, str]:
-        """Whether the claim can run on a user's model, and if not, why."""
-        return False, "this claim runs on built-in models only"
+        """Whether the claim can run on a user's model, and if not, why (the first unmet requirement)."""
+        if not self.user_model:
+            return False, "this claim runs on built-in models only"
+        for requirement in self.requirements:
+            why = requirement(model)
+            if why:
+                return False, why
+        return True, ""
 
     def run(self, ctx: Context) -> ClaimResult:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -188,17 +283,32 @@ class Claim:
         cs = [c for c in result.comparisons if c.expect == "agree"]
         x = range(len(cs))
         ax.plot(x, [c.theory for c in cs], "o", label="theory")
-        ax.errorbar(x, [c.measured for c in cs],
-                    yerr=[[max(c.measured - c.ci95[0], 0) if c.ci95 else 0 for c in cs],
-                          [max(c.ci95[1] - c.measured, 0) if c.ci95 else 0 for c in cs]],
-                    fmt="s", label="measured")
+        ax.errorbar(
+            x,
+            [c.measured for c in cs],
+            yerr=[
+                [max(c.measured - c.ci95[0], 0) if c.ci95 else 0 for c in cs],
+                [max(c.ci95[1] - c.measured, 0) if c.ci95 else 0 for c in cs],
+            ],
+            fmt="s",
+            label="measured",
+        )
         ax.set_xticks(list(x), [c.quantity[:18] for c in cs], rotation=30, ha="right", fontsize=7)
         ax.legend()
 
-    def result(self, ctx: Context, comparisons, *, model: str, seconds: float = 0.0, message: str = "",
-               figure_data=None) -> ClaimResult:
-        return ClaimResult(self.id, self.reference, self.statement, model, tuple(comparisons), seconds,
-                           message, figure_data)
+    def result(self, comparisons, *, model: str, message: str = "", figure_data=None) -> ClaimResult:
+        """The claim's :class:`ClaimResult` (``verify`` times the run and fills in ``seconds``)."""
+        comparisons = tuple(comparisons)
+        return ClaimResult(
+            self.id,
+            self.reference,
+            self.statement,
+            model,
+            comparisons,
+            message=message,
+            figure_data=figure_data,
+            converged=bool(comparisons),
+        )
 
 
 REGISTRY: dict[str, type[Claim]] = {}
@@ -207,9 +317,20 @@ REGISTRY: dict[str, type[Claim]] = {}
 def register(cls: type[Claim]) -> type[Claim]:
     """Class decorator adding a claim to the catalogue (one module per claim)."""
     if cls.id in REGISTRY and REGISTRY[cls.id] is not cls:
-        raise ValueError(f"duplicate claim id {cls.id!r}")
+        raise InputError(f"duplicate claim id {cls.id!r}")
     REGISTRY[cls.id] = cls
     return cls
 
 
-Overridable = Callable[..., Any]
+def catalogue() -> dict[str, type[Claim]]:
+    """All registered claims, id -> class, in catalogue order (every module of the package is a claim).
+
+    >>> list(catalogue())[:2]
+    ['temperature', 'boltzmann']
+    """
+    import numerics.claims as package
+
+    for info in pkgutil.iter_modules(package.__path__):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"{package.__name__}.{info.name}")
+    return dict(sorted(REGISTRY.items(), key=lambda kv: (kv[1].order, kv[0])))

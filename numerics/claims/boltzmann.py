@@ -5,9 +5,16 @@ from __future__ import annotations
 
 import numpy as np
 
-
 from numerics.claims._base import Claim, Comparison, register
-from numerics.claims._support import exact_masses, ordered, override, replicates, t_interval, transfer_operator_applies
+from numerics.claims._support import (
+    exact_masses,
+    override,
+    replicate_masses,
+    replicates,
+    transfer_operator_dimension,
+    two_attractors,
+)
+from numerics.stats import mean_interval
 
 # Steps eta = B/5, B/8, B/12 with B the smallest exit cost: small enough for the
 # asymptotic regime (at B/3 the minibatch model is still far from it), large enough that the
@@ -32,19 +39,10 @@ class BoltzmannGibbs(Claim):
     statement = "basin masses follow exp(-(E_i - min E)/eta) with the W-graph energies E_i"
     models = ("tilted-double-well", "minibatch-least-squares")
     user_model = True
-
-    def applies_to(self, model):
-        from analysis import attractors
-
-        ok, why = transfer_operator_applies(model)
-        if not ok:
-            return ok, why
-        if len(attractors(model)) < 2:
-            return False, "needs at least two attractors"
-        return True, ""
+    requirements = (transfer_operator_dimension, two_attractors)
 
     def run(self, ctx):
-        from numerics.largedev._energy import predict
+        from numerics.largedev import predict
 
         models = self.targets(ctx)
         comps, fig = [], []
@@ -65,9 +63,15 @@ class BoltzmannGibbs(Claim):
                     continue
                 slope = float(np.polyfit(1 / etas, logs[:, i], 1)[0])
                 tol = SLOPE_TOLERANCE * float(E[i] - E[g]) + SLOPE_FLOOR * B
-                comps.append(Comparison(f"{model.name}: E_{i} - E_{g} from d log(m_g/m_i)/d(1/eta)",
-                                        float(E[i] - E[g]), slope, tol,
-                                        note="exact discrete chain at eta = B/5, B/8, B/12"))
+                comps.append(
+                    Comparison(
+                        f"{model.name}: E_{i} - E_{g} from d log(m_g/m_i)/d(1/eta)",
+                        float(E[i] - E[g]),
+                        slope,
+                        tol,
+                        note="exact discrete chain at eta = B/5, B/8, B/12",
+                    )
+                )
             # The SGD recursion itself against the exact chain, at eta = (largest exit cost)/6:
             # the slowest well-to-well exchange then takes ~exp(6)/eta steps, well inside the
             # burn-in, so the chains forget their uniform start (at eta = B_min/5 the deepest
@@ -75,23 +79,41 @@ class BoltzmannGibbs(Claim):
             B_max = float(np.max(pred.exit_costs[np.isfinite(pred.exit_costs)]))
             eta = B_max / 6
             m_exact = exact_masses(model, eta, points)
-            runs = replicates(model, eta=eta, steps=ctx.budget.count(800_000), chains=8, replicates=8,
-                              seed=ctx.seed, key=(self.id, model.name), burn_in=50_000)
-            mc = [ordered(r.fractions, r.minima, points)[g] / np.sum(r.fractions) for r in runs]
-            est, ci = t_interval(mc)
-            comps.append(Comparison(f"{model.name}: MC ground-state mass vs exact chain (eta={eta:.3g})",
-                                    float(m_exact[g]), est, MC_TOLERANCE, ci))
+            runs = replicates(
+                model,
+                eta=eta,
+                steps=ctx.budget.count(800_000),
+                chains=8,
+                replicates=8,
+                seed=ctx.seed,
+                key=(self.id, model.name),
+                burn_in=50_000,
+            )
+            mc = mean_interval(replicate_masses(runs, points)[:, g])
+            comps.append(
+                Comparison.with_interval(
+                    f"{model.name}: MC ground-state mass vs exact chain (eta={eta:.3g})",
+                    float(m_exact[g]),
+                    mc,
+                    MC_TOLERANCE,
+                )
+            )
             fig.append((model.name, etas, logs, E, g))
-        return self.result(ctx, comps, model=", ".join(m.name for m in models), figure_data=fig)
+        return self.result(comps, model=", ".join(m.name for m in models), figure_data=fig)
 
     def draw(self, result, ax):
         for name, etas, logs, E, g in result.figure_data:
             for i in range(logs.shape[1]):
                 if i == g:
                     continue
-                line, = ax.plot(1 / etas, logs[:, i], "o", label=f"{name}: log(m_{g}/m_{i})")
+                (line,) = ax.plot(1 / etas, logs[:, i], "o", label=f"{name}: log(m_{g}/m_{i})")
                 slope_line = (E[i] - E[g]) / etas
-                ax.plot(1 / etas, slope_line - slope_line[0] + logs[0, i], "--", color=line.get_color(),
-                        label=f"slope E_{i} - E_{g} = {E[i] - E[g]:.3g}")
+                ax.plot(
+                    1 / etas,
+                    slope_line - slope_line[0] + logs[0, i],
+                    "--",
+                    color=line.get_color(),
+                    label=f"slope E_{i} - E_{g} = {E[i] - E[g]:.3g}",
+                )
         ax.set_xlabel("1/eta")
         ax.legend(fontsize=6)

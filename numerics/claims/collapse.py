@@ -1,4 +1,4 @@
-"""Claim "collapse": recursive fitting collapses as Theorem 5 says (THEORY.md section 5).
+"""Claim "collapse": recursive fitting collapses as Theorem 5 says (docs/theory.md section 5).
 
 Theory (analysis._collapse) against Monte Carlo (numerics.experiments._collapse):
 E sigma_k = sigma_0 m_N^k for the Gaussian refit (unbiased and maximum-likelihood variance),
@@ -11,9 +11,8 @@ Overrides (tests): ``collapse.m_N(N)``, ``collapse.m_N_mle(N)``, ``collapse.abso
 
 from __future__ import annotations
 
-import time
-
 from numerics.claims._base import Claim, Comparison, Context, register
+from numerics.claims._support import override
 
 N_GAUSS, K_GAUSS = 10, 20
 N_WF, MASSES, K_WF = 12, (0.2, 0.3, 0.5), 400
@@ -25,51 +24,86 @@ class CollapseClaim(Claim):
     id = "collapse"
     order = 10
     reference = "Theorem 5 (Section 3)"
-    statement = "recursive fitting collapses: E sigma_k = sigma_0 m_N^k, absorption at s w.p. pi_0(s); fresh data prevents it"
+    statement = (
+        "recursive fitting collapses: E sigma_k = sigma_0 m_N^k, absorption at s w.p. pi_0(s); fresh data prevents it"
+    )
     models = ()
 
     def run(self, ctx: Context):
-        from analysis._collapse import count_chain, m_factor_float
-
+        from analysis import count_chain, m_factor_float
         from numerics.experiments._collapse import run_collapse
 
-        t0 = time.perf_counter()
-        ov = ctx.overrides
-        m_N = ov.get("collapse.m_N", lambda N: m_factor_float(N))
-        m_mle = ov.get("collapse.m_N_mle", lambda N: m_factor_float(N, mle=True))
-        absorption = ov.get("collapse.absorption", lambda p: list(p))
-        fixation = ov.get("collapse.fixation", lambda N, p: count_chain(N, p).mean_fixation_rounds())
-        dirac = ov.get("collapse.dirac", lambda N, p, b, k: count_chain(N, p, fresh=b).dirac_probability(k))
+        m_N = override(ctx, "collapse.m_N", lambda N: m_factor_float(N))
+        m_mle = override(ctx, "collapse.m_N_mle", lambda N: m_factor_float(N, mle=True))
+        absorption = override(ctx, "collapse.absorption", lambda p: list(p))
+        fixation = override(ctx, "collapse.fixation", lambda N, p: count_chain(N, p).mean_fixation_rounds())
+        dirac = override(ctx, "collapse.dirac", lambda N, p, b, k: count_chain(N, p, fresh=b).dirac_probability(k))
         comps = []
         R = ctx.budget.count(24000, 10000)  # cheap: the CI must be narrower than 5% even at "tiny"
         for fit, m in (("gaussian", m_N), ("gaussian-mle", m_mle)):
             r = run_collapse(fit=fit, samples=N_GAUSS, rounds=K_GAUSS, replicates=R, seed=ctx.seed)
-            mean, ci = r.mean_sigma_ci()
-            comps.append(Comparison(
-                f"E sigma_{K_GAUSS} ({fit}, N={N_GAUSS})", float(m(N_GAUSS)) ** K_GAUSS, float(mean[-1]),
-                0.05, tuple(map(float, ci[-1])), relative=True,
-                note="E sigma_k = sigma_0 m_N^k exactly; tolerance 5% (relative) covers the Monte Carlo CI"))
+            comps.append(
+                Comparison.with_interval(
+                    f"E sigma_{K_GAUSS} ({fit}, N={N_GAUSS})",
+                    float(m(N_GAUSS)) ** K_GAUSS,
+                    r.mean_sigma_ci()[-1],
+                    0.05,
+                    relative=True,
+                    note="E sigma_k = sigma_0 m_N^k exactly; tolerance 5% (relative) covers the Monte Carlo CI",
+                )
+            )
         Rw = ctx.budget.count(3000, 1200)
         r = run_collapse(fit="empirical", samples=N_WF, rounds=K_WF, replicates=Rw, seed=ctx.seed + 1, support=MASSES)
-        mean, ci = r.mean_masses_ci()
-        for i, (th, mv, c) in enumerate(zip(absorption(MASSES), mean, ci)):
-            comps.append(Comparison(f"P(absorbed at atom {i}), N={N_WF}", float(th), float(mv), 0.06,
-                                    (float(c[0]), float(c[1])),
-                                    note="martingale: absorption probability = initial mass; abs. tolerance 0.06"))
-        fx = r.fixation_ci()
-        if fx is not None:
-            comps.append(Comparison(f"mean fixation rounds, N={N_WF}", float(fixation(N_WF, MASSES)), fx[0], 0.12,
-                                    fx[1], relative=True,
-                                    note="exact: linear system of the absorbing count chain; 12% relative tolerance"))
+        for i, (th, absorbed) in enumerate(zip(absorption(MASSES), r.mean_masses_ci())):
+            comps.append(
+                Comparison.with_interval(
+                    f"P(absorbed at atom {i}), N={N_WF}",
+                    float(th),
+                    absorbed,
+                    0.06,
+                    note="martingale: absorption probability = initial mass; abs. tolerance 0.06",
+                )
+            )
+        fixation_rounds = r.fixation_ci()
+        if fixation_rounds is not None:
+            comps.append(
+                Comparison.with_interval(
+                    f"mean fixation rounds, N={N_WF}",
+                    float(fixation(N_WF, MASSES)),
+                    fixation_rounds,
+                    0.12,
+                    relative=True,
+                    note="exact: linear system of the absorbing count chain; 12% relative tolerance",
+                )
+            )
         else:
-            comps.append(Comparison("mean fixation rounds (censored)", float(fixation(N_WF, MASSES)), float("nan"), 0.1))
+            comps.append(
+                Comparison("mean fixation rounds (censored)", float(fixation(N_WF, MASSES)), float("nan"), 0.1)
+            )
         Rf = ctx.budget.count(3000, 1200)
-        r = run_collapse(fit="empirical", samples=N_WF, rounds=K_FRESH, replicates=Rf, seed=ctx.seed + 2,
-                         support=MASSES, fresh=BETA)
-        p, pci = r.dirac_fraction_ci()
-        comps.append(Comparison(f"P(pi_{K_FRESH} Dirac), fresh beta={BETA}", float(dirac(N_WF, MASSES, BETA, K_FRESH)),
-                                p, 0.05, pci, note="exact law of the count chain with fresh data; abs. tolerance 0.05"))
-        comps.append(Comparison(f"P(pi_{K_FRESH} Dirac), fresh beta={BETA}: absorption (=1) ruled out", 1.0, p, 0.05,
-                                pci, expect="reject", note="with beta > 0 the chain is not absorbed"))
-        return self.result(ctx, comps, model="recursive fitting", seconds=time.perf_counter() - t0,
-                           message=f"m_N(N={N_GAUSS}) = {m_factor_float(N_GAUSS):.6f}")
+        r = run_collapse(
+            fit="empirical", samples=N_WF, rounds=K_FRESH, replicates=Rf, seed=ctx.seed + 2, support=MASSES, fresh=BETA
+        )
+        at_dirac = r.dirac_fraction_ci()
+        comps.append(
+            Comparison.with_interval(
+                f"P(pi_{K_FRESH} Dirac), fresh beta={BETA}",
+                float(dirac(N_WF, MASSES, BETA, K_FRESH)),
+                at_dirac,
+                0.05,
+                note="exact law of the count chain with fresh data; abs. tolerance 0.05",
+            )
+        )
+        comps.append(
+            Comparison.with_interval(
+                f"P(pi_{K_FRESH} Dirac), fresh beta={BETA}: absorption (=1) ruled out",
+                1.0,
+                at_dirac,
+                0.05,
+                expect="reject",
+                note="with beta > 0 the chain is not absorbed",
+            )
+        )
+        return self.result(
+            comps, model="recursive fitting", message=f"m_N(N={N_GAUSS}) = {m_factor_float(N_GAUSS):.6f}"
+        )

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-
 from numerics.claims._base import Claim, Comparison, register
-from numerics.claims._support import histogram_claim_applies, histogram_log_density, override, potential_facts, replicates, t_interval
+from numerics.claims._support import histogram_densities, histogram_log_density, override, potential_facts, replicates
+from numerics.stats import mean_interval
 
 BARRIER_OVER_ETA = (4.0, 6.0)
 # eta log(pi(m)/pi(x)) -> V(x) - V(m) (+ eta log C(m)/C(x), applied): the same measurement
@@ -26,9 +26,7 @@ class CriticalRegions(Claim):
     statement = "saddles and other non-minimal points are visited exponentially less than minima"
     models = ("double-well-2d",)
     user_model = True
-
-    def applies_to(self, model):
-        return histogram_claim_applies(model)
+    requirements = (histogram_densities,)
 
     def run(self, ctx):
         (model,) = self.targets(ctx)
@@ -41,23 +39,51 @@ class CriticalRegions(Claim):
         # an ordinary (non-critical) point: halfway from the deepest minimum to the saddle
         mid = (a + facts.saddle) / 2
         V_mid = float(V(mid[None])[0] - facts.V.min())
-        C_fn = (lambda x: 1.0) if facts.closed_form.prefactor is None else \
-            (lambda x: float(model.function(facts.closed_form.prefactor)(np.asarray(x)[None])[0]))
+        C_fn = (
+            (lambda x: 1.0)
+            if facts.closed_form.prefactor is None
+            else (lambda x: float(model.function(facts.closed_form.prefactor)(np.asarray(x)[None])[0]))
+        )
         comps, fig = [], []
         for ratio in BARRIER_OVER_ETA:
             eta = dV / ratio
-            runs = replicates(model, eta=eta, steps=ctx.budget.count(400_000), chains=8, replicates=8,
-                              seed=ctx.seed, key=(self.id, model.name), burn_in=20_000, init=a,
-                              bins=100, joint_bins=60)
+            runs = replicates(
+                model,
+                eta=eta,
+                steps=ctx.budget.count(400_000),
+                chains=8,
+                replicates=8,
+                seed=ctx.seed,
+                key=(self.id, model.name),
+                burn_in=20_000,
+                init=a,
+                bins=100,
+                joint_bins=60,
+            )
             for label, x, Vx in (("saddle", facts.saddle, dV), ("non-critical midpoint", mid, V_mid)):
                 D = np.array([histogram_log_density(r, a) - histogram_log_density(r, x) for r in runs])
-                est, ci = t_interval(temp(eta) * (D - np.log(C_fn(a) / C_fn(x))))
-                comps.append(Comparison(f"{label}: eta log(pi(m)/pi(x)) vs V(x) (eta={eta:.3g})", Vx, est,
-                                        DENSITY_TOLERANCE, ci, relative=True))
+                measured = mean_interval(temp(eta) * (D - np.log(C_fn(a) / C_fn(x))))
+                comps.append(
+                    Comparison.with_interval(
+                        f"{label}: eta log(pi(m)/pi(x)) vs V(x) (eta={eta:.3g})",
+                        Vx,
+                        measured,
+                        DENSITY_TOLERANCE,
+                        relative=True,
+                    )
+                )
             fig.append((eta, runs[0]))
-        comps.append(Comparison("minima dominate saddles: eta log(pi(m)/pi(s)) > 0", 0.0,
-                                comps[-2].measured, 0.0, comps[-2].ci95, expect="above"))
-        return self.result(ctx, comps, model=model.name, figure_data=(facts, fig))
+        comps.append(
+            Comparison(
+                "minima dominate saddles: eta log(pi(m)/pi(s)) > 0",
+                0.0,
+                comps[-2].measured,
+                0.0,
+                comps[-2].ci95,
+                expect="above",
+            )
+        )
+        return self.result(comps, model=model.name, figure_data=(facts, fig))
 
     def draw(self, result, ax):
         facts, fig = result.figure_data

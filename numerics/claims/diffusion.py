@@ -1,4 +1,4 @@
-"""Diffusion-model memorization claims (paper section 2.1 and 4.3, THEORY.md sections 4 and 7).
+"""Diffusion-model memorization claims (paper section 2.1 and 4.3, docs/theory.md sections 4 and 7).
 
 * ``diffusion-empirical-memorizes``: sampling with the exact DSM optimum (the score of the
   empirical law) returns training points: memorized fraction near 1, far above the chance
@@ -19,24 +19,14 @@ Overrides (tests): ``empirical_fraction`` (theory, default 1), ``big_step_direct
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from numerics.experiments.diffusion._experiment import diffusion_experiment
-from numerics.experiments.diffusion._data import wilson_interval
 from numerics.claims._base import Claim, Comparison, Context, register
+from numerics.claims._support import override
+from numerics.experiments.diffusion import diffusion_experiment
+from numerics.stats import difference_interval, proportion_interval
 
 DATA = "mixture2d"
-
-
-def newcombe_interval(k1: int, n1: int, k2: int, n2: int) -> tuple[float, float]:
-    """95% interval for p1 - p2 from two Wilson intervals (Newcombe 1998, method 10)."""
-    p1, p2 = k1 / n1, k2 / n2
-    l1, u1 = wilson_interval(k1, n1)
-    l2, u2 = wilson_interval(k2, n2)
-    d = p1 - p2
-    return (d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2), d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2))
 
 
 def _direction(ci) -> float:
@@ -52,14 +42,24 @@ def _pooled(runs):
 
 def _effect_comparisons(ctx, key, label, k_hi, n_hi, k_lo, n_lo, what):
     """Direction (agree with the predicted sign) and size (reject 'no effect') of a drop."""
-    ci = newcombe_interval(k_hi, n_hi, k_lo, n_lo)
-    drop = k_hi / n_hi - k_lo / n_lo
-    sign = float(ctx.overrides.get(key, 1.0))
+    drop = difference_interval(k_hi, n_hi, k_lo, n_lo)
+    sign = float(override(ctx, key, 1.0))
     return [
-        Comparison(f"direction: {label}", sign, _direction(ci), 0.5,
-                   note=f"+1: {what}; measured +1 iff the 95% interval of the drop lies above 0"),
-        Comparison(f"drop in memorized fraction ({label})", 0.0, drop, 0.1, ci95=ci, expect="reject",
-                   note="alternative: no effect; the drop must exceed 0.1 beyond its interval"),
+        Comparison(
+            f"direction: {label}",
+            sign,
+            _direction(drop.bounds),
+            0.5,
+            note=f"+1: {what}; measured +1 iff the 95% interval of the drop lies above 0",
+        ),
+        Comparison.with_interval(
+            f"drop in memorized fraction ({label})",
+            0.0,
+            drop,
+            0.1,
+            expect="reject",
+            note="alternative: no effect; the drop must exceed 0.1 beyond its interval",
+        ),
     ]
 
 
@@ -81,23 +81,42 @@ class EmpiricalMemorizes(Claim):
 
     def run(self, ctx: Context):
         n_sets = ctx.budget.count(4, minimum=2)
-        runs = [diffusion_experiment(DATA, train_size=8, score="empirical",
-                                     samples=ctx.budget.count(200, minimum=60), seed=1000 * ctx.seed + r)
-                for r in range(n_sets)]
+        runs = [
+            diffusion_experiment(
+                DATA,
+                train_size=8,
+                score="empirical",
+                samples=ctx.budget.count(200, minimum=60),
+                seed=1000 * ctx.seed + r,
+            )
+            for r in range(n_sets)
+        ]
         k, n = _pooled(runs)
         kf = sum(r.fresh_memorization.count for r in runs)
         nf = sum(r.fresh_memorization.samples for r in runs)
-        theory = float(ctx.overrides.get("empirical_fraction", 1.0))
+        theory = float(override(ctx, "empirical_fraction", 1.0))
+        fraction = proportion_interval(k, n)
         comps = [
             # with t_min = 1e-3 (sigma = 0.045) and Tweedie denoising a sample fails the ratio test only if
             # the reverse SDE leaves it between two training points: a few per cent of samples at N = 8
-            Comparison("memorized fraction, empirical score", theory, k / n, 0.1, ci95=wilson_interval(k, n),
-                       note=f"N=8 {DATA}, {n_sets} training sets, t_min=1e-3"),
-            Comparison("memorized fraction vs chance (fresh data)", kf / nf, k / n, 0.1, ci95=wilson_interval(k, n),
-                       expect="reject", note="chance level: the same test applied to fresh true data"),
+            Comparison.with_interval(
+                "memorized fraction, empirical score",
+                theory,
+                fraction,
+                0.1,
+                note=f"N=8 {DATA}, {n_sets} training sets, t_min=1e-3",
+            ),
+            Comparison.with_interval(
+                "memorized fraction vs chance (fresh data)",
+                kf / nf,
+                fraction,
+                0.1,
+                expect="reject",
+                note="chance level: the same test applied to fresh true data",
+            ),
         ]
         fig = {"train": runs[0].train, "samples": runs[0].samples, "memorized": runs[0].memorization.memorized}
-        return self.result(ctx, comps, model=f"{DATA} N=8", figure_data=fig)
+        return self.result(comps, model=f"{DATA} N=8", figure_data=fig)
 
     def draw(self, result, ax):
         f = result.figure_data
@@ -120,25 +139,53 @@ class BigStep(Claim):
     ETA_SMALL, ETA_LARGE = 0.01, 0.3
 
     def run(self, ctx: Context):
-        etas = [self.ETA_SMALL, 0.1, self.ETA_LARGE] if ctx.budget.scale < 1 \
+        etas = (
+            [self.ETA_SMALL, 0.1, self.ETA_LARGE]
+            if ctx.budget.scale < 1
             else [0.003, self.ETA_SMALL, 0.03, 0.1, self.ETA_LARGE, 1.0]
+        )
         n_sets = ctx.budget.count(6, minimum=3)
         samples = ctx.budget.count(120, minimum=60)
         pooled = {}
         for eta in etas:
-            runs = [diffusion_experiment(DATA, train_size=16, score="kernel", eta=eta, steps=1000, batch=16,
-                                         samples=samples, seed=1000 * ctx.seed + r,
-                                         model_options={"bandwidth": 0.5}) for r in range(n_sets)]
+            runs = [
+                diffusion_experiment(
+                    DATA,
+                    train_size=16,
+                    score="kernel",
+                    eta=eta,
+                    steps=1000,
+                    batch=16,
+                    samples=samples,
+                    seed=1000 * ctx.seed + r,
+                    model_options={"bandwidth": 0.5},
+                )
+                for r in range(n_sets)
+            ]
             pooled[eta] = (*_pooled(runs), float(np.median([abs(r.training.model.params[0]) for r in runs])))
         (k1, n1, _), (k2, n2, _) = pooled[self.ETA_SMALL], pooled[self.ETA_LARGE]
-        comps = _effect_comparisons(ctx, "big_step_direction", f"eta {self.ETA_SMALL} -> {self.ETA_LARGE}",
-                                    k1, n1, k2, n2, "the larger step memorizes less")
-        fig = {"eta": etas, "fraction": [pooled[e][0] / pooled[e][1] for e in etas],
-               "ci95": [wilson_interval(pooled[e][0], pooled[e][1]) for e in etas],
-               "bandwidth": [pooled[e][2] for e in etas]}
-        return self.result(ctx, comps, model=f"{DATA} N=16 kernel score", figure_data=fig,
-                           message="median learned bandwidth h: " + ", ".join(
-                               f"eta={e}: {pooled[e][2]:.3g}" for e in etas))
+        comps = _effect_comparisons(
+            ctx,
+            "big_step_direction",
+            f"eta {self.ETA_SMALL} -> {self.ETA_LARGE}",
+            k1,
+            n1,
+            k2,
+            n2,
+            "the larger step memorizes less",
+        )
+        fig = {
+            "eta": etas,
+            "fraction": [pooled[e][0] / pooled[e][1] for e in etas],
+            "ci95": [proportion_interval(pooled[e][0], pooled[e][1]).bounds for e in etas],
+            "bandwidth": [pooled[e][2] for e in etas],
+        }
+        return self.result(
+            comps,
+            model=f"{DATA} N=16 kernel score",
+            figure_data=fig,
+            message="median learned bandwidth h: " + ", ".join(f"eta={e}: {pooled[e][2]:.3g}" for e in etas),
+        )
 
     def draw(self, result, ax):
         f = result.figure_data
@@ -167,19 +214,40 @@ class TrainSize(Claim):
         samples = ctx.budget.count(150, minimum=80)
         pooled = {}
         for n_train in sizes:
-            runs = [diffusion_experiment(DATA, train_size=n_train, score="mlp", eta=0.01, steps=4000,
-                                         samples=samples, seed=1000 * ctx.seed + r) for r in range(n_sets)]
+            runs = [
+                diffusion_experiment(
+                    DATA,
+                    train_size=n_train,
+                    score="mlp",
+                    eta=0.01,
+                    steps=4000,
+                    samples=samples,
+                    seed=1000 * ctx.seed + r,
+                )
+                for r in range(n_sets)
+            ]
             kf = sum(r.fresh_memorization.count for r in runs)
             nf = sum(r.fresh_memorization.samples for r in runs)
             pooled[n_train] = (*_pooled(runs), kf / nf)
         small, large = sizes[0], sizes[-1]
         (k1, n1, _), (k2, n2, _) = pooled[small], pooled[large]
-        comps = _effect_comparisons(ctx, "train_size_direction", f"N {small} -> {large}", k1, n1, k2, n2,
-                                    "the smaller training set is memorized more")
-        fig = {"sizes": list(sizes), "fraction": [pooled[s][0] / pooled[s][1] for s in sizes],
-               "ci95": [wilson_interval(pooled[s][0], pooled[s][1]) for s in sizes],
-               "chance": [pooled[s][2] for s in sizes]}
-        return self.result(ctx, comps, model=f"{DATA} mlp eta=0.01, 4000 steps", figure_data=fig)
+        comps = _effect_comparisons(
+            ctx,
+            "train_size_direction",
+            f"N {small} -> {large}",
+            k1,
+            n1,
+            k2,
+            n2,
+            "the smaller training set is memorized more",
+        )
+        fig = {
+            "sizes": list(sizes),
+            "fraction": [pooled[s][0] / pooled[s][1] for s in sizes],
+            "ci95": [proportion_interval(pooled[s][0], pooled[s][1]).bounds for s in sizes],
+            "chance": [pooled[s][2] for s in sizes],
+        }
+        return self.result(comps, model=f"{DATA} mlp eta=0.01, 4000 steps", figure_data=fig)
 
     def draw(self, result, ax):
         f = result.figure_data

@@ -1,4 +1,4 @@
-"""Claim 7 (paper section 4.2; THEORY.md section 2): mean exit times of constant-step SGD
+"""Claim 7 (paper section 4.2; docs/theory.md section 2): mean exit times of constant-step SGD
 grow like exp(Delta V/eta) -- the Arrhenius law in the step size, with the sharp
 Eyring-Kramers prefactor for gradient drift and constant isotropic noise.
 
@@ -18,10 +18,10 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from analysis import ModelError, load_model
-
+from analysis import InputError, ModelError, SolverError
 from numerics.claims._base import Claim, Comparison, register
-from numerics.claims._support import override, replicates, t_interval
+from numerics.claims._support import basin_table_dimension, override, replicates, two_attractors
+from numerics.stats import mean_interval
 
 # Steps eta = B_ref/4, B_ref/5, B_ref/6 with B_ref the geometric mean of the smallest and
 # largest exit cost (raised to B_max/1.5 when the costs are far apart, so that the slowest
@@ -62,8 +62,9 @@ def core_basins(model, minima, eta, radius=CORE_RADIUS):
     from scipy.linalg import solve_continuous_lyapunov
 
     d = model.dim
-    if d > 3:
-        raise ModelError("core sets need a basin table (d <= 3)")
+    why = basin_table_dimension(model)
+    if why:
+        raise InputError(why)
     minima = np.asarray(minima, dtype=float).reshape(-1, d)
     jac, cov = model.function("jacobian"), model.function("covariance")
     Pinv, half = [], []
@@ -73,8 +74,10 @@ def core_basins(model, minima, eta, radius=CORE_RADIUS):
         P = solve_continuous_lyapunov(J, -S)
         P = (P + P.T) / 2
         if not np.all(np.linalg.eigvalsh(P) > 0):
-            raise ModelError(f"no stationary covariance at the attractor {a.tolist()} (degenerate noise or "
-                             "unstable linearisation): cannot size its core")
+            raise ModelError(
+                f"no stationary covariance at the attractor {a.tolist()} (degenerate noise or "
+                "unstable linearisation): cannot size its core"
+            )
         Pinv.append(np.linalg.inv(P))
         half.append(radius * np.sqrt(eta * np.diag(P)))
     half = np.array(half)
@@ -90,9 +93,9 @@ def core_basins(model, minima, eta, radius=CORE_RADIUS):
     labels = np.full(len(X), -1, dtype=np.int32)
     for i, (a, Q) in enumerate(zip(minima, Pinv)):
         dx = X - a
-        labels[np.einsum("ij,jk,ik->i", dx, Q, dx) < radius ** 2 * eta] = i
+        labels[np.einsum("ij,jk,ik->i", dx, Q, dx) < radius**2 * eta] = i
     if np.any(half.min(axis=1) < 3 * h.max()):
-        raise ModelError("core sets are too small for the basin table")
+        raise SolverError("core sets are too small for the basin table")
     return SimpleNamespace(minima=minima, lo=lo, hi=hi, shape=shape, labels=labels)
 
 
@@ -116,12 +119,12 @@ def censoring_corrected(mean, total):
 def _theory(model):
     """Exit costs and the cached transition-cost solve (one quasi-potential solve; the EK
     times at any eta are then a formula, numerics.largedev._energy._exit_times)."""
-    from numerics.largedev._energy import transition_costs
+    from numerics.largedev import transition_costs
     from numerics.largedev._exit_times import _constant_isotropic_variance
 
     atts, B, details = transition_costs(model)
     if not details["converged"]:
-        raise ModelError("exit costs did not converge: " + "; ".join(details["messages"]))
+        raise SolverError("exit costs did not converge: " + "; ".join(details["messages"]))
     var = _constant_isotropic_variance(model) if model.is_gradient else None
     return atts, B, details, var
 
@@ -141,32 +144,24 @@ class ExitTimes(Claim):
     statement = "mean exit times grow like exp(Delta V/eta): Eyring-Kramers in the step size"
     models = ("double-well-2d",)
     user_model = True
-
-    def applies_to(self, model):
-        from analysis import attractors
-
-        if model.dim > 3:
-            return False, "core sets need a basin table (d <= 3)"
-        if len(attractors(model)) < 2:
-            return False, "needs at least two attractors"
-        return True, ""
+    requirements = (basin_table_dimension, two_attractors)
 
     def run(self, ctx):
-        model = ctx.model or load_model(self.models[0])
+        (model,) = self.targets(ctx)
         atts, B, details, var = _theory(model)
         m = len(atts)
         minima = np.array([a.point for a in atts], dtype=float)
         costs, _, _ = _exit_times_at(model, atts, B, details, 1.0)
         finite = np.isfinite(costs)
         if finite.sum() < 1:
-            raise ModelError("no attractor has a finite exit cost")
+            raise InputError("no attractor has a finite exit cost")
         bmin, bmax = float(costs[finite].min()), float(costs[finite].max())
         b_ref = max(math.sqrt(bmin * bmax), bmax * BARRIER_OVER_ETA[-1] / MAX_RATIO)
         etas = np.array([b_ref / r for r in BARRIER_OVER_ETA])
         temp = override(ctx, "exit-times.temperature", "eta")
         T = {"eta": lambda e: e, "sqrt": np.sqrt}.get(temp, temp) if isinstance(temp, str) else temp
         if not callable(T):
-            raise ModelError(f"unknown temperature override {temp!r}")
+            raise InputError(f"unknown temperature override {temp!r}")
         pref = float(override(ctx, "exit-times.prefactor", 1.0))
 
         log_theory, methods_all, log_true = [], None, []
@@ -185,11 +180,22 @@ class ExitTimes(Claim):
         for k, eta in enumerate(etas):
             # run length from the *true* prediction (a planted theory must not change the data)
             cycle = scale * float(np.sum(np.exp(log_true[k][finite])))
-            steps = int(min(ctx.budget.count(EXITS_PER_CHAIN, minimum=MIN_EXITS_PER_CHAIN) * cycle, ctx.budget.count(4e7)))
+            exits_wanted = ctx.budget.count(EXITS_PER_CHAIN, minimum=MIN_EXITS_PER_CHAIN)
+            steps = int(min(exits_wanted * cycle, ctx.budget.count(4e7)))
             init = minima[np.arange(CHAINS) % m]
-            runs = replicates(model, eta=float(eta), steps=steps, chains=CHAINS, replicates=REPLICATES,
-                              seed=ctx.seed, key=(self.id, model.name), init=init,
-                              basins=core_basins(model, minima, float(eta)), bins=10, joint_bins=0)
+            runs = replicates(
+                model,
+                eta=float(eta),
+                steps=steps,
+                chains=CHAINS,
+                replicates=REPLICATES,
+                seed=ctx.seed,
+                key=(self.id, model.name),
+                init=init,
+                basins=core_basins(model, minima, float(eta)),
+                bins=10,
+                joint_bins=0,
+            )
             for r, res in enumerate(runs):
                 total = res.completed
                 tau[k, r] = censoring_corrected(np.where(res.exit_count >= 2, res.exit_time_mean, np.nan), total)
@@ -205,30 +211,48 @@ class ExitTimes(Claim):
                 continue
             if methods_all[i] == "eyring-kramers":
                 for k, eta in enumerate(etas):
-                    est, ci = t_interval(tau[k, :, i])
-                    comps.append(Comparison(f"tau, {label} (eta={eta:.3g})", float(np.exp(log_theory[k, i])), est,
-                                            TOL_PER_EPS * float(eps[k]), ci, relative=True,
-                                            note=f"Eyring-Kramers, core-to-core, {exits[k, i]} exits"))
+                    comps.append(
+                        Comparison.with_interval(
+                            f"tau, {label} (eta={eta:.3g})",
+                            float(np.exp(log_theory[k, i])),
+                            mean_interval(tau[k, :, i]),
+                            TOL_PER_EPS * float(eps[k]),
+                            relative=True,
+                            note=f"Eyring-Kramers, core-to-core, {exits[k, i]} exits",
+                        )
+                    )
             # Arrhenius slope of log(eta tau) in 1/eta, one fit per replicate
             x = 1 / etas
-            slopes = [np.polyfit(x, np.log(etas * tau[:, r, i]), 1)[0] for r in range(REPLICATES)
-                      if np.all(np.isfinite(tau[:, r, i]))]
+            slopes = [
+                np.polyfit(x, np.log(etas * tau[:, r, i]), 1)[0]
+                for r in range(REPLICATES)
+                if np.all(np.isfinite(tau[:, r, i]))
+            ]
             theory_slope = float(np.polyfit(x, costs[i] / T(etas), 1)[0])
-            est, ci = t_interval(slopes)
-            comps.append(Comparison(f"Arrhenius slope d log(eta tau)/d(1/eta), {label}", theory_slope, est,
-                                    SLOPE_TOLERANCE, ci, relative=True,
-                                    note=f"exit cost {costs[i]:.4g} ({methods_all[i]})"))
+            comps.append(
+                Comparison.with_interval(
+                    f"Arrhenius slope d log(eta tau)/d(1/eta), {label}",
+                    theory_slope,
+                    mean_interval(slopes),
+                    SLOPE_TOLERANCE,
+                    relative=True,
+                    note=f"exit cost {costs[i]:.4g} ({methods_all[i]})",
+                )
+            )
             fig.append((i, label, methods_all[i], tau[:, :, i]))
         if not comps:
-            raise ModelError("no minimum had enough exits to compare (" + "; ".join(notes) + ")")
+            raise SolverError("no minimum had enough exits to compare (" + "; ".join(notes) + ")")
         curve_eta = np.linspace(etas.min() * 0.9, etas.max() * 1.1, 30)
         curves = []
         for e in curve_eta:
             _, logs, _ = _exit_times_at(model, atts, B, details, float(e))
             curves.append(logs + costs / T(e) - costs / e + math.log(pref))
-        return self.result(ctx, comps, model=model.name, message="; ".join(notes),
-                           figure_data={"etas": etas, "series": fig, "curve_eta": curve_eta,
-                                        "curves": np.array(curves)})
+        return self.result(
+            comps,
+            model=model.name,
+            message="; ".join(notes),
+            figure_data={"etas": etas, "series": fig, "curve_eta": curve_eta, "curves": np.array(curves)},
+        )
 
     def _pilot(self, ctx, model, minima, eta, log_true, finite, methods):
         """Run-length factor: 1 under Eyring-Kramers (sharp prefactor). The log-asymptotic
@@ -238,9 +262,19 @@ class ExitTimes(Claim):
             return 1.0
         guess = np.exp(log_true)
         steps = int(min(40 * float(np.sum(guess[finite])), ctx.budget.count(4e7)))
-        res = replicates(model, eta=float(eta), steps=steps, chains=CHAINS, replicates=1, seed=ctx.seed,
-                         key=(self.id, model.name, "pilot"), init=minima[np.arange(CHAINS) % len(minima)],
-                         basins=core_basins(model, minima, float(eta)), bins=10, joint_bins=0)[0]
+        res = replicates(
+            model,
+            eta=float(eta),
+            steps=steps,
+            chains=CHAINS,
+            replicates=1,
+            seed=ctx.seed,
+            key=(self.id, model.name, "pilot"),
+            init=minima[np.arange(CHAINS) % len(minima)],
+            basins=core_basins(model, minima, float(eta)),
+            bins=10,
+            joint_bins=0,
+        )[0]
         est = censoring_corrected(np.where(res.exit_count >= 2, res.exit_time_mean, np.nan), res.completed)
         ratio = est[finite] / guess[finite]
         ratio = ratio[np.isfinite(ratio)]
@@ -252,8 +286,9 @@ class ExitTimes(Claim):
         fd = result.figure_data
         etas = fd["etas"]
         for i, label, method, tau in fd["series"]:
-            est = np.array([t_interval(tau[k])[0] for k in range(len(etas))])
-            cis = np.array([t_interval(tau[k])[1] for k in range(len(etas))])
+            intervals = [mean_interval(tau[k]) for k in range(len(etas))]
+            est = np.array([iv.estimate for iv in intervals])
+            cis = np.array([iv.bounds for iv in intervals])
             lo = np.log(est) - np.log(np.maximum(cis[:, 0], 1e-300))
             hi = np.log(cis[:, 1]) - np.log(est)
             line = ax.errorbar(1 / etas, np.log(est), yerr=[lo, hi], fmt="o", label=f"measured, {label}")

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis import ModelError, hwang_weights, load_model
-
+from analysis import InputError, ModelError, hwang_weights, load_model
 from numerics.claims._base import Claim, Comparison, register
-from numerics.claims._support import exact_masses, ordered, override, replicates, t_interval, transfer_operator_applies
+from numerics.claims._support import exact_masses, override, replicate_masses, replicates, transfer_operator_dimension
+from numerics.stats import mean_interval
 
 # eta as fractions of the barrier Delta V: 1/6, 1/12, 1/24 (beyond ~1/30 the spectral gap
 # e^{-Delta V/eta} is below what a double-precision eigen-solve resolves). The masses of
@@ -21,6 +21,17 @@ BARRIER_OVER_ETA = (6.0, 12.0, 24.0)
 FLOOR = 0.01
 
 
+def tied_minima(model) -> str:
+    """Requirement: Hwang's weights exist (closed-form V) and split at least two tied global minima of V."""
+    try:
+        w = hwang_weights(model)
+    except (ModelError, InputError) as exc:
+        return str(exc)
+    if len(w) < 2:
+        return "V has a single global minimum (no tie for Hwang's weights to split)"
+    return ""
+
+
 @register
 class HwangWeights(Claim):
     id = "hwang"
@@ -29,18 +40,7 @@ class HwangWeights(Claim):
     statement = "masses at tied minima of V tend to C det(Hess V)^(-1/2): flatter minima win"
     models = ("hwang-prefactor", "hwang")
     user_model = True
-
-    def applies_to(self, model):
-        ok, why = transfer_operator_applies(model)
-        if not ok:
-            return ok, why
-        try:
-            w = hwang_weights(model)
-        except ModelError as exc:
-            return False, str(exc)
-        if len(w) < 2:
-            return False, "V has a single global minimum (no tie for Hwang's weights to split)"
-        return True, ""
+    requirements = (transfer_operator_dimension, tied_minima)
 
     def _models(self, ctx):
         if ctx.model is not None:
@@ -48,12 +48,11 @@ class HwangWeights(Claim):
         # Sigma = 40 I lowers the barrier of the Hwang example to 0.057 (the weights do not
         # depend on Sigma) so that eta = Delta V/24 keeps eta F''(1) = 0.05 small; the box
         # stops short of x < -4.24, where F decreases again, and of x > 1.8, where eta F'
-        # throws the chain out (THEORY.md section 8).
+        # throws the chain out (docs/theory.md section 8).
         return [(load_model("hwang-prefactor"), None), (load_model("hwang", {"s": 40}), [[-2.5, 1.8]])]
 
     def run(self, ctx):
         from analysis import closed_form_quasi_potential, saddles
-
 
         comps, fig, names = [], [], []
         for model, box in self._models(ctx):
@@ -74,36 +73,55 @@ class HwangWeights(Claim):
             # without the prefactor C (the paper's C = 1 statement), for the reject test
             C = model.function(cf.prefactor)(points) if cf.prefactor is not None else np.ones(len(points))
             det = np.linalg.det(model.function(cf.hessian)(points).reshape(len(points), model.dim, model.dim))
-            no_c = det ** -0.5 / np.sum(det ** -0.5)
+            no_c = det**-0.5 / np.sum(det**-0.5)
             flat = int(np.argmin(det))
             for i, p in enumerate(points):
                 tol = FLOOR + float(second[i])
-                comps.append(Comparison(f"{model.name}: w at {p.round(3).tolist()} (eta->0, Richardson)",
-                                        float(w_theory[i]), float(extrap[i]), tol,
-                                        (float(extrap[i] - second[i]), float(extrap[i] + second[i]))))
+                comps.append(
+                    Comparison(
+                        f"{model.name}: w at {p.round(3).tolist()} (eta->0, Richardson)",
+                        float(w_theory[i]),
+                        float(extrap[i]),
+                        tol,
+                        (float(extrap[i] - second[i]), float(extrap[i] + second[i])),
+                    )
+                )
             if not np.allclose(C, C[0], rtol=1e-9):
-                comps.append(Comparison(f"{model.name}: weight without prefactor C (rejected)",
-                                        float(no_c[flat]), float(extrap[flat]), FLOOR + float(second[flat]),
-                                        expect="reject"))
+                comps.append(
+                    Comparison(
+                        f"{model.name}: weight without prefactor C (rejected)",
+                        float(no_c[flat]),
+                        float(extrap[flat]),
+                        FLOOR + float(second[flat]),
+                        expect="reject",
+                    )
+                )
             # the Monte Carlo chain agrees with the exact operator; at eta = Delta V/4 the chains
             # cross the barrier often enough for a +-0.03 interval (0.03: sampling, not theory)
             eta = barrier / 4
             exact_flat = float(exact_masses(model, eta, points, bounds=box)[flat])
-            runs = replicates(model, eta=eta, steps=ctx.budget.count(800_000), chains=8, replicates=8,
-                              seed=ctx.seed, key=(self.id, model.name), burn_in=5000)
-            mc = []
-            for r in runs:
-                f = ordered(r.fractions, r.minima, points)
-                mc.append(f[flat] / f.sum())
-            est, ci = t_interval(mc)
-            comps.append(Comparison(f"{model.name}: MC vs exact chain, flatter min (eta={eta:.3g})", exact_flat,
-                                    est, 0.03, ci))
+            runs = replicates(
+                model,
+                eta=eta,
+                steps=ctx.budget.count(800_000),
+                chains=8,
+                replicates=8,
+                seed=ctx.seed,
+                key=(self.id, model.name),
+                burn_in=5000,
+            )
+            mc = mean_interval(replicate_masses(runs, points, among_points=True)[:, flat])
+            comps.append(
+                Comparison.with_interval(
+                    f"{model.name}: MC vs exact chain, flatter min (eta={eta:.3g})", exact_flat, mc, 0.03
+                )
+            )
             fig.append((model.name, etas, masses, w_theory, no_c))
-        return self.result(ctx, comps, model=", ".join(names), figure_data=fig)
+        return self.result(comps, model=", ".join(names), figure_data=fig)
 
     def draw(self, result, ax):
         for name, etas, masses, w, no_c in result.figure_data:
-            line, = ax.plot(etas, masses[:, 0], "o-", label=f"{name}: exact chain, first minimum")
+            (line,) = ax.plot(etas, masses[:, 0], "o-", label=f"{name}: exact chain, first minimum")
             ax.axhline(w[0], color=line.get_color(), ls="--", lw=1, label="Hwang weight (with C)")
             ax.axhline(no_c[0], color=line.get_color(), ls=":", lw=1, label="without C")
         ax.set_xlabel("eta")

@@ -1,5 +1,5 @@
 """Claim "memorization": constant-step two-scale SGD turns collapse into intermittent memorization
-(THEORY.md section 4, paper Theorem 11 and section 4.3).
+(docs/theory.md section 4, paper Theorem 11 and section 4.3).
 
 Model: the built-in ``fold`` memorization model of numerics.experiments._memorize (relaxation oscillation;
 the generator repeats its outputs until the slow variable has moved delta). Theory: the reduced
@@ -36,9 +36,11 @@ Overrides (tests): ``memorization.episode_steps(model, eta, eps, delta, steps)``
 
 from __future__ import annotations
 
-import time
+import numpy as np
 
 from numerics.claims._base import Claim, Comparison, Context, register
+from numerics.claims._support import estimate_difference, override
+from numerics.stats import mean_interval
 
 ETA, EPS, DELTA, BETA = 0.2, 0.005, 0.05, 0.1
 Y0_FB, T_FB, Y0_BAND, RTOL_FB, SPREAD_FB = 0.5, 1.2, 0.93, 1e-10, 5e-4
@@ -49,87 +51,162 @@ class MemorizationClaim(Claim):
     id = "memorization"
     order = 11
     reference = "Theorem 11 (Section 4.3)"
-    statement = "constant steps: memorization episodes of ~1/(eta eps) steps as the reduced dynamics predict; decreasing steps: pure collapse"
+    statement = (
+        "constant steps: memorization episodes of ~1/(eta eps) steps as the reduced dynamics predict; "
+        "decreasing steps: pure collapse"
+    )
     models = ("fold", "stylised")
 
     def run(self, ctx: Context):
-        from analysis._memorization import predicted_mean_episode_steps, relaxation_oscillation
-
+        from analysis import predicted_mean_episode_steps, relaxation_oscillation
         from numerics.experiments._memorize import builtin_memorize_model, run_memorize
 
-        t0 = time.perf_counter()
         base = builtin_memorize_model("fold")
-        ov = ctx.overrides
+        planted_steps = override(ctx, "memorization.episode_steps", None)
 
         def predict(eta, eps, steps):
-            if "memorization.episode_steps" in ov:
-                L = float(ov["memorization.episode_steps"](base, eta, eps, DELTA, steps))
+            if planted_steps is not None:
+                L = float(planted_steps(base, eta, eps, DELTA, steps))
                 return L, 1 - 1 / (L + 1)
             p = predicted_mean_episode_steps(base, eta=eta, epsilon=eps, delta=DELTA, steps=steps, x0=1.0, y0=0.0)
             return p["mean_episode_steps"], p["memorized_fraction"]
 
-        period = float(ov.get("memorization.period", lambda mod: relaxation_oscillation(mod).period_float)(base))
+        period = float(override(ctx, "memorization.period", lambda mod: relaxation_oscillation(mod).period_float)(base))
         chains = ctx.budget.count(16, 8)
         steps = ctx.budget.count(8000, 6000)
         comps, fig = [], []
         runs = {}
         for k, (eta, eps, n) in enumerate(((ETA, EPS, steps), (ETA / 2, EPS, steps), (ETA, EPS / 2, 2 * steps))):
-            r = run_memorize(base, eta=eta, epsilon=eps, steps=n, chains=chains, seed=ctx.seed + k, delta=DELTA,
-                             feedback=False)
+            r = run_memorize(
+                base, eta=eta, epsilon=eps, steps=n, chains=chains, seed=ctx.seed + k, delta=DELTA, feedback=False
+            )
             runs[(eta, eps)] = r
-            L, ci = r.mean_episode_steps()
+            episode_steps = r.mean_episode_steps()
             Lp, fp = predict(eta, eps, n)
-            fig.append((eta * eps, L, Lp))
-            comps.append(Comparison(f"mean episode steps, eta={eta:g} eps={eps:g}", Lp, L, 0.04, ci, relative=True,
-                                    note="reduced dynamics: repeat until y has moved delta; 4% relative tolerance "
-                                         "(O(eta) noise corrections)"))
+            fig.append((eta * eps, episode_steps.estimate, Lp))
+            comps.append(
+                Comparison.with_interval(
+                    f"mean episode steps, eta={eta:g} eps={eps:g}",
+                    Lp,
+                    episode_steps,
+                    0.04,
+                    relative=True,
+                    note="reduced dynamics: repeat until y has moved delta; 4% relative tolerance (O(eta) noise "
+                    "corrections)",
+                )
+            )
             if eps == EPS:
-                f, fci = r.memorized_fraction()
-                comps.append(Comparison(f"memorized fraction, eta={eta:g}", fp, f, 0.002, fci,
-                                        note="1 - 1/(mean steps between fresh outputs); abs. tolerance 0.002"))
-        (fa, fa_ci), (fb, fb_ci) = runs[(ETA, EPS)].memorized_fraction(), runs[(ETA / 2, EPS)].memorized_fraction()
+                comps.append(
+                    Comparison.with_interval(
+                        f"memorized fraction, eta={eta:g}",
+                        fp,
+                        r.memorized_fraction(),
+                        0.002,
+                        note="1 - 1/(mean steps between fresh outputs); abs. tolerance 0.002",
+                    )
+                )
+        drop = estimate_difference(runs[(ETA / 2, EPS)].memorized_fraction(), runs[(ETA, EPS)].memorized_fraction())
         dp = predict(ETA / 2, EPS, steps)[1] - predict(ETA, EPS, steps)[1]
-        half = ((fa_ci[1] - fa_ci[0]) ** 2 + (fb_ci[1] - fb_ci[0]) ** 2) ** 0.5 / 2
-        comps.append(Comparison("memorized fraction(eta/2) - fraction(eta) > 0", dp, fb - fa, 0.002,
-                                (fb - fa - half, fb - fa + half), note="larger eta lowers the memorized fraction"))
+        comps.append(
+            Comparison.with_interval(
+                "memorized fraction(eta/2) - fraction(eta) > 0",
+                dp,
+                drop,
+                0.002,
+                note="larger eta lowers the memorized fraction",
+            )
+        )
         # fresh data
-        r = run_memorize(base, eta=ETA, epsilon=EPS, fresh=BETA, steps=steps, chains=chains, seed=ctx.seed + 3,
-                         delta=DELTA, feedback=False)
-        f, fci = r.memorized_fraction()
+        r = run_memorize(
+            base,
+            eta=ETA,
+            epsilon=EPS,
+            fresh=BETA,
+            steps=steps,
+            chains=chains,
+            seed=ctx.seed + 3,
+            delta=DELTA,
+            feedback=False,
+        )
+        fraction = r.memorized_fraction()
         Lp0, f0 = predict(ETA, EPS, steps)
         gap = (1 - BETA) / (Lp0 + 1)
-        comps.append(Comparison(f"memorized fraction, beta={BETA:g} (in [1-b-(1-b)/D, 1-b])", 1 - BETA - gap / 2, f,
-                                gap / 2, fci, note="fresh outputs are never memorized; forced refreshes at most 1/D"))
-        comps.append(Comparison(f"memorized fraction beta={BETA:g} = beta 0 value (ruled out)", f0, f, BETA / 2, fci,
-                                expect="reject", note="larger beta lowers the memorized fraction"))
+        comps.append(
+            Comparison.with_interval(
+                f"memorized fraction, beta={BETA:g} (in [1-b-(1-b)/D, 1-b])",
+                1 - BETA - gap / 2,
+                fraction,
+                gap / 2,
+                note="fresh outputs are never memorized; forced refreshes at most 1/D",
+            )
+        )
+        comps.append(
+            Comparison.with_interval(
+                f"memorized fraction beta={BETA:g} = beta 0 value (ruled out)",
+                f0,
+                fraction,
+                BETA / 2,
+                expect="reject",
+                note="larger beta lowers the memorized fraction",
+            )
+        )
         # decreasing steps: pure collapse in the second half; constant steps: not
-        r = run_memorize(base, eta=ETA, epsilon=EPS, schedule="decreasing", steps=steps, chains=chains,
-                         seed=ctx.seed + 4, delta=DELTA, feedback=False)
-        f, fci = r.memorized_fraction(start=steps // 2)
-        comps.append(Comparison("decreasing steps: memorized fraction, 2nd half (pure collapse)", 1.0, f, 0.002, fci,
-                                note="Robbins-Monro steps: theta converges in step count, the generator collapses"))
-        f, fci = runs[(ETA, EPS)].memorized_fraction(start=steps // 2)
-        comps.append(Comparison("constant steps: pure collapse ruled out, 2nd half", 1.0, f, 0.005, fci,
-                                expect="reject", note="constant steps keep refreshing the outputs"))
+        r = run_memorize(
+            base,
+            eta=ETA,
+            epsilon=EPS,
+            schedule="decreasing",
+            steps=steps,
+            chains=chains,
+            seed=ctx.seed + 4,
+            delta=DELTA,
+            feedback=False,
+        )
+        comps.append(
+            Comparison.with_interval(
+                "decreasing steps: memorized fraction, 2nd half (pure collapse)",
+                1.0,
+                r.memorized_fraction(start=steps // 2),
+                0.002,
+                note="Robbins-Monro steps: theta converges in step count, the generator collapses",
+            )
+        )
+        comps.append(
+            Comparison.with_interval(
+                "constant steps: pure collapse ruled out, 2nd half",
+                1.0,
+                runs[(ETA, EPS)].memorized_fraction(start=steps // 2),
+                0.005,
+                expect="reject",
+                note="constant steps keep refreshing the outputs",
+            )
+        )
         # relaxation oscillation
-        rc = runs[(ETA, EPS / 2)]
-        P, pci = rc.period_steps()
-        comps.append(Comparison(f"relaxation period steps, eps={EPS / 2:g}", period / (ETA * EPS / 2), P, 0.05, pci,
-                                relative=True, note="reduced ODE period (3 - 2 ln 2 for a = 0) / (eta eps); 5% "
-                                                    "relative: fold-passage delay O(eps^(2/3)), shortened by noise"))
+        comps.append(
+            Comparison.with_interval(
+                f"relaxation period steps, eps={EPS / 2:g}",
+                period / (ETA * EPS / 2),
+                runs[(ETA, EPS / 2)].period_steps(),
+                0.05,
+                relative=True,
+                note="reduced ODE period (3 - 2 ln 2 for a = 0) / (eta eps); 5% relative: "
+                "fold-passage delay O(eps^(2/3)), shortened by noise",
+            )
+        )
         comps += self._feedback(ctx, fig)
-        return self.result(ctx, comps, model="fold, stylised (memorization)", seconds=time.perf_counter() - t0,
-                           message=f"reduced period {period:.6f} (slow time)", figure_data=fig)
+        return self.result(
+            comps,
+            model="fold, stylised (memorization)",
+            message=f"reduced period {period:.6f} (slow time)",
+            figure_data=fig,
+        )
 
     def _feedback(self, ctx: Context, fig):
         """Comparisons for the SGD that learns from the generator's outputs (stylised model)."""
-        import numpy as np
-
-        from analysis._memorization import episode_time, feedback_episodes, fresh_episode_mean
-
+        from analysis import episode_time, feedback_episodes, fresh_episode_mean
         from numerics.experiments._memorize import builtin_memorize_model, run_memorize, with_epsilon
 
-        ov = ctx.overrides
+        planted_steps = override(ctx, "memorization.feedback_episode_steps", None)
         sty = builtin_memorize_model("stylised")
         # chains are vectorised: many chains cost little more than a few (the per-step numpy overhead dominates)
         chains = ctx.budget.count(32, 16)
@@ -137,74 +214,179 @@ class MemorizationClaim(Claim):
 
         def reduced(eta, eps, n, feedback=True):
             """Finished episodes of the reduced dynamics within n steps (slow time n eta eps)."""
-            d, _, _ = feedback_episodes(with_epsilon(sty, eps), x0=1.0, y0=Y0_FB, t_end=n * eta * eps, delta=DELTA,
-                                        feedback=feedback)
+            d, _, _ = feedback_episodes(
+                with_epsilon(sty, eps), x0=1.0, y0=Y0_FB, t_end=n * eta * eps, delta=DELTA, feedback=feedback
+            )
             return d
 
         runs = {}
         for k, (eta, eps) in enumerate(((ETA, EPS), (ETA / 2, EPS), (ETA, EPS / 2))):
             n = int(round(T_FB / (eta * eps)))
-            r = run_memorize(sty, eta=eta, epsilon=eps, steps=n, chains=chains, seed=ctx.seed + 10 + k, delta=DELTA,
-                             x0=1.0, y0=Y0_FB, rtol=RTOL_FB, spread=SPREAD_FB, feedback=True)
+            r = run_memorize(
+                sty,
+                eta=eta,
+                epsilon=eps,
+                steps=n,
+                chains=chains,
+                seed=ctx.seed + 10 + k,
+                delta=DELTA,
+                x0=1.0,
+                y0=Y0_FB,
+                rtol=RTOL_FB,
+                spread=SPREAD_FB,
+                feedback=True,
+            )
             runs[(eta, eps)] = (r, n)
-            L, ci = r.mean_episode_steps()
+            episode_steps = r.mean_episode_steps()
             d = reduced(eta, eps, n)
-            Lp = (float(ov["memorization.feedback_episode_steps"](sty, eta, eps, DELTA, n))
-                  if "memorization.feedback_episode_steps" in ov else float(np.mean(d)) / (eta * eps) - 0.5)
-            fig.append((eta * eps, L, Lp))
-            comps.append(Comparison(f"feedback: mean episode steps, eta={eta:g} eps={eps:g}", Lp, L, 0.04, ci,
-                                    relative=True, note="log(g/(g - 2 delta))/(2 eta eps) along y = 0.5, 0.55, ...; "
-                                                        "4% relative: O(eta sigma^2) shift of x, O(eps) branch shift"))
+            Lp = (
+                float(planted_steps(sty, eta, eps, DELTA, n))
+                if planted_steps is not None
+                else float(np.mean(d)) / (eta * eps) - 0.5
+            )
+            fig.append((eta * eps, episode_steps.estimate, Lp))
+            comps.append(
+                Comparison.with_interval(
+                    f"feedback: mean episode steps, eta={eta:g} eps={eps:g}",
+                    Lp,
+                    episode_steps,
+                    0.04,
+                    relative=True,
+                    note="log(g/(g - 2 delta))/(2 eta eps) along y = 0.5, 0.55, ...; 4% relative: O(eta sigma^2) shift "
+                    "of x, O(eps) branch shift",
+                )
+            )
             if k == 0:
                 g = 1.0 - (Y0_FB + DELTA * np.arange(len(d)))  # the reduced episodes start delta apart
                 nofb = float(np.mean(reduced(eta, eps, n, feedback=False))) / (eta * eps) - 0.5
                 naive = float(np.mean(DELTA / g)) / (eta * eps) - 0.5
-                comps.append(Comparison("feedback ignored: log(g/(g - delta))/(eta eps) (ruled out)", nofb, L, 0.04,
-                                        ci, relative=True, expect="reject", note="the pull towards z* lengthens episodes"))
-                comps.append(Comparison("naive delta/(eta eps |g|) (ruled out)", naive, L, 0.04, ci, relative=True,
-                                        expect="reject", note="ignores feedback and the slope of g"))
+                comps.append(
+                    Comparison.with_interval(
+                        "feedback ignored: log(g/(g - delta))/(eta eps) (ruled out)",
+                        nofb,
+                        episode_steps,
+                        0.04,
+                        relative=True,
+                        expect="reject",
+                        note="the pull towards z* lengthens episodes",
+                    )
+                )
+                comps.append(
+                    Comparison.with_interval(
+                        "naive delta/(eta eps |g|) (ruled out)",
+                        naive,
+                        episode_steps,
+                        0.04,
+                        relative=True,
+                        expect="reject",
+                        note="ignores feedback and the slope of g",
+                    )
+                )
                 closed = float(np.mean([episode_time(gi, delta=DELTA, slope=1.0) for gi in g]))
-                comps.append(Comparison("closed form vs quadrature of the reduced episodes (slow time)", closed,
-                                        float(np.mean(d)), 1e-6, relative=True,
-                                        note="linear g = 1 - y: the sympy exit time is exact; 1e-6 = quadrature"))
-            f, fci = r.memorized_fraction()
-            fp = 1.0 - (len(d) + 1) / n
-            comps.append(Comparison(f"feedback: memorized fraction, eta={eta:g} eps={eps:g}", fp, f, 0.001, fci,
-                                    note="1 - (finished episodes + 1 fresh start of the unfinished one)/N"))
+                comps.append(
+                    Comparison(
+                        "closed form vs quadrature of the reduced episodes (slow time)",
+                        closed,
+                        float(np.mean(d)),
+                        1e-6,
+                        relative=True,
+                        note="linear g = 1 - y: the sympy exit time is exact; 1e-6 = quadrature",
+                    )
+                )
+            comps.append(
+                Comparison.with_interval(
+                    f"feedback: memorized fraction, eta={eta:g} eps={eps:g}",
+                    1.0 - (len(d) + 1) / n,
+                    r.memorized_fraction(),
+                    0.001,
+                    note="1 - (finished episodes + 1 fresh start of the unfinished one)/N",
+                )
+            )
         (ra, na), (rb, nb) = runs[(ETA, EPS)], runs[(ETA / 2, EPS)]
-        fa, fb = ra.memorized_fraction()[0], rb.memorized_fraction()[0]
+        fa, fb = ra.memorized_fraction().estimate, rb.memorized_fraction().estimate
         dpred = (len(reduced(ETA, EPS, na)) + 1) / na - (len(reduced(ETA / 2, EPS, nb)) + 1) / nb
-        comps.append(Comparison("feedback: fraction(eta/2) - fraction(eta) (same slow time)", dpred, fb - fa, 5e-4,
-                                note="larger eta lowers the memorized fraction"))
+        comps.append(
+            Comparison(
+                "feedback: fraction(eta/2) - fraction(eta) (same slow time)",
+                dpred,
+                fb - fa,
+                5e-4,
+                note="larger eta lowers the memorized fraction",
+            )
+        )
         # near the equilibrium: (k + 1) delta > |g|, the feedback holds y; without it the drift ends episodes
         nb_steps = 3000
         t_nofb = episode_time(1 - Y0_BAND, delta=DELTA, slope=1.0, feedback=False) / (ETA * EPS)
         for fbk, theory in ((True, 0.0), (False, 1.0)):
-            r = run_memorize(sty, eta=ETA, epsilon=EPS, steps=nb_steps, chains=chains, seed=ctx.seed + 20, delta=DELTA,
-                             x0=1.0, y0=Y0_BAND, rtol=RTOL_FB, spread=SPREAD_FB, feedback=fbk)
-            forced = r.forced[:, 1:].sum(axis=1).astype(float)
-            m = float(forced.mean())
-            h = 1.96 * float(forced.std(ddof=1)) / np.sqrt(len(forced))
-            comps.append(Comparison(f"g = {1 - Y0_BAND:g} < 2 delta, feedback={fbk}: forced refreshes per chain",
-                                    theory, m, 0.25, (m - h, m + h),
-                                    note="feedback: u -> g/2 < delta, never exits (0); without: one exit after "
-                                         f"~{t_nofb:.0f} steps, then |g| < delta near y = 1 (1)"))
+            r = run_memorize(
+                sty,
+                eta=ETA,
+                epsilon=EPS,
+                steps=nb_steps,
+                chains=chains,
+                seed=ctx.seed + 20,
+                delta=DELTA,
+                x0=1.0,
+                y0=Y0_BAND,
+                rtol=RTOL_FB,
+                spread=SPREAD_FB,
+                feedback=fbk,
+            )
+            comps.append(
+                Comparison.with_interval(
+                    f"g = {1 - Y0_BAND:g} < 2 delta, feedback={fbk}: forced refreshes per chain",
+                    theory,
+                    mean_interval(r.forced[:, 1:].sum(axis=1).astype(float)),
+                    0.25,
+                    note="feedback: u -> g/2 < delta, never exits (0); without: one exit after "
+                    f"~{t_nofb:.0f} steps, then |g| < delta near y = 1 (1)",
+                )
+            )
         # at the equilibrium only fresh data ends an episode
         steps_b, chains_b = 4000, ctx.budget.count(64, 32)
-        fr = {}
+        fractions = {}
         for k, beta in enumerate((BETA, 2 * BETA)):
-            r = run_memorize(sty, eta=ETA, epsilon=EPS, fresh=beta, steps=steps_b, chains=chains_b, seed=ctx.seed + 30 + k,
-                             delta=DELTA, x0=1.0, y0=1.0, rtol=RTOL_FB, feedback=True)
-            L, ci = r.mean_episode_steps()
-            comps.append(Comparison(f"feedback, equilibrium, beta={beta:g}: mean episode steps = 1/beta",
-                                    fresh_episode_mean(beta), L, 0.03, ci, relative=True,
-                                    note="geometric: each step fresh w.p. beta, no forced refresh; 3% > CI"))
-            f, fci = r.memorized_fraction()
-            fr[beta] = (f, fci)
-            comps.append(Comparison(f"feedback, equilibrium, beta={beta:g}: memorized fraction = 1 - beta", 1 - beta, f,
-                                    0.005, fci, note="exact; abs. tolerance 0.005 > CI half-width"))
-        (f1, c1), (f2, c2) = fr[BETA], fr[2 * BETA]
-        half = ((c1[1] - c1[0]) ** 2 + (c2[1] - c2[0]) ** 2) ** 0.5 / 2
-        comps.append(Comparison(f"fraction(beta={BETA:g}) - fraction(beta={2 * BETA:g})", BETA, f1 - f2, 0.005,
-                                (f1 - f2 - half, f1 - f2 + half), note="larger beta lowers the memorized fraction"))
+            r = run_memorize(
+                sty,
+                eta=ETA,
+                epsilon=EPS,
+                fresh=beta,
+                steps=steps_b,
+                chains=chains_b,
+                seed=ctx.seed + 30 + k,
+                delta=DELTA,
+                x0=1.0,
+                y0=1.0,
+                rtol=RTOL_FB,
+                feedback=True,
+            )
+            comps.append(
+                Comparison.with_interval(
+                    f"feedback, equilibrium, beta={beta:g}: mean episode steps = 1/beta",
+                    fresh_episode_mean(beta),
+                    r.mean_episode_steps(),
+                    0.03,
+                    relative=True,
+                    note="geometric: each step fresh w.p. beta, no forced refresh; 3% > CI",
+                )
+            )
+            fractions[beta] = r.memorized_fraction()
+            comps.append(
+                Comparison.with_interval(
+                    f"feedback, equilibrium, beta={beta:g}: memorized fraction = 1 - beta",
+                    1 - beta,
+                    fractions[beta],
+                    0.005,
+                    note="exact; abs. tolerance 0.005 > CI half-width",
+                )
+            )
+        comps.append(
+            Comparison.with_interval(
+                f"fraction(beta={BETA:g}) - fraction(beta={2 * BETA:g})",
+                BETA,
+                estimate_difference(fractions[BETA], fractions[2 * BETA]),
+                0.005,
+                note="larger beta lowers the memorized fraction",
+            )
+        )
         return comps

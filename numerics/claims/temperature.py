@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-
 from numerics.claims._base import Claim, Comparison, register
-from numerics.claims._support import histogram_claim_applies, histogram_log_density, override, potential_facts, replicates, t_interval
+from numerics.claims._support import histogram_densities, histogram_log_density, override, potential_facts, replicates
+from numerics.stats import mean_interval
 
 # Step sizes are set from the barrier: Delta V / eta = 4, 6, 8 puts the chain in the
 # small-noise regime while the barrier top is still visited often enough to be measured.
@@ -26,9 +26,7 @@ class Temperature(Claim):
     statement = "-eta log pi_eta matches V: the temperature is eta, not sqrt(eta)"
     models = ("tilted-double-well",)
     user_model = True
-
-    def applies_to(self, model):
-        return histogram_claim_applies(model)
+    requirements = (histogram_densities,)
 
     def run(self, ctx):
         (model,) = self.targets(ctx)
@@ -42,19 +40,40 @@ class Temperature(Claim):
             eta = dV / ratio
             # chains start in the deepest well: a uniform start over-fills shallower wells,
             # and draining them takes exp(Delta V/eta) steps, which would bias the saddle density
-            runs = replicates(model, eta=eta, steps=ctx.budget.count(int(4e5 * ratio / 4)), chains=8,
-                              replicates=8, seed=ctx.seed, key=(self.id, model.name), burn_in=20_000,
-                              init=a)
+            runs = replicates(
+                model,
+                eta=eta,
+                steps=ctx.budget.count(int(4e5 * ratio / 4)),
+                chains=8,
+                replicates=8,
+                seed=ctx.seed,
+                key=(self.id, model.name),
+                burn_in=20_000,
+                init=a,
+            )
             # D = log pi(attractor) - log pi(barrier top) = Delta V / T + log(C_a / C_s)
             D = np.array([histogram_log_density(r, a) - histogram_log_density(r, facts.saddle) for r in runs])
-            est, ci = t_interval(eta ** exponent * (D - log_c))
-            alt, alt_ci = t_interval(eta ** 0.5 * (D - log_c))
-            comps.append(Comparison(f"barrier, T = eta^{exponent:g} (eta={eta:.3g})", dV, est, TOLERANCE,
-                                    ci, relative=True))
-            comps.append(Comparison(f"barrier, T = sqrt(eta) (eta={eta:.3g})", dV, alt, TOLERANCE, alt_ci,
-                                    relative=True, expect="reject"))
+            comps.append(
+                Comparison.with_interval(
+                    f"barrier, T = eta^{exponent:g} (eta={eta:.3g})",
+                    dV,
+                    mean_interval(eta**exponent * (D - log_c)),
+                    TOLERANCE,
+                    relative=True,
+                )
+            )
+            comps.append(
+                Comparison.with_interval(
+                    f"barrier, T = sqrt(eta) (eta={eta:.3g})",
+                    dV,
+                    mean_interval(eta**0.5 * (D - log_c)),
+                    TOLERANCE,
+                    relative=True,
+                    expect="reject",
+                )
+            )
             fig.append((eta, runs))
-        return self.result(ctx, comps, model=model.name, figure_data=(facts, fig))
+        return self.result(comps, model=model.name, figure_data=(facts, fig))
 
     def draw(self, result, ax):
         facts, runs = result.figure_data
@@ -77,6 +96,6 @@ class Temperature(Claim):
 
     @staticmethod
     def _prefactor(cf):
-        from analysis._lambdify import array_function
+        from analysis import array_function
 
         return array_function(cf.prefactor, cf.variables)

@@ -1,4 +1,4 @@
-"""Claim 6 (paper sections 2.3, 4.1; THEORY.md section 4): decreasing (Robbins-Monro) steps
+"""Claim 6 (paper sections 2.3, 4.1; docs/theory.md section 4): decreasing (Robbins-Monro) steps
 make SGD converge to an equilibrium (lambda_i(y*), y*) while a constant step does not, and
 with a constant small step the slow variable follows the reduced (Danskin) ODE
 dy/dt = g_i(y) of the symbolic two-scale reduction on the time scale t = n eta eps.
@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis import ModelError, load_model
-
+from analysis import ModelError, SolverError, load_model
 from numerics.claims._base import Claim, Comparison, register
-from numerics.claims._support import override, replicates, t_interval
+from numerics.claims._support import override, replicates
+from numerics.stats import mean_interval
 
 # ---- (a) decreasing steps. eps = 0.05 (the built-in value). Two-scale Robbins-Monro (paper
 # section 4.1): fast steps a_n = eta/(1 + n/n0)^(2/3), slow steps b_n = eta/(1 + n/n0) (so
@@ -85,16 +85,17 @@ class TwoScaleReduction(Claim):
     models = ("two-scale",)
 
     def run(self, ctx):
-        from analysis._timescales import two_scale_reduction
+        from analysis import two_scale_reduction
 
         comps, fig = [], {}
         comps += self._convergence(ctx, two_scale_reduction, fig)
         comps += self._slow_ode(ctx, two_scale_reduction, fig)
-        return self.result(ctx, comps, model=f"two-scale (eps={RM_EPS:g}; eps={ODE_EPS:g})", figure_data=fig)
+        return self.result(comps, model=f"two-scale (eps={RM_EPS:g}; eps={ODE_EPS:g})", figure_data=fig)
 
     # -------------------------------------------------------------- (a) convergence
     def _convergence(self, ctx, reduce, fig):
-        from numerics.sgd._schedules import RobbinsMonro, TwoScale, steps_of, step_parameters
+        from numerics.sgd import RobbinsMonro, TwoScale
+        from numerics.sgd._schedules import step_parameters, steps_of
 
         model = load_model("two-scale", {"eps": RM_EPS})
         red = reduce(model)
@@ -111,31 +112,55 @@ class TwoScaleReduction(Claim):
         if not eq:
             raise ModelError("the two-scale reduction has no rest point of the slow flow")
         eq = np.array(eq)
-        sched = TwoScale(fast=RobbinsMonro(n0=RM_N0, alpha=RM_FAST_ALPHA),
-                         slow=RobbinsMonro(n0=RM_N0, alpha=RM_SLOW_ALPHA))
+        sched = TwoScale(
+            fast=RobbinsMonro(n0=RM_N0, alpha=RM_FAST_ALPHA), slow=RobbinsMonro(n0=RM_N0, alpha=RM_SLOW_ALPHA)
+        )
         a_N, b_N = steps_of(step_parameters(sched, RM_ETA, model), np.array(RM_STEPS - 1.0))
         spread = max(_stationary_spread(model, p, float(a_N), float(b_N), slow_mask) for p in eq)
         tol = RM_TOLERANCE_FACTOR * spread
         chains = ctx.budget.count(16, minimum=4)
         out = []
         for name, schedule in (("Robbins-Monro", sched), ("constant", None)):
-            runs = replicates(model, eta=RM_ETA, steps=RM_STEPS, chains=chains, replicates=REPLICATES,
-                              seed=ctx.seed, key=(self.id, "rm", name), schedule=schedule, basins=False,
-                              bins=10, joint_bins=0)
+            runs = replicates(
+                model,
+                eta=RM_ETA,
+                steps=RM_STEPS,
+                chains=chains,
+                replicates=REPLICATES,
+                seed=ctx.seed,
+                key=(self.id, "rm", name),
+                schedule=schedule,
+                basins=False,
+                bins=10,
+                joint_bins=0,
+            )
             dist = []
             for r in runs:
                 fs = r.final_state[r.alive]
                 dist.append(np.linalg.norm(fs[:, None, :] - eq[None], axis=2).min(axis=1).mean())
-            est, ci = t_interval(dist)
-            fig[f"distance {name}"] = (est, ci)
+            distance = mean_interval(dist)
+            fig[f"distance {name}"] = (distance.estimate, distance.bounds)
             if name == "constant":
-                out.append(Comparison(f"constant step eta={RM_ETA:g}: distance at n={RM_STEPS} (no convergence)",
-                                      0.0, est, tol, ci, expect="reject",
-                                      note="spread of order sqrt(eta/eps) stays"))
+                out.append(
+                    Comparison.with_interval(
+                        f"constant step eta={RM_ETA:g}: distance at n={RM_STEPS} (no convergence)",
+                        0.0,
+                        distance,
+                        tol,
+                        expect="reject",
+                        note="spread of order sqrt(eta/eps) stays",
+                    )
+                )
             else:
-                out.append(Comparison(f"Robbins-Monro steps: distance to (lambda(y*), y*) at n={RM_STEPS}",
-                                      0.0, est, tol, ci,
-                                      note=f"tolerance 2 sqrt(tr P) at a_N={float(a_N):.2g}, b_N={float(b_N):.2g}"))
+                out.append(
+                    Comparison.with_interval(
+                        f"Robbins-Monro steps: distance to (lambda(y*), y*) at n={RM_STEPS}",
+                        0.0,
+                        distance,
+                        tol,
+                        note=f"tolerance 2 sqrt(tr P) at a_N={float(a_N):.2g}, b_N={float(b_N):.2g}",
+                    )
+                )
         fig["rm_tolerance"] = tol
         return out
 
@@ -173,22 +198,44 @@ class TwoScaleReduction(Claim):
             ts = scale or br.time_scale
             factor = ODE_ETA * (eps if ts == "eta*eps" else 1.0)
             t_theory = n_rec * factor
-            sol = solve_ivp(lambda t, y: np.asarray(drift_of(br, np.array([[y[0]]])), float).reshape(1),
-                            (0.0, float(t_theory[-1])), [y0], dense_output=True, rtol=1e-9, atol=1e-11,
-                            method="LSODA")
+            sol = solve_ivp(
+                lambda t, y, br=br: np.asarray(drift_of(br, np.array([[y[0]]])), float).reshape(1),
+                (0.0, float(t_theory[-1])),
+                [y0],
+                dense_output=True,
+                rtol=1e-9,
+                atol=1e-11,
+                method="LSODA",
+            )
             if not sol.success:
-                raise ModelError(f"slow ODE solve failed: {sol.message}")
-            runs = replicates(model, eta=ODE_ETA, steps=steps, chains=chains, replicates=REPLICATES,
-                              seed=ctx.seed, key=(self.id, "ode", k), init=init, basins=False,
-                              record_every=rec, bins=10, joint_bins=0)
+                raise SolverError(f"slow ODE solve failed: {sol.message}")
+            runs = replicates(
+                model,
+                eta=ODE_ETA,
+                steps=steps,
+                chains=chains,
+                replicates=REPLICATES,
+                seed=ctx.seed,
+                key=(self.id, "ode", k),
+                init=init,
+                basins=False,
+                record_every=rec,
+                bins=10,
+                joint_bins=0,
+            )
             means = np.array([np.nanmean(r.trajectory[:, :, iy], axis=1) for r in runs])  # (R, T)
             t_true = n_rec * ODE_ETA * eps
             for t in ODE_TIMES:
                 j = int(np.argmin(np.abs(t_true - t)))
-                est, ci = t_interval(means[:, j])
-                out.append(Comparison(f"branch x={np.round(x0, 3).tolist()}: mean y at t=n eta eps={t:g}",
-                                      float(sol.sol(t_theory[j])[0]), est, ODE_TOLERANCE, ci,
-                                      note=f"ODE dy/dt = {br.slow_drift[0]} on time scale {ts}"))
+                out.append(
+                    Comparison.with_interval(
+                        f"branch x={np.round(x0, 3).tolist()}: mean y at t=n eta eps={t:g}",
+                        float(sol.sol(t_theory[j])[0]),
+                        mean_interval(means[:, j]),
+                        ODE_TOLERANCE,
+                        note=f"ODE dy/dt = {br.slow_drift[0]} on time scale {ts}",
+                    )
+                )
             dense = np.linspace(0, t_true[-1], 200)
             curves.append((x0, y0, t_true, means, dense, sol.sol(dense / ODE_ETA / eps * factor)[0]))
         if not out:
@@ -197,17 +244,30 @@ class TwoScaleReduction(Claim):
         return out
 
     def draw(self, result, ax):
-        for x0, y0, t, means, dense, ode in result.figure_data.get("ode", []):
+        for x0, _y0, t, means, dense, ode in result.figure_data.get("ode", []):
             m = means.mean(axis=0)
-            ci = np.array([t_interval(means[:, j])[1] for j in range(means.shape[1])])
-            line = ax.errorbar(t, m, yerr=[m - ci[:, 0], ci[:, 1] - m], fmt="o", ms=3,
-                               label=f"SGD mean y, branch x={np.round(x0, 2).tolist()}")
+            ci = np.array([mean_interval(means[:, j]).bounds for j in range(means.shape[1])])
+            line = ax.errorbar(
+                t,
+                m,
+                yerr=[m - ci[:, 0], ci[:, 1] - m],
+                fmt="o",
+                ms=3,
+                label=f"SGD mean y, branch x={np.round(x0, 2).tolist()}",
+            )
             ax.plot(dense, ode, "-", color=line[0].get_color(), label="reduced ODE")
         d = result.figure_data
         if "distance Robbins-Monro" in d:
-            ax.text(0.98, 0.5, f"distance to equilibrium at n={RM_STEPS}:\nRobbins-Monro "
-                    f"{d['distance Robbins-Monro'][0]:.3f}, constant step {d['distance constant'][0]:.3f}",
-                    transform=ax.transAxes, ha="right", va="center", fontsize=7)
+            ax.text(
+                0.98,
+                0.5,
+                f"distance to equilibrium at n={RM_STEPS}:\nRobbins-Monro "
+                f"{d['distance Robbins-Monro'][0]:.3f}, constant step {d['distance constant'][0]:.3f}",
+                transform=ax.transAxes,
+                ha="right",
+                va="center",
+                fontsize=7,
+            )
         ax.set_xlabel("t = n eta eps")
         ax.set_ylabel("y")
         ax.legend(fontsize=6)

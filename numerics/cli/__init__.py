@@ -46,7 +46,7 @@ def _available():
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="memdyn", description="Dynamics of constant-step SGD: derive, simulate, verify.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name, mod in _available().items():
+    for mod in _available().values():
         importlib.import_module(f"{__name__}.{mod}").add_parser(sub)
     return parser
 

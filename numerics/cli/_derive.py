@@ -8,42 +8,47 @@ also writes a standalone LaTeX document with every derived object (atomically).
 
 from __future__ import annotations
 
-import json
-
 DEFAULT_MODEL = "tilted-double-well"
 
 
 def add_parser(sub):
-    p = sub.add_parser("derive", help="derive the exact objects of a model (summary, JSON, LaTeX)",
-                       description="Derive drift, Hessian, Hamiltonian, critical points, quasi-potential, "
-                                   "Hwang weights and the two-scale reduction of a model.")
-    p.add_argument("model", nargs="?", default=DEFAULT_MODEL,
-                   help=f"a model file (.toml) or a built-in name (default: {DEFAULT_MODEL}; see `memdyn models`)")
-    p.add_argument("--set", dest="assignments", action="append", default=[], metavar="NAME=VALUE",
-                   help="override a parameter (repeatable)")
+    p = sub.add_parser(
+        "derive",
+        help="derive the exact objects of a model (summary, JSON, LaTeX)",
+        description="Derive drift, Hessian, Hamiltonian, critical points, quasi-potential, "
+        "Hwang weights and the two-scale reduction of a model.",
+    )
+    p.add_argument(
+        "model",
+        nargs="?",
+        default=DEFAULT_MODEL,
+        help=f"a model file (.toml) or a built-in name (default: {DEFAULT_MODEL}; see `memdyn models`)",
+    )
+    p.add_argument(
+        "--set",
+        dest="assignments",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a parameter (repeatable)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
     p.add_argument("--latex", metavar="FILE", help="also write a standalone LaTeX document to FILE")
     p.add_argument("--seed", type=int, default=0, help="seed of the numeric multistarts (default 0)")
     p.set_defaults(run=run)
 
 
-def _document(fragment: str) -> str:
-    from numerics.report._tables import latex_document
-
-    return latex_document(fragment)  # its preamble loads amsmath, which the fragment's align* needs
-
-
 def run(args) -> int:
-    from analysis._derive import derive
-    from analysis._files import load_model, parse_assignments
-    from numerics.report._files import to_jsonable, write_atomic
+    from analysis import derive, load_model, parse_assignments
+    from numerics.report import dumps, latex_document, write_atomic
 
     model = load_model(args.model, parse_assignments(args.assignments))
     d = derive(model, seed=args.seed)
     if args.latex:
-        write_atomic(args.latex, _document(d.latex()))
+        # the document's preamble loads amsmath, which the fragment's align* needs
+        write_atomic(args.latex, latex_document(d.latex()))
     if args.json:
-        print(json.dumps(to_jsonable(d.to_json_dict()), indent=2))
+        print(dumps(d.to_json_dict(), indent=2))
     else:
         print(d.summary(), end="")
         if args.latex:

@@ -4,16 +4,26 @@ from __future__ import annotations
 
 
 def add_parser(sub):
-    p = sub.add_parser("diffusion", help="diffusion model: score learning by SGD and measured memorization",
-                       description="Train the score of a diffusion model with constant-step SGD on the "
-                                   "denoising score-matching loss (paper (2.3)), sample the reverse SDE and "
-                                   "measure memorization (nearest / second-nearest ratio test, 1/3).")
-    p.add_argument("--data", default="mixture2d",
-                   help="built-in data set (gaussian1d, mixture1d, gaussian2d, mixture2d, ring) or a CSV file of points")
+    p = sub.add_parser(
+        "diffusion",
+        help="diffusion model: score learning by SGD and measured memorization",
+        description="Train the score of a diffusion model with constant-step SGD on the "
+        "denoising score-matching loss (paper (2.3)), sample the reverse SDE and "
+        "measure memorization (nearest / second-nearest ratio test, 1/3).",
+    )
+    p.add_argument(
+        "--data",
+        default="mixture2d",
+        help="built-in data set (gaussian1d, mixture1d, gaussian2d, mixture2d, ring) or a CSV file of points",
+    )
     p.add_argument("--train-size", type=int, default=16, help="number of training points N")
-    p.add_argument("--score", default="empirical", choices=["empirical", "linear", "mlp", "kernel"],
-                   help="empirical: exact memorizing optimum; linear: random Fourier features; mlp: two-layer "
-                        "network; kernel: training set smoothed with a learned bandwidth")
+    p.add_argument(
+        "--score",
+        default="empirical",
+        choices=["empirical", "linear", "mlp", "kernel"],
+        help="empirical: exact memorizing optimum; linear: random Fourier features; mlp: two-layer "
+        "network; kernel: training set smoothed with a learned bandwidth",
+    )
     p.add_argument("--eta", type=float, default=0.01, help="constant SGD step (default 0.01)")
     p.add_argument("--steps", type=int, default=2000, help="SGD steps")
     p.add_argument("--batch", type=int, default=64, help="minibatch size")
@@ -27,32 +37,44 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from analysis import ModelError
-
-    from numerics.experiments.diffusion._experiment import diffusion_experiment
-    from numerics.report._files import dumps
-    from numerics.report._tables import text_table
+    from analysis import InputError
+    from numerics.experiments.diffusion import diffusion_experiment
+    from numerics.report import dumps, text_table
 
     if args.resume and not args.checkpoint:
-        raise ModelError("--resume needs --checkpoint FILE")
+        raise InputError("--resume needs --checkpoint FILE")
     if args.steps < 1 and args.score != "empirical":
-        raise ModelError(f"--steps must be >= 1, got {args.steps}")
-    res = diffusion_experiment(args.data, train_size=args.train_size, score=args.score, eta=args.eta,
-                               steps=args.steps, samples=args.samples, seed=args.seed, batch=args.batch,
-                               t_min=args.t_min, checkpoint=args.checkpoint, resume=args.resume)
+        raise InputError(f"--steps must be >= 1, got {args.steps}")
+    res = diffusion_experiment(
+        args.data,
+        train_size=args.train_size,
+        score=args.score,
+        eta=args.eta,
+        steps=args.steps,
+        samples=args.samples,
+        seed=args.seed,
+        batch=args.batch,
+        t_min=args.t_min,
+        checkpoint=args.checkpoint,
+        resume=args.resume,
+    )
     out = res.to_dict()
     if args.json:
         print(dumps(out, indent=2))
         return 0
     lo, hi = out["ci95"]
-    rows = [("memorized fraction", f"{out['memorized_fraction']:.3f} [{lo:.3f}, {hi:.3f}]"),
-            ("chance level (fresh data)", out["fresh_memorized_fraction"]),
-            ("mean distance to training set", out["distance_to_data"]),
-            ("energy distance to fresh data", out["energy_distance"]),
-            ("sliced Wasserstein to fresh data", out["sliced_wasserstein"]),
-            ("DSM loss of the score", out["final_loss"]),
-            ("DSM loss of the memorizing optimum", out["optimal_loss"])]
-    print(f"data {out['data']} (d={out['dim']}, N={out['train_size']}), score {out['score']}"
-          + (f", eta={out['eta']}, {out['steps']} steps" if out["eta"] is not None else ""))
+    rows = [
+        ("memorized fraction", f"{out['memorized_fraction']:.3f} [{lo:.3f}, {hi:.3f}]"),
+        ("chance level (fresh data)", out["fresh_memorized_fraction"]),
+        ("mean distance to training set", out["distance_to_data"]),
+        ("energy distance to fresh data", out["energy_distance"]),
+        ("sliced Wasserstein to fresh data", out["sliced_wasserstein"]),
+        ("DSM loss of the score", out["final_loss"]),
+        ("DSM loss of the memorizing optimum", out["optimal_loss"]),
+    ]
+    print(
+        f"data {out['data']} (d={out['dim']}, N={out['train_size']}), score {out['score']}"
+        + (f", eta={out['eta']}, {out['steps']} steps" if out["eta"] is not None else "")
+    )
     print(text_table(["quantity", "value"], rows))
     return 0

@@ -1,8 +1,6 @@
-"""``memdyn models``: list the built-in models."""
+"""``memdyn models [--json]``: list the built-in models (name and one line each)."""
 
 from __future__ import annotations
-
-import json
 
 
 def add_parser(sub):
@@ -13,10 +11,11 @@ def add_parser(sub):
 
 def run(args) -> int:
     from analysis import builtin_models
+    from numerics.report import dumps
 
     models = builtin_models()
     if args.json:
-        print(json.dumps(models, indent=2))
+        print(dumps(models, indent=2))
     else:
         width = max(map(len, models))
         for name, desc in models.items():

@@ -1,8 +1,9 @@
-"""``memdyn quasipotential``: the quasi-potential between two points (issue 4; THEORY.md section 0).
+"""``memdyn quasipotential``: the quasi-potential between two points (docs/theory.md section 0).
 
-Prints the action (V(to) when ``--from`` is an attractor), the solver, its convergence and
+Prints the action (V(to) when ``--from`` is an attractor), the method, its convergence and
 error estimate, and the minimum-action path. Exit 3 when the solver did not converge (the
-result is still printed), 2 on bad input.
+result is still printed) or could not deliver an answer, 2 on bad input. The ``--method``
+choices are "auto" and the registry :data:`numerics.largedev.METHODS`.
 """
 
 from __future__ import annotations
@@ -12,18 +13,21 @@ import sys
 
 # "-1,0" starts with "-": let argparse read it as a value, not as an option
 _NEGATIVE_POINT = re.compile(r"^-[0-9.]")
-_METHODS = ("auto", "gmam", "scp", "exact")
 
 
 def add_parser(sub):
-    p = sub.add_parser("quasipotential", help="minimum action / quasi-potential between two points",
-                       description="Solve the Freidlin-Wentzell control problem from --from to --to "
-                                   "(THEORY.md section 0).")
+    from numerics.largedev._methods import METHODS
+
+    p = sub.add_parser(
+        "quasipotential",
+        help="minimum action / quasi-potential between two points",
+        description="Solve the Freidlin-Wentzell control problem from --from to --to (docs/theory.md section 0).",
+    )
     p._negative_number_matcher = _NEGATIVE_POINT
     p.add_argument("model", help="model file (.toml) or built-in name (see `memdyn models`)")
     p.add_argument("--from", dest="start", required=True, metavar="POINT", help="start point, e.g. -1,0")
     p.add_argument("--to", dest="end", required=True, metavar="POINT", help="end point, e.g. 0,0")
-    p.add_argument("--method", choices=_METHODS, default="auto", help="solver (default: auto)")
+    p.add_argument("--method", choices=("auto", *METHODS), default="auto", help="solver (default: auto)")
     p.add_argument("--points", type=int, default=None, metavar="N", help="path points (default: refine to TOL)")
     p.add_argument("--tolerance", type=float, default=1e-6, metavar="TOL", help="target relative error (default 1e-6)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a model parameter")
@@ -32,48 +36,59 @@ def add_parser(sub):
 
 
 def parse_point(text: str, dim: int, what: str):
-    """``"-1,0"`` -> array([-1., 0.]); one-line ModelError on a bad number or dimension."""
+    """``"-1,0"`` -> array([-1., 0.]); one-line InputError on a bad number or dimension.
+
+    >>> parse_point("-1,0", 2, "--from").tolist()
+    [-1.0, 0.0]
+    """
     import numpy as np
-    from analysis import ModelError
+
+    from analysis import InputError
 
     parts = [t.strip() for t in str(text).split(",")]
     try:
         values = [float(t) for t in parts]
     except ValueError:
-        raise ModelError(f"{what} expects comma-separated numbers like -1,0, got {text!r}") from None
+        raise InputError(f"{what} expects comma-separated numbers like -1,0, got {text!r}") from None
     if not all(np.isfinite(values)):
-        raise ModelError(f"{what} must be finite, got {text!r}")
+        raise InputError(f"{what} must be finite, got {text!r}")
     if len(values) != dim:
-        raise ModelError(f"{what} has {len(values)} coordinate(s) but the model has {dim} variable(s)")
+        raise InputError(f"{what} has {len(values)} coordinate(s) but the model has {dim} variable(s)")
     return np.array(values)
 
 
 def run(args) -> int:
-    from analysis import ModelError, load_model, parse_assignments
-
-    from numerics.report._files import dumps
+    from analysis import InputError, load_model, parse_assignments
     from numerics.largedev._quasipotential import quasi_potential
-    from numerics.report._tables import format_number, text_table
+    from numerics.report import dumps, format_number, text_table
 
     if args.points is not None and args.points < 3:
-        raise ModelError(f"--points must be at least 3, got {args.points}")
+        raise InputError(f"--points must be at least 3, got {args.points}")
     if not args.tolerance > 0:
-        raise ModelError(f"--tolerance must be positive, got {args.tolerance}")
+        raise InputError(f"--tolerance must be positive, got {args.tolerance}")
     m = load_model(args.model, parse_assignments(args.set))
     start = parse_point(args.start, m.dim, "--from")
     end = parse_point(args.end, m.dim, "--to")
     r = quasi_potential(m, start, end, method=args.method, points=args.points, tolerance=args.tolerance)
-    path = [[float(v) for v in row] for row in r.path]
     if args.json:
-        print(dumps({"action": r.action, "method": r.method, "converged": r.converged,
-                     "error_estimate": r.error_estimate, "path": path, "iterations": r.iterations,
-                     "points": r.points, "message": r.message}, indent=2))
+        print(dumps(r.to_dict(), indent=2))
     else:
+        path = r.path.tolist()
         names = [str(v) for v in m.variables]
-        print(text_table(["quantity", "value"], [
-            ["action", format_number(r.action, 10)], ["method", r.method], ["converged", r.converged],
-            ["error estimate", r.error_estimate], ["iterations", r.iterations], ["path points", len(path)],
-            ["message", r.message]]))
+        print(
+            text_table(
+                ["quantity", "value"],
+                [
+                    ["action", format_number(r.action, 10)],
+                    ["method", r.method],
+                    ["converged", r.converged],
+                    ["error estimate", r.error_estimate],
+                    ["iterations", r.iterations],
+                    ["path points", len(path)],
+                    ["message", r.message],
+                ],
+            )
+        )
         n = len(path)
         picks = sorted({round(k * (n - 1) / 10) for k in range(11)}) if n else []
         print()

@@ -1,4 +1,8 @@
-"""``memdyn simulate``: Monte Carlo of the SGD recursion with basin fractions and exit times."""
+"""``memdyn simulate``: Monte Carlo of the SGD recursion with basin fractions and exit times.
+
+Exit status: 0 on success, 2 on bad input, 3 when every chain diverged (the step is too large
+for the model: no answer can be given), 130 on Ctrl-C (after writing the checkpoint).
+"""
 
 from __future__ import annotations
 
@@ -18,12 +22,17 @@ def add_parser(sub):
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a parameter")
-    p.add_argument("--schedule", choices=["constant", "robbins-monro", "two-scale"], default="constant",
-                   help="step sizes: constant eta, eta/(1+n/n0)^alpha, or slow variables at eta*epsilon")
+    p.add_argument(
+        "--schedule",
+        choices=["constant", "robbins-monro", "two-scale"],
+        default="constant",
+        help="step sizes: constant eta, eta/(1+n/n0)^alpha, or slow variables at eta*epsilon",
+    )
     p.add_argument("--n0", type=float, default=1000.0, help="Robbins-Monro n0")
     p.add_argument("--alpha", type=float, default=1.0, help="Robbins-Monro exponent in (1/2, 1]")
-    p.add_argument("--bound", type=float, default=1e3,
-                   help="divergence bound, in domain widths around its centre (default 1e3)")
+    p.add_argument(
+        "--bound", type=float, default=1e3, help="divergence bound, in domain widths around its centre (default 1e3)"
+    )
     p.add_argument("--output", default=None, help="also write the JSON result to this file (atomic)")
     p.set_defaults(run=run)
 
@@ -39,18 +48,28 @@ def _schedule(args):
 
 
 def run(args) -> int:
-    from analysis import ModelError, load_model, parse_assignments
-    from numerics.report._files import dumps, write_atomic
+    from analysis import InputError, load_model, parse_assignments
+    from numerics.report import dumps, write_atomic
     from numerics.sgd._simulate import simulate
 
     if args.resume and not args.checkpoint:
-        raise ModelError("--resume needs --checkpoint FILE")
+        raise InputError("--resume needs --checkpoint FILE")
     m = load_model(args.model, parse_assignments(args.set))
     try:
-        res = simulate(m, eta=args.eta, steps=args.steps, chains=args.chains, seed=args.seed,
-                       burn_in=args.burn_in, threads=args.threads, checkpoint=args.checkpoint,
-                       resume=args.resume, schedule=_schedule(args), bound=args.bound,
-                       progress=None if sys.stderr.isatty() else False)
+        res = simulate(
+            m,
+            eta=args.eta,
+            steps=args.steps,
+            chains=args.chains,
+            seed=args.seed,
+            burn_in=args.burn_in,
+            threads=args.threads,
+            checkpoint=args.checkpoint,
+            resume=args.resume,
+            schedule=_schedule(args),
+            bound=args.bound,
+            progress=None if sys.stderr.isatty() else False,
+        )
     except KeyboardInterrupt as exc:
         partial = getattr(exc, "result", None)
         if partial is not None and args.output:
@@ -64,16 +83,28 @@ def run(args) -> int:
     if args.json:
         print(dumps(out))
         return 0
-    from numerics.report._tables import text_table
+    from numerics.report import text_table
 
-    print(f"{m.name}: eta={res.eta:g}, {res.chains} chains x {res.completed} steps (burn-in {res.burn_in}), "
-          f"seed {res.seed}; {res.chain_steps_per_second:.3g} chain-steps/s")
-    rows = [[str([round(float(v), 4) for v in res.minima[i]]), res.fractions[i], f"[{res.ci95[i][0]:.4f}, {res.ci95[i][1]:.4f}]",
-             int(res.exit_count[i]), res.exit_time_mean[i]] for i in range(len(res.minima))]
+    print(
+        f"{m.name}: eta={res.eta:g}, {res.chains} chains x {res.completed} steps (burn-in {res.burn_in}), "
+        f"seed {res.seed}; {res.chain_steps_per_second:.3g} chain-steps/s"
+    )
+    rows = [
+        [
+            str([round(float(v), 4) for v in res.minima[i]]),
+            res.fractions[i],
+            f"[{res.ci95[i][0]:.4f}, {res.ci95[i][1]:.4f}]",
+            int(res.exit_count[i]),
+            res.exit_time_mean[i],
+        ]
+        for i in range(len(res.minima))
+    ]
     print(text_table(["minimum", "fraction", "95% CI", "exits", "mean exit (steps)"], rows))
     print(f"outside the basin table: {res.outside_fraction:.4g}")
     if res.diverged:
         first = res.diverged[0]
-        print(f"diverged chains: {res.diverged_chains} (first: chain {first.chain} at step {first.step}, "
-              f"last finite state {list(first.last_state)}); their samples are not used")
+        print(
+            f"diverged chains: {res.diverged_chains} (first: chain {first.chain} at step {first.step}, "
+            f"last finite state {list(first.last_state)}); their samples are not used"
+        )
     return 0

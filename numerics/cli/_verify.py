@@ -5,8 +5,12 @@ from __future__ import annotations
 
 def add_parser(sub):
     p = sub.add_parser("verify", help="check the paper's claims numerically (the main job)")
-    p.add_argument("--budget", choices=["tiny", "quick", "full"], default="quick",
-                   help="Monte Carlo budget (quick: whole catalogue in a few minutes)")
+    p.add_argument(
+        "--budget",
+        choices=["tiny", "quick", "full"],
+        default="quick",
+        help="Monte Carlo budget (quick: whole catalogue in a few minutes)",
+    )
     p.add_argument("--claims", default=None, help="comma-separated claim ids (default: all)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--model", default=None, help="run every claim that applies to this model file")
@@ -21,11 +25,10 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from analysis import load_model, parse_assignments
-
-    from numerics.report._files import write_atomic
-    from numerics.claims._verify import dumps_report, verify
-    from numerics.claims import catalogue
+    from analysis import InputError, load_model, parse_assignments
+    from numerics.claims import catalogue, verify
+    from numerics.claims._verify import dumps_report
+    from numerics.report import write_atomic
 
     if args.list:
         cat = catalogue()
@@ -36,16 +39,19 @@ def run(args) -> int:
         return 0
     model = load_model(args.model, parse_assignments(args.set)) if args.model else None
     if args.set and not args.model:
-        from analysis import ModelError
-
-        raise ModelError("--set needs --model (the catalogue's built-in models have fixed parameters)")
+        raise InputError("--set needs --model (the catalogue's built-in models have fixed parameters)")
     claims = [c.strip() for c in args.claims.split(",") if c.strip()] if args.claims else None
     if args.resume and not args.checkpoint:
-        from analysis import ModelError
-
-        raise ModelError("--resume needs --checkpoint FILE")
-    report = verify(claims=claims, budget=args.budget, seed=args.seed, model=model, progress=not args.json,
-                    checkpoint=args.checkpoint, resume=args.resume)
+        raise InputError("--resume needs --checkpoint FILE")
+    report = verify(
+        claims=claims,
+        budget=args.budget,
+        seed=args.seed,
+        model=model,
+        progress=not args.json,
+        checkpoint=args.checkpoint,
+        resume=args.resume,
+    )
     if args.latex:
         write_atomic(args.latex, report.latex())
     if args.figures:

@@ -1,13 +1,30 @@
 # Public API of this package: read by lazy_loader (names load on first use) and by type checkers.
-from ._collapse import run_collapse, CollapseResult
-from ._memorize import run_memorize, MemorizeResult, builtin_memorize_model, memorized_flags
-from ._markov_gradients import markov_sgd, AR1Quadratic
-from .diffusion import diffusion_experiment, DiffusionResult, memorization, Memorization, energy_distance, sliced_wasserstein, load_points, builtin_data, sample_sde, sample_ode, train_score, TrainResult, make_score_model
+from ._collapse import CollapseResult, run_collapse
+from ._markov_gradients import AR1Quadratic, GradientRun, markov_sgd
+from ._memorize import MemorizeResult, builtin_memorize_model, memorized_flags, run_memorize, with_epsilon
+from .diffusion import (
+    BUILTIN_DATA,
+    DiffusionResult,
+    Memorization,
+    TrainResult,
+    builtin_data,
+    diffusion_experiment,
+    energy_distance,
+    load_points,
+    make_score_model,
+    memorization,
+    sample_ode,
+    sample_sde,
+    sliced_wasserstein,
+    train_score,
+)
 
 __all__ = [
     "AR1Quadratic",
+    "BUILTIN_DATA",
     "CollapseResult",
     "DiffusionResult",
+    "GradientRun",
     "Memorization",
     "MemorizeResult",
     "TrainResult",
@@ -26,4 +43,5 @@ __all__ = [
     "sample_sde",
     "sliced_wasserstein",
     "train_score",
+    "with_epsilon",
 ]

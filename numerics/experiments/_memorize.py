@@ -1,20 +1,24 @@
-"""A generative model trained while it feeds itself: intermittent memorization (THEORY.md section 4,
+"""A generative model trained while it feeds itself: intermittent memorization (docs/theory.md section 4,
 paper Theorem 11 and section 4.3).
 
 theta = (x, y): x fast, y slow (the model's ``[timescales]``). SGD
 theta_{n+1} = theta_n + a_n (b(theta_n) + zeta_{n+1}), zeta ~ N(0, Sigma(theta_n)).
 The generative model driven by theta keeps a population of its last M outputs and emits, each
 step, Z_{n+1} =
+
 * with probability beta a fresh draw N(m(theta), s^2), m(theta) = y (fresh data from the current model);
 * otherwise a copy of a uniformly chosen population member that the current model still
   produces, |z - m(theta)| <= delta (resampling its own outputs: at fixed theta the population
   collapses to one repeated output, the Wright-Fisher mechanism of Theorem 5);
 * a fresh draw when no member is left within delta (the model has drifted away from it).
+
 So an output repeats until the slow variable has moved delta: episodes last ~ delta/(eta eps |g|)
 steps. With ``feedback=True`` the SGD learns from the outputs (per-sample loss F + eps (y - Z)^2/2
 - eps s^2/2, averaging to F over fresh outputs): a repeated z* pulls y back, u = y - z* obeys
 u' = g - (k + 1) u (slow time), so episodes last log(|g|/(|g| - (k + 1) delta))/((k + 1) eta eps)
-steps, and forever (until fresh data) when (k + 1) delta >= |g| (analysis._memorization). The memorization detector is independent of the generator: an output is memorized if it
+steps, and forever (until fresh data) when (k + 1) delta >= |g| (analysis._memorization).
+
+The memorization detector is independent of the generator: an output is memorized if it
 lies within ``rtol`` (relative) of one of the previous ``window`` outputs; an episode is a maximal
 run of memorized outputs. The Markov-noise interface of :mod:`numerics.sgd._markov` is not used as the
 driver because it records neither the outputs nor per-step flags and has one step size for all
@@ -22,36 +26,52 @@ coordinates; the generator does use its per-chain random streams (:class:`ChainR
 
 Example
 -------
->>> from numerics.experiments._memorize import builtin_memorize_model, run_memorize
->>> r = run_memorize(builtin_memorize_model("fold"), eta=0.2, epsilon=0.005, steps=4000, chains=8, seed=0)
->>> r.mean_episode_steps()  # doctest: +SKIP
+On the ``fold`` model |g| is about 1 along the branch, so an episode lasts about
+delta/(eta eps) = 0.05/0.001 = 50 steps (the reduced dynamics predict 57 here):
+
+>>> r = run_memorize(builtin_memorize_model("fold"), eta=0.2, epsilon=0.005, steps=2000, chains=8, seed=0)
+>>> ci = r.mean_episode_steps()
+>>> 45 < ci.estimate < 65, ci.method
+(True, 'ratio-t')
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from analysis._errors import ModelError
+from analysis._errors import InputError, ModelError, SolverError
+from analysis._result import Result
+from numerics.experiments._summary import interval_text
+from numerics.sgd import ChainRandom
+from numerics.stats import Interval, mean_interval, ratio_interval
 
-from numerics.sgd._markov import ChainRandom
-
-Z95 = 1.959963984540054
 BLOCK = 512
 
 _BUILTINS = {
     "fold": dict(
-        name="fold", description="relaxation oscillation: x' = -(x^3 - x - y), y' = eps (a - x); folds at y = +-2/(3 sqrt 3)",
-        variables=["x", "y"], drift=["-(x**3 - x - y)", "eps*(a - x)"],
-        covariance=[["sigma**2", 0], [0, "eps**2*sigma**2"]], parameters={"a": 0, "eps": "1/200", "sigma": "1/5"},
-        bounds=[[-2, 2], [-1, 1]], slow=["y"], epsilon="eps"),
+        name="fold",
+        description="relaxation oscillation: x' = -(x^3 - x - y), y' = eps (a - x); folds at y = +-2/(3 sqrt 3)",
+        variables=["x", "y"],
+        drift=["-(x**3 - x - y)", "eps*(a - x)"],
+        covariance=[["sigma**2", 0], [0, "eps**2*sigma**2"]],
+        parameters={"a": 0, "eps": "1/200", "sigma": "1/5"},
+        bounds=[[-2, 2], [-1, 1]],
+        slow=["y"],
+        epsilon="eps",
+    ),
     "stylised": dict(
-        name="stylised", description="F = (x^2 - 1)^2/4 + eps (x - y)^2/2: y relaxes to the branch lambda = +-1",
-        variables=["x", "y"], loss="(x**2 - 1)**2/4 + eps*(x - y)**2/2",
-        covariance=[["sigma**2", 0], [0, "eps**2*sigma**2"]], parameters={"eps": "1/20", "sigma": "1/5"},
-        bounds=[[-2.5, 2.5], [-2.5, 2.5]], slow=["y"], epsilon="eps"),
+        name="stylised",
+        description="F = (x^2 - 1)^2/4 + eps (x - y)^2/2: y relaxes to the branch lambda = +-1",
+        variables=["x", "y"],
+        loss="(x**2 - 1)**2/4 + eps*(x - y)**2/2",
+        covariance=[["sigma**2", 0], [0, "eps**2*sigma**2"]],
+        parameters={"eps": "1/20", "sigma": "1/5"},
+        bounds=[[-2.5, 2.5], [-2.5, 2.5]],
+        slow=["y"],
+        epsilon="eps",
+    ),
 }
 
 
@@ -61,7 +81,7 @@ def builtin_memorize_model(name: str = "fold"):
     from analysis import model
 
     if name not in _BUILTINS:
-        raise ModelError(f"no memorization model named {name!r} (built-in: {', '.join(_BUILTINS)})")
+        raise InputError(f"no memorization model named {name!r} (built-in: {', '.join(_BUILTINS)})")
     return model(**_BUILTINS[name])
 
 
@@ -82,7 +102,7 @@ def with_epsilon(m, epsilon):
     if epsilon is None:
         return m
     if not (epsilon > 0):
-        raise ModelError(f"epsilon must be positive, got {epsilon}")
+        raise InputError(f"epsilon must be positive, got {epsilon}")
     return m.with_parameters(**{str(m.epsilon): repr(float(epsilon))})
 
 
@@ -110,32 +130,33 @@ def episode_lengths(flags) -> list:
     return out
 
 
-def _ratio_ci(sums, counts):
-    """Ratio estimator sum(L)/sum(n) over chains with a cluster (per-chain) 95% interval."""
-    sums, counts = np.asarray(sums, float), np.asarray(counts, float)
-    ok = counts > 0
-    if counts.sum() == 0:
-        return float("nan"), (float("nan"), float("nan"))
-    m = sums.sum() / counts.sum()
-    C = len(sums)
-    if ok.sum() < 2:
-        return float(m), (float("-inf"), float("inf"))
-    resid = sums - m * counts
-    se = math.sqrt(np.sum(resid**2) / (C * (C - 1))) / counts.mean()
-    return float(m), (float(m - Z95 * se), float(m + Z95 * se))
+_PER_STEP = {"json": False}  # (chains, steps) arrays: the summaries are what a report shows
 
 
 @dataclass(frozen=True)
-class MemorizeResult:
-    """Outputs and detector results of :func:`run_memorize` (every statistic with a 95% interval)."""
+class MemorizeResult(Result):
+    """Outputs and detector results of :func:`run_memorize` (every statistic with a 95% interval).
 
-    outputs: np.ndarray = field(repr=False)        # (chains, steps)
-    memorized: np.ndarray = field(repr=False)      # (chains, steps) detector flags
-    copied: np.ndarray = field(repr=False)         # (chains, steps) generator copied a member (ground truth)
-    forced: np.ndarray = field(repr=False)         # (chains, steps) fresh because no member was within delta
-    switches: tuple = field(repr=False)            # per chain: steps where x jumped from negative to positive
-    theta: np.ndarray = field(repr=False)          # (chains, 2) final
-    y_trace: np.ndarray = field(repr=False)        # (chains, steps // record) slow variable
+    Statistics over chains treat the chains as the independent replicates: a chain's episodes
+    are not independent of each other (they share its slow variable).
+
+    Attributes
+    ----------
+    outputs, memorized, copied, forced : (chains, steps) the generator's outputs; the detector's
+        flags; whether the generator copied a member (ground truth); whether an output was fresh
+        because no member was within delta.
+    switches : per chain, the steps where x jumped from negative to positive.
+    theta : (chains, 2) final parameters. y_trace : (chains, steps // record) the slow variable.
+    converged : True: the run finished (a diverging SGD raises :class:`analysis.SolverError`).
+    """
+
+    outputs: np.ndarray = field(repr=False, metadata=_PER_STEP)
+    memorized: np.ndarray = field(repr=False, metadata=_PER_STEP)
+    copied: np.ndarray = field(repr=False, metadata=_PER_STEP)
+    forced: np.ndarray = field(repr=False, metadata=_PER_STEP)
+    switches: tuple = field(repr=False, metadata=_PER_STEP)
+    theta: np.ndarray = field(repr=False, metadata=_PER_STEP)
+    y_trace: np.ndarray = field(repr=False, metadata=_PER_STEP)
     eta: float = 0.0
     epsilon: float = 0.0
     fresh: float = 0.0
@@ -143,31 +164,63 @@ class MemorizeResult:
     steps: int = 0
     seed: int = 0
     feedback: bool = False
+    converged: bool = True
+    message: str = ""
+
+    @property
+    def chains(self) -> int:
+        return int(self.outputs.shape[0])
 
     def episodes(self, start: int = 0) -> list:
+        """Per chain, the lengths of the uncensored episodes from step ``start`` on."""
         return episode_lengths(self.memorized[:, start:])
 
-    def mean_episode_steps(self, start: int = 0):
+    def mean_episode_steps(self, start: int = 0) -> Interval:
+        """Mean episode length: total length / number of episodes, with the chains as clusters."""
         eps = self.episodes(start)
-        return _ratio_ci([e.sum() for e in eps], [len(e) for e in eps])
+        return ratio_interval([e.sum() for e in eps], [len(e) for e in eps])
 
-    def memorized_fraction(self, start: int = 0):
-        f = self.memorized[:, start:].mean(axis=1)
-        m = float(f.mean())
-        h = Z95 * float(f.std(ddof=1)) / math.sqrt(len(f)) if len(f) > 1 else float("inf")
-        return m, (m - h, m + h)
+    def memorized_fraction(self, start: int = 0) -> Interval:
+        """Fraction of memorized outputs from step ``start`` on: the mean of the per-chain fractions."""
+        return mean_interval(self.memorized[:, start:].mean(axis=1))
 
-    def period_steps(self):
+    def period_steps(self) -> Interval:
         """Mean time between successive upward jumps of x (relaxation-oscillation period)."""
         sums = [float(np.sum(np.diff(s))) for s in self.switches]
         counts = [max(len(s) - 1, 0) for s in self.switches]
-        return _ratio_ci(sums, counts)
+        return ratio_interval(sums, counts)
+
+    def _summary(self):
+        return [
+            *super()._summary(),
+            ("chains", self.chains),
+            ("memorized fraction", interval_text(self.memorized_fraction())),
+            ("mean episode steps", interval_text(self.mean_episode_steps())),
+            ("episodes", int(sum(len(e) for e in self.episodes()))),
+        ]
 
 
-def run_memorize(model, *, eta: float, epsilon: float | None = None, fresh: float = 0.0, schedule: str = "constant",
-                 steps: int = 20000, chains: int = 16, seed: int = 0, delta: float = 0.05, spread: float | None = None,
-                 population: int = 8, window: int = 64, rtol: float = 1e-6, x0: float = 1.0, y0: float = 0.0,
-                 n0: float | None = None, record: int = 50, feedback: bool = False) -> MemorizeResult:
+def run_memorize(
+    model,
+    *,
+    eta: float,
+    epsilon: float | None = None,
+    fresh: float = 0.0,
+    schedule: str = "constant",
+    steps: int = 20000,
+    chains: int = 16,
+    seed: int = 0,
+    delta: float = 0.05,
+    spread: float | None = None,
+    population: int = 8,
+    window: int = 64,
+    rtol: float = 1e-6,
+    x0: float = 1.0,
+    y0: float = 0.0,
+    n0: float | None = None,
+    record: int = 50,
+    feedback: bool = False,
+) -> MemorizeResult:
     """Run SGD on ``model`` with the self-consuming generative model of the module docstring.
 
     Parameters
@@ -182,15 +235,15 @@ def run_memorize(model, *, eta: float, epsilon: float | None = None, fresh: floa
         slow coordinate's increment gets the extra eps (Z - y) (zero mean on fresh data; a pull
         towards z* while the generator repeats z*).
     """
-    from analysis._collapse import check_fresh
+    from analysis import check_fresh
 
     beta = check_fresh(fresh)
     if schedule not in ("constant", "decreasing"):
-        raise ModelError(f"schedule must be 'constant' or 'decreasing', got {schedule!r}")
+        raise InputError(f"schedule must be 'constant' or 'decreasing', got {schedule!r}")
     if not (np.isfinite(eta) and eta > 0):
-        raise ModelError(f"eta must be a positive number, got {eta}")
+        raise InputError(f"eta must be a positive number, got {eta}")
     if int(steps) < 10 or int(chains) < 2:
-        raise ModelError("need steps >= 10 and chains >= 2")
+        raise InputError("need steps >= 10 and chains >= 2")
     m = with_epsilon(model, epsilon)
     eps = float(m.parameter_values[m.epsilon])
     slow_i = list(m.variables).index(m.timescales.slow[0])
@@ -241,7 +294,7 @@ def run_memorize(model, *, eta: float, epsilon: float | None = None, fresh: floa
                     step[:, slow_i] += eps * (z - y)
                 theta = theta + a * step
             if not np.all(np.isfinite(theta)):
-                raise ModelError(f"SGD diverged at step {n + 1} (eta={eta:g}); lower the step")
+                raise SolverError(f"SGD diverged at step {n + 1} (eta={eta:g}); lower the step")
             xf = theta[:, fast_i]
             up = (side < 0) & (xf > 0.5)
             for c in np.flatnonzero(up):
@@ -250,5 +303,19 @@ def run_memorize(model, *, eta: float, epsilon: float | None = None, fresh: floa
             if (n + 1) % record == 0:
                 ytr[:, (n + 1) // record - 1] = theta[:, slow_i]
     flags = memorized_flags(out, window=window, rtol=rtol)
-    return MemorizeResult(out, flags, copied, forced, tuple(np.array(v) for v in switches), theta, ytr, float(eta),
-                          eps, beta, schedule, N, int(seed), bool(feedback))
+    return MemorizeResult(
+        outputs=out,
+        memorized=flags,
+        copied=copied,
+        forced=forced,
+        switches=tuple(np.array(v) for v in switches),
+        theta=theta,
+        y_trace=ytr,
+        eta=float(eta),
+        epsilon=eps,
+        fresh=beta,
+        schedule=schedule,
+        steps=N,
+        seed=int(seed),
+        feedback=bool(feedback),
+    )

@@ -1,7 +1,12 @@
-"""Large deviations: minimum-action paths (gMAM, cvxpy SCP, exact 1-D), quasi-potentials,
-transition costs, W-graph energies, stationary weights and exit times.
+"""Large deviations: quasi-potentials, transition costs, W-graph energies, stationary weights, exit times.
 
-Public names are listed in ``__init__.pyi`` and load on first use (numba, cvxpy and sympy
+:func:`quasi_potential` solves the Freidlin-Wentzell control problem between two points with a
+method from the registry :data:`METHODS` (gMAM, cvxpy SCP, the exact 1-D root; see
+:class:`QuasiPotentialMethod` for what a method provides). :func:`transition_costs`,
+:func:`wgraph_energies` and :func:`predict` turn those actions into energies, weights, exit
+times and the ground state (docs/theory.md section 2).
+
+Public names are listed in ``__init__.pyi`` and load on first use (numba, cvxpy and scipy
 stay unloaded until needed).
 """
 

@@ -1,11 +1,17 @@
 # Public API of this package: read by lazy_loader (names load on first use) and by type checkers.
-from ._quasipotential import quasi_potential, QuasiPotentialResult
-from ._energy import transition_costs, energies, predict, EnergyResult, saddle_connections
-from ._wgraph import wgraph_energies, igraph_enumerate, igraph_arborescence
+from ._costs import TransitionCosts, saddle_connections, transition_costs
+from ._energy import EnergyResult, energies, predict
+from ._methods import METHODS, MethodOptions, QuasiPotentialMethod
+from ._quasipotential import QuasiPotentialResult, quasi_potential
+from ._wgraph import igraph_arborescence, igraph_enumerate, wgraph_energies
 
 __all__ = [
+    "METHODS",
     "EnergyResult",
+    "MethodOptions",
+    "QuasiPotentialMethod",
     "QuasiPotentialResult",
+    "TransitionCosts",
     "energies",
     "igraph_arborescence",
     "igraph_enumerate",

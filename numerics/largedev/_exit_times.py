@@ -1,6 +1,6 @@
-"""Mean exit times from the basins of attraction, in SGD steps (THEORY.md section 2).
+"""Mean exit times from the basins of attraction, in SGD steps (docs/theory.md section 2).
 
-Used by :func:`numerics.largedev._energy.predict`. Two regimes:
+Used by :func:`numerics.largedev.predict` (and the exit-times claim). Two regimes:
 
 * gradient drift with constant isotropic noise Sigma = sigma^2 I: the Eyring-Kramers
   formula with its sharp prefactor (eps = eta sigma^2 / 2 in diffusion time; the rates of
@@ -15,11 +15,17 @@ import math
 
 import numpy as np
 
+from analysis import GaussianNoise
+
 
 def _constant_isotropic_variance(model):
-    """sigma^2 when the noise is Gaussian with Sigma = sigma^2 I constant, else None."""
-    from analysis import GaussianNoise
+    """sigma^2 when the noise is Gaussian with Sigma = sigma^2 I constant, else None.
 
+    >>> from analysis import load_model
+    >>> m1, m2 = load_model("double-well-2d"), load_model("tilted-double-well")   # sigma^2 = exp(-x) in the second
+    >>> _constant_isotropic_variance(m1), _constant_isotropic_variance(m2)
+    (1.0, None)
+    """
     if not isinstance(model.noise, GaussianNoise):
         return None
     cov = model.covariance
@@ -32,7 +38,14 @@ def _constant_isotropic_variance(model):
 
 
 def _exit_times(model, atts, sads, B, details, eta):
-    """Mean exit times in SGD steps from each basin to any other (THEORY.md section 2)."""
+    """Mean exit times in SGD steps from each basin to any other (docs/theory.md section 2).
+
+    ``atts``, ``sads``, ``B`` and ``details`` are those of
+    :func:`numerics.largedev.transition_costs` (``details["connections"]`` gives the gates of
+    each basin). Returns ``(exit_costs, times, log_times, methods)``: ``exit_costs[i]`` =
+    min_j B_ij, the times and their logarithms in SGD steps (None without ``eta``), and per
+    basin "eyring-kramers", "log-asymptotic" or "none" (no exit to another attractor).
+    """
     m = len(atts)
     exit_costs = np.array([min((B[i, j] for j in range(m) if j != i), default=math.inf) for i in range(m)])
     var = _constant_isotropic_variance(model) if model.is_gradient else None
@@ -43,9 +56,13 @@ def _exit_times(model, atts, sads, B, details, eta):
             methods.append("none")
             continue
         # gates of basin i: saddles whose unstable manifold joins i to another attractor
-        gates = [c["saddle"] for c in details["connections"]
-                 if i in c["basins"] and all(x is not None and x >= 0 for x in c["basins"])
-                 and c["basins"][0] != c["basins"][1]]
+        gates = [
+            c["saddle"]
+            for c in details["connections"]
+            if i in c["basins"]
+            and all(x is not None and x >= 0 for x in c["basins"])
+            and c["basins"][0] != c["basins"][1]
+        ]
         if var is not None and eta is not None:
             # Eyring-Kramers in time t with eps = eta sigma^2 / 2; rates of parallel gates add
             eps = eta * var / 2.0
@@ -54,8 +71,11 @@ def _exit_times(model, atts, sads, B, details, eta):
             for k in gates:
                 ev = np.linalg.eigvalsh(hess(sads[k].array))
                 lam = abs(ev[0])
-                log_rates.append(math.log(lam / (2 * math.pi)) + 0.5 * math.log(hm / abs(np.prod(ev)))
-                                 - (sads[k].loss - atts[i].loss) / eps)
+                log_rates.append(
+                    math.log(lam / (2 * math.pi))
+                    + 0.5 * math.log(hm / abs(np.prod(ev)))
+                    - (sads[k].loss - atts[i].loss) / eps
+                )
             top = max(log_rates)
             log_rate = top + math.log(sum(math.exp(r - top) for r in log_rates))
             logs[i] = -log_rate - math.log(eta)  # steps n = t / eta

@@ -1,103 +1,46 @@
-"""Geometric minimum action method (gMAM; Heymann and Vanden-Eijnden 2008) for Gaussian noise.
+"""Geometric minimum action method (gMAM; Heymann and Vanden-Eijnden 2008): one resolution level.
 
-THEORY.md section 0: for Gaussian noise with covariance Sigma(theta) (state-dependent and
-anisotropic allowed) the Freidlin-Wentzell quasi-potential is the minimum over curves of the
-geometric action
+The quasi-potential is the minimum over curves of the geometric action int G(phi, phi') ds
+(docs/theory.md section 0), G the local action: |v|_M |b|_M - <v, b>_M for Gaussian noise
+(:class:`numerics.largedev._gaussian_action.GaussianLocalAction`), or its H = 0 form for any
+convex Hamiltonian (:class:`numerics.largedev._hamiltonian_action.HamiltonianLocalAction`).
+G is positively 1-homogeneous in its second argument, so the action of a polyline is a sum over
+segments of 1-D integrals, evaluated with Gauss-Legendre quadrature (3 nodes per segment:
+O(h^6) per segment, far below the O(h^2) error of approximating the minimiser by a polyline).
 
-    S[phi] = int ( |phi'|_M |b|_M - <phi', b>_M ) ds,      M = Sigma^{-1},  |u|_M^2 = u^T M u,
+Discretisation: "minimise the action of a polyline with n nodes and fixed end points over the
+interior nodes". Since the exact action of any polyline is >= V, the discrete minimum
+approaches V from above (up to quadrature error) as c/n^2 + ..., the order the refinement loop's
+Richardson extrapolation assumes. :func:`minimise_polyline` minimises it by projected Newton on
+the analytic gradients of the local action, with the nodes kept at equal length in the
+M-metric weighted to cluster them near equilibria (see there for why free nodes stall).
 
-which is the infimum over the duration T of int L dt, so saddles (b = 0, infinite time) are
-reached at a finite cost. The integrand G(x, v) is positively 1-homogeneous in v, so the
-action of a polyline is a sum over segments of 1-D integrals, which we evaluate with
-Gauss-Legendre quadrature (3 nodes per segment: O(h^6) per segment, far below the O(h^2)
-error of approximating the minimiser by a polyline).
+The local action is any object with ``__call__(X, V, grad=True) -> (G, G_x, G_v)`` (vectorised
+over rows) and a ``drift`` callable; this module does not know which noise it describes.
 
-Discretisation: the discrete problem is "minimise the action of a polyline with n nodes
-and fixed endpoints over the interior nodes". Since the exact action of any polyline is
->= V, the discrete minimum approaches V from above (up to quadrature error) as
-c/n^2 + ..., which is what Richardson extrapolation in :mod:`numerics.largedev._paths` assumes.
-It is minimised by projected Newton on ANALYTIC gradients (drift Jacobian from the symbolic
-layer, dSigma^{-1} = -M dSigma M from the symbolic derivatives of Sigma), with the nodes kept
-at equal length in the M-metric weighted to cluster them near equilibria (see
-:func:`minimise_polyline` for why free nodes stall).
-
-The local action is an object with ``__call__(X, V) -> (G, G_x, G_v)`` (vectorised over
-rows); :mod:`numerics.largedev._hamiltonian_action` provides the same interface for general
-(non-Gaussian) Hamiltonians, so :func:`minimise_polyline` serves both.
+Example
+-------
+>>> import numpy as np
+>>> from analysis import model
+>>> from numerics.largedev._gaussian_action import GaussianLocalAction
+>>> local = GaussianLocalAction(model(variables=["x"], loss="x**2/2", covariance="1"))
+>>> S, _ = polyline_action(local, np.array([[0.0], [0.5], [1.0]]), grad=False)
+>>> round(S, 12)   # V(1) - V(0) = 2 (F(1) - F(0)) / sigma^2
+1.0
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from analysis._errors import SolverError
 from numerics.largedev import _paths
+from numerics.largedev._paths import PathSolution
 
 _TINY = 1e-300
 
 
-class GaussianLocalAction:
-    """G(x, v) = |v|_M |b|_M - <v, b>_M with M = Sigma(x)^{-1}, and its x- and v-gradients."""
-
-    def __init__(self, model):
-        self.model = model
-        self.d = model.dim
-        self.drift = model.function("drift")
-        self.jac = model.function("jacobian")
-        self.cov = model.function("covariance")
-        self.constant, dcov = _paths.covariance_derivatives(model)
-        if not self.constant:
-            self.dcov = dcov
-        self.calls = 0
-
-    def metric(self, X: np.ndarray) -> np.ndarray:
-        """M = Sigma^{-1} at the rows of X, shape (m, d, d); SolverError where Sigma is singular."""
-        S = self.cov(X).reshape(len(X), self.d, self.d)
-        if not np.all(np.isfinite(S)):
-            k = int(np.argmax(~np.isfinite(S).reshape(len(X), -1).all(axis=1)))
-            raise SolverError(f"noise covariance is not finite at {np.round(X[k], 6).tolist()}")
-        eig = np.linalg.eigvalsh(S)
-        bad = eig[:, 0] <= 1e-14 * np.maximum(eig[:, -1], _TINY)
-        if bad.any():
-            k = int(np.argmax(bad))
-            raise SolverError(f"noise covariance is singular at {np.round(X[k], 6).tolist()}; "
-                              "the Gaussian action needs an invertible Sigma along the path")
-        return np.linalg.inv(S)
-
-    def __call__(self, X, V, grad=True):
-        self.calls += 1
-        m, d = X.shape
-        b = self.drift(X).reshape(m, d)
-        if not np.all(np.isfinite(b)):
-            k = int(np.argmax(~np.isfinite(b).all(axis=1)))
-            raise SolverError(f"drift is not finite at {np.round(X[k], 6).tolist()}")
-        M = self.metric(X)
-        Mb = np.einsum("nij,nj->ni", M, b)
-        Mv = np.einsum("nij,nj->ni", M, V)
-        nb = np.sqrt(np.maximum(np.einsum("ni,ni->n", b, Mb), 0.0))
-        nv = np.sqrt(np.maximum(np.einsum("ni,ni->n", V, Mv), 0.0))
-        G = nv * nb - np.einsum("ni,ni->n", V, Mb)
-        if not grad:
-            return G, None, None
-        rb = nb / np.maximum(nv, _TINY)   # |b|/|v|
-        rv = nv / np.maximum(nb, _TINY)   # |v|/|b|; multiplies terms that are O(|b|)
-        Gv = rb[:, None] * Mv - Mb
-        J = self.jac(X).reshape(m, d, d)  # J[n, i, k] = d b_i / d x_k
-        Gx = rv[:, None] * np.einsum("nik,ni->nk", J, Mb) - np.einsum("nik,ni->nk", J, Mv)
-        if not self.constant:
-            dS = self.dcov(X).reshape(m, d, d, d)           # dS[n, i, j, k] = d Sigma_ij / d x_k
-            dM = -np.einsum("nia,nabk,nbj->nijk", M, dS, M)  # d M_ij / d x_k
-            vdv = np.einsum("ni,nijk,nj->nk", V, dM, V)
-            bdb = np.einsum("ni,nijk,nj->nk", b, dM, b)
-            vdb = np.einsum("ni,nijk,nj->nk", V, dM, b)
-            Gx += 0.5 * rb[:, None] * vdv + 0.5 * rv[:, None] * bdb - vdb
-        return G, Gx, Gv
-
-
-# Gauss-Legendre rule on [0, 1]
 def gauss_rule(q: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Legendre nodes and weights on [0, 1] (exact for polynomials of degree 2q - 1)."""
     x, w = np.polynomial.legendre.leggauss(q)
     return 0.5 * (x + 1.0), 0.5 * w
 
@@ -108,11 +51,27 @@ def polyline_action(local, path: np.ndarray, rule=None, grad: bool = True):
     For segment i with Delta_i = phi_{i+1} - phi_i and x = phi_i + t Delta_i,
     S_i = int_0^1 G(x(t), Delta_i) dt (G is 1-homogeneous in its second argument);
     dS_i/dphi_i = int (1 - t) G_x - G_v, dS_i/dphi_{i+1} = int t G_x + G_v.
+
+    Parameters
+    ----------
+    local : callable
+        The local action ``local(X, V, grad) -> (G, G_x, G_v)``.
+    path : numpy.ndarray
+        ``(n, d)`` nodes.
+    rule : tuple of numpy.ndarray, optional
+        Quadrature nodes and weights on [0, 1] (default :func:`gauss_rule`, 3 nodes).
+    grad : bool
+        Also return the gradient.
+
+    Returns
+    -------
+    tuple
+        ``(S, g)``: the action and its ``(n, d)`` gradient (None unless ``grad``).
     """
     t, w = gauss_rule() if rule is None else rule
     n, d = path.shape
     q = len(t)
-    D = np.diff(path, axis=0)                                   # (n-1, d)
+    D = np.diff(path, axis=0)  # (n-1, d)
     X = (path[:-1, None, :] + t[None, :, None] * D[:, None, :]).reshape(-1, d)
     Vr = np.repeat(D, q, axis=0)
     G, Gx, Gv = local(X, Vr, grad=grad)
@@ -127,15 +86,6 @@ def polyline_action(local, path: np.ndarray, rule=None, grad: bool = True):
     g[:-1] += left
     g[1:] += right
     return S, g
-
-
-@dataclass(frozen=True)
-class PolylineSolution:
-    action: float
-    path: np.ndarray
-    iterations: int
-    converged: bool
-    message: str
 
 
 def _hessian_blocks(gradient, path, eps):
@@ -160,9 +110,9 @@ def _hessian_blocks(gradient, path, eps):
             pm = path.copy()
             pp[sel, j] += eps
             pm[sel, j] -= eps
-            dg = (gradient(pp) - gradient(pm)) / (2 * eps)     # (n, d)
+            dg = (gradient(pp) - gradient(pm)) / (2 * eps)  # (n, d)
             D[sel - 1, :, j] = dg[sel]
-            up = sel[sel >= 2]                                  # column node c, row node c - 1
+            up = sel[sel >= 2]  # column node c, row node c - 1
             U[up - 2, :, j] = dg[up - 1]
     D = 0.5 * (D + np.swapaxes(D, 1, 2))
     return D, U
@@ -184,8 +134,9 @@ def _band(D, U):
     return ab
 
 
-def minimise_polyline(local, path0: np.ndarray, *, max_iterations: int = 200, metric=None,
-                      rtol: float = 1e-12) -> PolylineSolution:
+def minimise_polyline(
+    local, path0: np.ndarray, *, max_iterations: int = 200, metric=None, rtol: float = 1e-12
+) -> PathSolution:
     """Minimise the polyline action over the interior nodes at equal arc length (endpoints fixed).
 
     The discrete problem: nodes at equal arc length in the metric ``metric`` (M = Sigma^{-1}
@@ -204,15 +155,35 @@ def minimise_polyline(local, path0: np.ndarray, *, max_iterations: int = 200, me
     along a cubic spline (an O(h^4) change of shape) and accepted if the action decreased.
     Stops when two consecutive accepted steps decrease the action by less than ``rtol`` |S|,
     or when no step decreases it and the predicted decrease is at rounding level.
+
+    Parameters
+    ----------
+    local : callable
+        The local action (:mod:`numerics.largedev._gaussian_action` or
+        :mod:`numerics.largedev._hamiltonian_action`), with a ``drift`` callable.
+    path0 : numpy.ndarray
+        ``(n, d)`` starting path; its end points are kept.
+    max_iterations : int
+        Newton iterations at most.
+    metric : callable, optional
+        ``M(X) -> (m, d, d)`` in which the nodes are spaced (Sigma^{-1}); Euclidean if None.
+    rtol : float
+        Relative decrease of the action below which a step counts as no progress.
+
+    Returns
+    -------
+    PathSolution
+        ``converged`` False with the reason when the iteration limit was reached or Newton steps
+        stopped decreasing the action above rounding level.
     """
-    from scipy.linalg import solveh_banded, LinAlgError
+    from scipy.linalg import LinAlgError, solveh_banded
 
     path = np.array(path0, dtype=float)
     n, d = path.shape
     if n < 3 or d == 1:
-        # nothing to optimise: in 1-D the monotone segment is the minimiser (THEORY.md 1.2)
+        # nothing to optimise: in 1-D the monotone segment is the minimiser (docs/theory.md section 1.2)
         S, _ = polyline_action(local, path, grad=False)
-        return PolylineSolution(S, path, 0, bool(np.isfinite(S)), "fixed path (one dimension)")
+        return PathSolution(S, path, 0, bool(np.isfinite(S)), "fixed path (one dimension)")
 
     def gradient(p):
         return polyline_action(local, p)[1]
@@ -228,18 +199,21 @@ def minimise_polyline(local, path0: np.ndarray, *, max_iterations: int = 200, me
     path = equal(path)
     S, g = polyline_action(local, path)
     if not np.isfinite(S):
-        return PolylineSolution(S, path, 0, False, "the action is not finite along the initial path")
+        return PathSolution(S, path, 0, False, "the action is not finite along the initial path")
     lam = 1e-3
     it = 0
     msg = f"iteration limit {max_iterations} reached"
     ok = False
     small = 0
     eye = np.eye(d)
+    # first-order decrease predicted by the last step that could be computed: when no damping
+    # makes the system solvable, the previous step's prediction decides whether the path is stationary
+    pred = np.nan
     while it < max_iterations:
         it += 1
         D, U = _hessian_blocks(gradient, path, eps)
         T = _paths.tangents(path)[1:-1]
-        P = eye[None] - T[:, :, None] * T[:, None, :]             # (m, d, d) normal projectors
+        P = eye[None] - T[:, :, None] * T[:, None, :]  # (m, d, d) normal projectors
         D = np.einsum("kij,kjl,klm->kim", P, D, P)
         U = np.einsum("kij,kjl,klm->kim", P[:-1], U, P[1:])
         s = np.maximum(np.einsum("kii->k", D) / (d - 1), 0.0)
@@ -256,7 +230,7 @@ def minimise_polyline(local, path0: np.ndarray, *, max_iterations: int = 200, me
             except (LinAlgError, ValueError):
                 lam *= 8.0
                 continue
-            pred = -float(gi @ step)      # first-order decrease predicted by the step
+            pred = -float(gi @ step)
             trial = path.copy()
             trial[1:-1] += step.reshape(n - 2, d)
             trial = equal(trial)
@@ -267,8 +241,11 @@ def minimise_polyline(local, path0: np.ndarray, *, max_iterations: int = 200, me
             lam *= 8.0
         if not accepted:
             ok = abs(pred) <= 1e3 * rtol * abs(S) if np.isfinite(pred) else False
-            msg = ("converged (no further decrease at machine precision)" if ok
-                   else "Newton steps stopped decreasing the action")
+            msg = (
+                "converged (no further decrease at machine precision)"
+                if ok
+                else "Newton steps stopped decreasing the action"
+            )
             break
         dec = S - St
         path, S, g = trial, St, gt
@@ -282,4 +259,4 @@ def minimise_polyline(local, path0: np.ndarray, *, max_iterations: int = 200, me
         else:
             small = 0
     S, _ = polyline_action(local, path, grad=False)
-    return PolylineSolution(S, path, it, ok, msg)
+    return PathSolution(S, path, it, ok, msg)

@@ -1,158 +1,45 @@
-"""Quasi-potentials for general (non-Gaussian) Hamiltonians, e.g. minibatch noise (issue 4).
+"""The H = 0 form of the local action for any convex Hamiltonian (minibatch noise included).
 
-THEORY.md section 0: H(theta, p) = <b, p> + Lambda(theta, p) is convex in p with H(theta, 0) = 0.
-The geometric local action of a tangent v at x (Heymann and Vanden-Eijnden 2008, the H = 0 form)
-is
+docs/theory.md section 0: H(theta, p) = <b, p> + Lambda(theta, p) is convex in p with
+H(theta, 0) = 0. The geometric local action of a tangent v at x (Heymann and Vanden-Eijnden
+2008, the H = 0 form) is
 
     G(x, v) = max { <p, v> : H(x, p) <= 0 },
 
 attained at p with H(x, p) = 0 and H_p(x, p) = kappa v, kappa > 0 (H_p parallel to v). For
 Gaussian noise this is |v|_M |b|_M - <v, b>_M. By the envelope theorem, with the multiplier
 mu = 1/kappa: dG/dv = p and dG/dx = -mu H_x(x, p); so :class:`HamiltonianLocalAction` plugs
-into the same polyline minimiser as the Gaussian closed form (:mod:`numerics.largedev._gmam`).
-
-Minibatch noise (batch B, samples l_i, c_i = -grad l_i the per-sample steps) has
-H_B(x, p) = <b, p> + B Lambda_1(p / B) = B h(x, p / B) with h(x, q) = log (1/m) sum_i exp <q, c_i>
-(the mean step b = mean c_i cancels). Hence G_B = B G_1 exactly, and h is evaluated here as a
-log-sum-exp with the maximum subtracted (the lambdified ``log(sum(exp))`` overflows once
-<q, c_i> > 709, which happens near equilibria where the noise vanishes and p ~ 1/|x|).
+into the gMAM minimiser (:mod:`numerics.largedev._gmam`) exactly like the Gaussian closed form.
+H comes from :mod:`numerics.largedev._hamiltonians` (stable log-sum-exp for minibatch noise,
+where G_B = B G_1 exactly).
 
 Solving for p (:func:`_solve`): q is scaled per row so that the noise is O(1); damped Newton on
 the Lagrange system from a warm start (the previous call on the same rows) or the Gaussian
-approximation; rows that fail fall back to a bracketed method that cannot diverge: kappa -> h(q(kappa))
-with q(kappa) = argmin h(q) - kappa <q, v> is increasing, so kappa is bisected (each inner problem
-is a smooth strictly convex minimisation, solved by damped Newton). A row with no solution
-(v outside the cone the noise can reach) gets G = inf. Every loop has an iteration cap.
+approximation; rows that fail fall back to a bracketed method that cannot diverge:
+kappa -> h(q(kappa)) with q(kappa) = argmin h(q) - kappa <q, v> is increasing, so kappa is
+bisected (each inner problem is a smooth strictly convex minimisation, solved by damped
+Newton). A row with no solution (v outside the cone the noise can reach) gets G = inf. Every
+loop has an iteration cap.
 
-One dimension (THEORY.md section 1.2): V'(x) = p*(x), the non-zero root of H(x, p) = 0 on the
-side of the motion when the motion goes against the drift (0 when it goes with it);
-:func:`exact_action_1d` brackets it, solves it with brentq and integrates with adaptive
-quadrature (method "exact").
+Example
+-------
+>>> import numpy as np
+>>> from analysis import model
+>>> local = HamiltonianLocalAction(model(variables=["x"], loss="x**2/2", covariance="1"))
+>>> G, _, _ = local(np.array([[1.0]]), np.array([[1.0]]))   # Gaussian H: G = 2 |v| |b| against b
+>>> round(float(G[0]), 10)
+2.0
 """
 
 from __future__ import annotations
 
 import numpy as np
-import sympy as sp
-from scipy.integrate import quad
-from scipy.optimize import brentq
 
-from analysis._errors import SolverError
-from analysis._noise import MinibatchNoise
+from numerics.largedev._hamiltonians import RowScaled, hamiltonian_family
 
 _TINY = 1e-300
 
 
-# ---------------------------------------------------------------------------- h(x, q) families
-class _MinibatchH:
-    """h(x, q) = log (1/m) sum_i exp <q, c_i(x)>, c_i = -grad l_i; H = B h(x, p/B). Stable lse."""
-
-    def __init__(self, model):
-        noise = model.noise
-        self.batch = int(noise.batch)
-        grads = noise.sample_gradients(model.variables)
-        self.m = len(grads)
-        d = model.dim
-        flat = [model.substitute(-e) for g in grads for e in g]
-        self._c = model.function(sp.ImmutableMatrix(self.m * d, 1, flat))
-        hess = [model.substitute(-sp.diff(e, v)) for g in grads for e in g for v in model.variables]
-        self._dc = model.function(sp.ImmutableMatrix(self.m * d * d, 1, hess))
-        self.d = d
-
-    def prepare(self, X):
-        """Per-row data: C (n, m, d); returns the row scale max_i |c_i|."""
-        n = len(X)
-        self.X = X
-        self.C = self._c(X).reshape(n, self.m, self.d)
-        self._dC = None
-        return np.sqrt(np.max(np.einsum("nmd,nmd->nm", self.C, self.C), axis=1))
-
-    def parts(self, q, hess=True):
-        a = np.einsum("nmd,nd->nm", self.C, q)
-        amax = np.max(a, axis=1)
-        e = np.exp(a - amax[:, None])
-        S = e.sum(axis=1)
-        w = e / S[:, None]
-        h = amax + np.log(S) - np.log(self.m)
-        g = np.einsum("nm,nmd->nd", w, self.C)
-        if not hess:
-            return h, g, None
-        Hq = np.einsum("nm,nmd,nme->nde", w, self.C, self.C) - g[:, :, None] * g[:, None, :]
-        return h, g, Hq
-
-    def in_cone(self, V, rows):
-        """Rows where V is a non-negative combination of the c_i (else G = inf), by NNLS."""
-        from scipy.optimize import nnls
-
-        out = np.ones(len(V), dtype=bool)
-        for i in np.nonzero(rows)[0]:
-            C = self.C[i].T / max(np.abs(self.C[i]).max(), _TINY)
-            if not np.all(np.isfinite(C)):
-                out[i] = False
-                continue
-            _, res = nnls(C, V[i], maxiter=50 * C.shape[1])
-            out[i] = res <= 1e-9
-        return out
-
-    def hx(self, q):
-        """d h / d x at (x, q): sum_i w_i (dc_i/dx)^T q."""
-        if self._dC is None:
-            self._dC = self._dc(self.X).reshape(len(self.X), self.m, self.d, self.d)  # [n, i, a, k] = d c_ia / d x_k
-        a = np.einsum("nmd,nd->nm", self.C, q)
-        w = np.exp(a - a.max(axis=1, keepdims=True))
-        w /= w.sum(axis=1, keepdims=True)
-        return np.einsum("nm,nmak,na->nk", w, self._dC, q)
-
-
-class _SymbolicH:
-    """h = H from the symbolic layer (Gaussian or any closed-form Lambda), lambdified."""
-
-    batch = 1
-
-    def __init__(self, model):
-        p = list(model.momenta)
-        H = model.hamiltonian
-        d = self.d = model.dim
-        self._H = model.function(H, extra=p)
-        self._Hp = model.function(sp.ImmutableMatrix([sp.diff(H, q) for q in p]), extra=p)
-        self._Hpp = model.function(sp.ImmutableMatrix(d * d, 1, [sp.diff(H, a, c) for a in p for c in p]), extra=p)
-        self._Hx = model.function(sp.ImmutableMatrix([sp.diff(H, v) for v in model.variables]), extra=p)
-
-    def prepare(self, X):
-        self.X = X
-        n, d = X.shape
-        Z = np.concatenate([X, np.zeros_like(X)], axis=1)
-        b = self._Hp(Z).reshape(n, d)
-        S = self._Hpp(Z).reshape(n, d, d)
-        return np.maximum(np.linalg.norm(b, axis=1), np.sqrt(np.abs(S).max(axis=(1, 2))))
-
-    def parts(self, q, hess=True):
-        n, d = q.shape
-        Z = np.concatenate([self.X, q], axis=1)
-        with np.errstate(over="ignore", invalid="ignore"):
-            h = self._H(Z).reshape(n)
-            g = self._Hp(Z).reshape(n, d)
-            Hq = self._Hpp(Z).reshape(n, d, d) if hess else None
-        return h, g, Hq
-
-    def hx(self, q):
-        n, d = q.shape
-        return self._Hx(np.concatenate([self.X, q], axis=1)).reshape(n, d)
-
-
-class _Scaled:
-    """h~(q~) = h(q~ / s) row by row, so that the noise (hence q~) is O(1) on every row."""
-
-    def __init__(self, fam, s):
-        self.fam, self.s = fam, s
-
-    def parts(self, qt, hess=True):
-        s = self.s
-        h, g, Hq = self.fam.parts(qt / s[:, None], hess)
-        return h, g / s[:, None], (None if Hq is None else Hq / (s * s)[:, None, None])
-
-
-# ---------------------------------------------------------------------------- the p-solver
 def _newton_lagrange(f, V, q, k, active, iters=40, tol=1e-13):
     """Damped Newton on r = (grad h(q) - k V, h(q)) for the ``active`` rows; V unit vectors.
 
@@ -200,7 +87,7 @@ def _newton_lagrange(f, V, q, k, active, iters=40, tol=1e-13):
         h, g, Hq = np.where(upd, hn, h), np.where(upd[:, None], gn, g), np.where(upd[:, None, None], Hn, Hq)
         r = np.where(upd[:, None], rn, r)
         nr = np.where(upd, nn, nr)
-        if not (upd | ~todo).all():   # stalled rows: stop spending time on them
+        if not (upd | ~todo).all():  # stalled rows: stop spending time on them
             active = active & (upd | ~todo)
     return q, k, nr
 
@@ -232,7 +119,7 @@ def _inner(f, V, k, q, rows, iters=25, qmax=1e6):
         moved = todo & (on <= obj - 0.25 * t * dec)
         q = np.where(moved[:, None], qn, q)
         diverged |= todo & (np.linalg.norm(q, axis=1) > qmax)
-        rows = rows & (moved | ~todo)   # a row whose line search failed is done (at rounding level)
+        rows = rows & (moved | ~todo)  # a row whose line search failed is done (at rounding level)
     h, _, _ = f.parts(q, hess=False)
     return q, h, diverged
 
@@ -266,7 +153,7 @@ def _bracketed(f, V, rows, iters=60):
         # rows never bounded while the bracket is already tight: v is (numerically) outside the
         # reachable cone; stop spending time on them
         rows = rows & ~(~bounded_once & found_hi & (hi / lo < 1 + 1e-3))
-        if np.all(~rows | (found_hi & (hi / lo < 1 + 1e-8)) | (hi > 1e14)):   # Newton polishes
+        if np.all(~rows | (found_hi & (hi / lo < 1 + 1e-8)) | (hi > 1e14)):  # Newton polishes
             break
     best_k[~bounded_once] = np.nan
     return best_q, best_k
@@ -306,8 +193,9 @@ def _solve(f, V, q0, k0, warm, cone=None):
 class HamiltonianLocalAction:
     """G(x, v) = max{<p, v> : H(x, p) <= 0} and its gradients, vectorised over rows.
 
-    Minibatch noise uses the stable log-sum-exp family (:class:`_MinibatchH`, with
-    G_B = B G_1); other noise the symbolic Hamiltonian. ``failures`` counts rows with no
+    Minibatch noise uses the stable log-sum-exp family
+    (:class:`numerics.largedev._hamiltonians.MinibatchHamiltonian`, with G_B = B G_1); other
+    noise the symbolic Hamiltonian. ``failures`` counts rows with no
     solution (G = inf there). Solutions of the previous call warm-start the next one when
     the rows have the same shape (the minimiser perturbs a path node by node).
     """
@@ -315,7 +203,7 @@ class HamiltonianLocalAction:
     def __init__(self, model):
         self.model = model
         self.d = model.dim
-        self.fam = _MinibatchH(model) if isinstance(model.noise, MinibatchNoise) else _SymbolicH(model)
+        self.fam = hamiltonian_family(model)
         self.batch = self.fam.batch
         self.drift = model.function("drift")
         self.failures = 0
@@ -341,7 +229,7 @@ class HamiltonianLocalAction:
         bad = ~(np.isfinite(s) & (s > 0) & (nv > 0) & np.all(np.isfinite(X), axis=1))
         s = np.where(bad, 1.0, s)
         Vu = V / np.where(nv > 0, nv, 1.0)[:, None]
-        f = _Scaled(self.fam, s)
+        f = RowScaled(self.fam, s)
         qg, kg = self._gaussian_start(f, Vu)
         last = self._last
         if last is not None and last[0].shape == (n, d) and np.all(np.isfinite(last[0])):
@@ -361,7 +249,7 @@ class HamiltonianLocalAction:
         return self.batch * q, kappa, q
 
     def __call__(self, X, V, grad=True):
-        m, d = X.shape
+        """``(G, G_x, G_v)`` at the rows (X, V); G = inf on rows without a solution (gradients 0 there)."""
         p, kappa, q = self.solve(X, V)
         G = np.einsum("ni,ni->n", p, V)
         G = np.where(np.isfinite(G), G, np.inf)
@@ -370,76 +258,9 @@ class HamiltonianLocalAction:
         ok = np.isfinite(kappa)
         hx = self.fam.hx(np.where(ok[:, None], q, 0.0))
         # dG/dx = -H_x / kappa with H_x = B h_x(x, q); H_x = O(|p|) and kappa -> 0 together at equilibria
-        Gx = np.where((kappa[:, None] > _TINY) & ok[:, None],
-                      -self.batch * hx / np.maximum(np.nan_to_num(kappa), _TINY)[:, None], 0.0)
+        Gx = np.where(
+            (kappa[:, None] > _TINY) & ok[:, None],
+            -self.batch * hx / np.maximum(np.nan_to_num(kappa), _TINY)[:, None],
+            0.0,
+        )
         return G, np.nan_to_num(Gx), np.nan_to_num(p)
-
-
-# ---------------------------------------------------------------------------- one dimension
-def _hamiltonian_1d(model):
-    """Scalar H(y, p), stable for minibatch noise (log-sum-exp with the maximum subtracted)."""
-    if isinstance(model.noise, MinibatchNoise):
-        fam = _MinibatchH(model)
-        B = fam.batch
-
-        def H(y, p):
-            fam.prepare(np.array([[y]]))
-            return float(B * fam.parts(np.array([[p / B]]), hess=False)[0][0])
-        return H
-    Hs = model.function(model.hamiltonian, extra=list(model.momenta))
-    return lambda y, p: float(Hs(np.array([y, p])))
-
-
-def _root_1d(Hf, y: float, s: float) -> float:
-    """The root q > 0 of h(q) = H(y, s q) (0 if the motion s goes with the drift)."""
-
-    def h(q):
-        return Hf(y, s * q)
-
-    h1 = h(1e-8)
-    if h1 >= 0.0:   # H increasing from 0 along s: moving with the drift costs nothing
-        return 0.0
-    hi = 1.0
-    while h(hi) < 0.0:
-        hi *= 2.0
-        if hi > 1e12:
-            raise SolverError(f"no non-zero root of H(x, p) = 0 at x = {y:.6g}: the noise cannot push "
-                              "against the drift there, the quasi-potential is infinite")
-    lo = hi
-    while h(lo) >= 0.0:
-        lo *= 0.5
-        if lo < 1e-300:
-            return 0.0
-    return brentq(h, lo, 2.0 * lo if h(2.0 * lo) >= 0 else hi, xtol=1e-300, rtol=4 * np.finfo(float).eps,
-                  maxiter=200)
-
-
-def exact_action_1d(model, start: float, end: float, *, rtol: float = 1e-12) -> tuple[float, float, int]:
-    """V(end) - V(start) along the segment, exactly up to quadrature: int |p*(y)| |dy|.
-
-    Returns ``(action, error_estimate, evaluations)``. The integrand vanishes and has a kink
-    where the drift changes sign; those points (located by a scan and brentq) are passed to
-    the adaptive quadrature.
-    """
-    if model.dim != 1:
-        raise SolverError("the exact root-finder method is one-dimensional; use gmam or scp")
-    Hf = _hamiltonian_1d(model)
-    b = model.function("drift")
-    s = 1.0 if end > start else -1.0
-    # sign changes of b inside the interval
-    grid = np.linspace(start, end, 2049)
-    bv = b(grid[:, None]).ravel()
-    if not np.all(np.isfinite(bv)):
-        raise SolverError("drift is not finite on the segment between the points")
-    kinks = []
-    for k in np.nonzero(np.sign(bv[:-1]) * np.sign(bv[1:]) < 0)[0]:
-        kinks.append(brentq(lambda z: float(b(np.array([z]))[0]), grid[k], grid[k + 1], xtol=1e-15))
-    calls = [0]
-
-    def integrand(y):
-        calls[0] += 1
-        return _root_1d(Hf, float(y), s)
-
-    lo, hi = min(start, end), max(start, end)
-    val, err = quad(integrand, lo, hi, points=kinks or None, epsabs=0.0, epsrel=rtol, limit=1000)
-    return float(val), float(err), calls[0]

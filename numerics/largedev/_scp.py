@@ -1,7 +1,7 @@
-"""Sequential convex programming (SCP) for the Freidlin-Wentzell control problem (issue 4).
+"""Sequential convex programming (SCP) for the Freidlin-Wentzell control problem: one resolution level.
 
 Direct transcription of min int L(phi, phi') dt with L = 1/2 (v - b)^T M (v - b),
-M = Sigma^{-1} (THEORY.md section 0), on a path of n nodes with one duration dt_k per segment:
+M = Sigma^{-1} (docs/theory.md section 0; Gaussian noise), on a path of n nodes with one duration dt_k per segment:
 
     S(phi, dt) = sum_k 1/2 |(phi_{k+1} - phi_k)/dt_k - b(m_k)|_{M_k}^2 dt_k,   m_k the midpoint.
 
@@ -29,30 +29,27 @@ The subproblem is written with cvxpy Parameters only entering through elementwis
 with affine expressions of the variable (DPP; cvxpy's "Disciplined Parametrized
 Programming" rules), so it is compiled once per (n, d) and reused: only parameter values
 change between iterations. Clarabel by default, OSQP on request.
+
+Example
+-------
+>>> problem, phi, params = subproblem(9, 2)
+>>> problem.is_dpp(), phi.shape
+(True, (9, 2))
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
-from analysis._errors import SolverError
+from analysis import InputError, SolverError
 from numerics.largedev import _paths
-from numerics.largedev._gmam import GaussianLocalAction
+from numerics.largedev._gaussian_action import GaussianLocalAction
+from numerics.largedev._paths import PathSolution
 
 SOLVERS = ("CLARABEL", "OSQP")
-
-
-@dataclass(frozen=True)
-class SCPSolution:
-    action: float
-    path: np.ndarray
-    iterations: int
-    converged: bool
-    message: str
-    duration: float
+"""The cvxpy solvers SCP accepts (both solve the convex quadratic subproblem)."""
 
 
 @lru_cache(maxsize=32)
@@ -92,17 +89,21 @@ def subproblem(n: int, d: int):
     # gM: first-order change of the action through M = Sigma^{-1}(x) (state-dependent noise);
     # gMc = <gM, centre> keeps the objective equal to the action at the centre
     objective = 0.5 * sum(cp.sum_squares(r) for r in residuals) + cp.sum(cp.multiply(gM, phi)) - gMc
-    constraints = [phi[0] == start, phi[n - 1] == end, cp.abs(phi - centre) <= radius,
-                   cp.sum(cp.multiply(T, phi), axis=1) == Tc]
+    constraints = [
+        phi[0] == start,
+        phi[n - 1] == end,
+        cp.abs(phi - centre) <= radius,
+        cp.sum(cp.multiply(T, phi), axis=1) == Tc,
+    ]
     problem = cp.Problem(cp.Minimize(objective), constraints)
-    params = dict(P=P, A=A, c=c, gM=gM, gMc=gMc, T=T, Tc=Tc, start=start, end=end, centre=centre,
-                  radius=radius)
+    params = dict(P=P, A=A, c=c, gM=gM, gMc=gMc, T=T, Tc=Tc, start=start, end=end, centre=centre, radius=radius)
     return problem, phi, params
 
 
-class _Gaussian(GaussianLocalAction):
-    """Drift, Jacobian and M = Sigma^{-1} (with its Cholesky factor) at points; the callables
-    and the checked inverse of Sigma are gMAM's (:class:`numerics.largedev._gmam.GaussianLocalAction`)."""
+class MidpointLagrangian(GaussianLocalAction):
+    """Drift, Jacobian and M = Sigma^{-1} (with its Cholesky factor) at segment midpoints, the
+    midpoint geometric action and its metric gradient; the callables and the checked inverse of
+    Sigma are those of :class:`numerics.largedev._gaussian_action.GaussianLocalAction`."""
 
     def metric_gradient(self, path, dt, b, M, X):
         """Gradient at the nodes of sum_k 1/2 dt_k r_k^T M(m_k) r_k through M only (r frozen).
@@ -117,19 +118,20 @@ class _Gaussian(GaussianLocalAction):
             return g
         r = np.diff(path, axis=0) / dt[:, None] - b
         Mr = np.einsum("nij,nj->ni", M, r)
-        dS = self.dcov(X).reshape(len(X), d, d, d)           # dS[k, i, j, l] = d Sigma_ij / d x_l
+        dS = self.dcov(X).reshape(len(X), d, d, d)  # dS[k, i, j, l] = d Sigma_ij / d x_l
         gm = -0.5 * dt[:, None] * np.einsum("ki,kijl,kj->kl", Mr, dS, Mr)
         g[:-1] += 0.5 * gm
         g[1:] += 0.5 * gm
         return g
 
     def evaluate(self, X):
+        """``(b, J, M, L)`` at the rows of X, L the Cholesky factor of M; SolverError if not finite."""
         m, d = X.shape
         b = self.drift(X).reshape(m, d)
         J = self.jac(X).reshape(m, d, d)
         if not np.all(np.isfinite(b)):
             raise SolverError("drift is not finite along the SCP path")
-        M = self.metric(X)   # SolverError where Sigma is not finite or singular
+        M = self.metric(X)  # SolverError where Sigma is not finite or singular
         try:
             L = np.linalg.cholesky(M)
         except np.linalg.LinAlgError:
@@ -148,18 +150,52 @@ class _Gaussian(GaussianLocalAction):
         return S, dt, (b, J, M, L, X)
 
 
-def scp_level(model, path0: np.ndarray, *, solver: str = "CLARABEL", max_iterations: int = 200,
-              rtol: float = 1e-10) -> SCPSolution:
-    """Run SCP at one resolution (n = len(path0) nodes) from ``path0``."""
+def check_solver(solver: str) -> str:
+    """The solver name in upper case; InputError naming the choices when it is not one of SOLVERS."""
+    name = str(solver).upper()
+    if name not in SOLVERS:
+        raise InputError(f"unknown SCP solver {solver!r}; choose one of {', '.join(SOLVERS)}")
+    return name
+
+
+def scp_level(
+    model,
+    path0: np.ndarray,
+    *,
+    solver: str = "CLARABEL",
+    max_iterations: int = 200,
+    rtol: float = 1e-10,
+    lagrangian: MidpointLagrangian | None = None,
+) -> PathSolution:
+    """Run SCP at one resolution (n = len(path0) nodes) from ``path0``.
+
+    Parameters
+    ----------
+    model : analysis.Model
+        A model with Gaussian noise.
+    path0 : numpy.ndarray
+        ``(n, d)`` starting path; its end points are kept.
+    solver : str
+        "CLARABEL" or "OSQP" (:data:`SOLVERS`).
+    max_iterations : int
+        SCP iterations at most.
+    rtol : float
+        Stationarity test: the convex model predicts a decrease below ``rtol`` |S| twice in a row.
+    lagrangian : MidpointLagrangian, optional
+        The model's lambdified callables, to share them across levels (built here if None).
+
+    Returns
+    -------
+    PathSolution
+        With ``duration`` the total time of the path (sum of the optimal segment durations).
+    """
     import cvxpy as cp
 
-    solver = solver.upper()
-    if solver not in SOLVERS:
-        raise SolverError(f"unknown SCP solver {solver!r}; choose one of {', '.join(SOLVERS)}")
+    solver = check_solver(solver)
     path = np.array(path0, dtype=float)
     n, d = path.shape
     problem, phi, prm = subproblem(n, d)
-    g = _Gaussian(model)
+    g = MidpointLagrangian(model) if lagrangian is None else lagrangian
     # nodes at equal length in a metric clustering them near equilibria, fixed for the level
     node_metric = _paths.clustered_metric(g.drift, None, path)
     path = _paths.reparametrise(path, metric=node_metric, smooth=True)
@@ -176,7 +212,7 @@ def scp_level(model, path0: np.ndarray, *, solver: str = "CLARABEL", max_iterati
     while it < max_iterations:
         it += 1
         dtc = np.clip(dt, dt_floor, dt_cap)
-        LT = np.swapaxes(L, 1, 2)                                   # L^T, rows i, cols j
+        LT = np.swapaxes(L, 1, 2)  # L^T, rows i, cols j
         sq = np.sqrt(dtc)
         prm["P"].value = (LT / sq[:, None, None]).reshape(n - 1, d * d)
         LTJ = np.einsum("nij,njk->nik", LT, J)
@@ -198,11 +234,11 @@ def scp_level(model, path0: np.ndarray, *, solver: str = "CLARABEL", max_iterati
         try:
             problem.solve(solver=solver, warm_start=True)
         except cp.error.SolverError as exc:
-            return SCPSolution(S, path, it, False, f"{solver} failed on the convex subproblem: {exc}",
-                               float(np.sum(dt)))
+            return PathSolution(
+                S, path, it, False, f"{solver} failed on the convex subproblem: {exc}", float(np.sum(dt))
+            )
         if problem.status not in ("optimal", "optimal_inaccurate") or phi.value is None:
-            return SCPSolution(S, path, it, False, f"{solver} returned status {problem.status}",
-                               float(np.sum(dt)))
+            return PathSolution(S, path, it, False, f"{solver} returned status {problem.status}", float(np.sum(dt)))
         trial = np.array(phi.value)
         trial[0], trial[-1] = path[0], path[-1]
         predicted = S - float(problem.value)
@@ -235,7 +271,10 @@ def scp_level(model, path0: np.ndarray, *, solver: str = "CLARABEL", max_iterati
             radius *= 0.25
             if radius < 1e-12:
                 ok = abs(predicted) <= 10 * rtol * abs(S)
-                msg = ("converged (trust region collapsed at a stationary path)" if ok
-                       else "trust region collapsed without convergence")
+                msg = (
+                    "converged (trust region collapsed at a stationary path)"
+                    if ok
+                    else "trust region collapsed without convergence"
+                )
                 break
-    return SCPSolution(S, path, it, ok, msg, float(np.sum(np.clip(dt, 0, dt_cap))))
+    return PathSolution(S, path, it, ok, msg, float(np.sum(np.clip(dt, 0, dt_cap))))

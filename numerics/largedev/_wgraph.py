@@ -1,6 +1,6 @@
 """Freidlin–Wentzell W-graphs: energies of attractors from transition costs.
 
-THEORY.md section 2: with transition costs ``B[j, k]`` (the cost of going from attractor
+docs/theory.md section 2: with transition costs ``B[j, k]`` (the cost of going from attractor
 j to attractor k), an *i-graph* is a spanning in-tree rooted at i — every j != i has
 exactly one outgoing edge j -> k and following the edges from any vertex reaches i (no
 cycles). The energy of attractor i is
@@ -25,18 +25,20 @@ import math
 
 import numpy as np
 
+from analysis import InputError
+
 ENUMERATION_LIMIT = 6  # (m-1)^(m-1) = 3125 choices per root at m = 6: instant
 
 
 def _check_costs(costs) -> np.ndarray:
     B = np.array(costs, dtype=float)
     if B.ndim != 2 or B.shape[0] != B.shape[1]:
-        raise ValueError(f"transition costs must be a square matrix, got shape {B.shape}")
+        raise InputError(f"transition costs must be a square matrix, got shape {B.shape}")
     off = ~np.eye(B.shape[0], dtype=bool)
     if np.isnan(B[off]).any():
-        raise ValueError("transition costs contain NaN; use inf for a missing transition")
+        raise InputError("transition costs contain NaN; use inf for a missing transition")
     if (B[off] == -np.inf).any():
-        raise ValueError("transition costs contain -inf")
+        raise InputError("transition costs contain -inf")
     return B
 
 
@@ -109,7 +111,7 @@ def igraph_arborescence(costs, root: int) -> tuple[float, tuple]:
 
 
 def wgraph_energies(costs, *, method: str = "auto", return_graphs: bool = False):
-    """Energies E_i = min over i-graphs of the summed transition costs (THEORY.md section 2).
+    """Energies E_i = min over i-graphs of the summed transition costs (docs/theory.md section 2).
 
     Parameters
     ----------
@@ -135,7 +137,7 @@ def wgraph_energies(costs, *, method: str = "auto", return_graphs: bool = False)
     if method == "auto":
         method = "enumerate" if m <= ENUMERATION_LIMIT else "arborescence"
     if method not in ("enumerate", "arborescence"):
-        raise ValueError(f"unknown W-graph method {method!r} (enumerate, arborescence, auto)")
+        raise InputError(f"unknown W-graph method {method!r} (enumerate, arborescence, auto)")
     solve = igraph_enumerate if method == "enumerate" else igraph_arborescence
     out = [solve(B, i) for i in range(m)]
     energies = np.array([c for c, _ in out], dtype=float)

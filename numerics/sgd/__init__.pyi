@@ -1,9 +1,10 @@
 # Public API of this package: read by lazy_loader (names load on first use) and by type checkers.
-from ._simulate import simulate
-from ._result import SimulationResult, Divergence
+from ._basin_masses import grid_basin_masses
+from ._basins import BasinMap, basin_map
+from ._markov import AR1Noise, ChainRandom, MarkovNoise, MarkovResult, simulate_markov
+from ._result import Divergence, SimulationResult
 from ._schedules import Constant, RobbinsMonro, TwoScale
-from ._markov import simulate_markov, MarkovNoise, AR1Noise, ChainRandom, MarkovResult
-from ._basins import basin_map, BasinMap, grid_basin_masses
+from ._simulate import simulate
 
 __all__ = [
     "AR1Noise",

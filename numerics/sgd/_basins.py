@@ -1,7 +1,7 @@
 """Basins of attraction of the drift flow, vectorised, with a cached grid table.
 
 A state x belongs to the basin of the attractor A that the flow x' = b(x) reaches
-(THEORY.md sections 0 and 2: basin occupation is what the Boltzmann-Gibbs law over
+(docs/theory.md sections 0 and 2: basin occupation is what the Boltzmann-Gibbs law over
 attractors predicts). All points are integrated at once by an adaptive explicit
 Runge-Kutta 3(2) scheme with a step size per point; a point is *captured* by A when it
 enters a sublevel set {W_A < c_A} of the Lyapunov function W_A(x) = (x-A)^T P_A (x-A) of
@@ -36,7 +36,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.linalg as sla
 
-from analysis._errors import ModelError, SolverError
+from analysis._errors import InputError, ModelError, SolverError
+from analysis._result import Result
 
 DEFAULT_RESOLUTION = {1: (4096,), 2: (256, 256), 3: (64, 64, 64)}
 _CACHE: dict = {}
@@ -44,7 +45,7 @@ _CACHE_MAX = 16
 
 
 @dataclass(frozen=True, eq=False)
-class BasinMap:
+class BasinMap(Result):
     """Basin labels of the drift flow of a model.
 
     Attributes
@@ -56,6 +57,7 @@ class BasinMap:
     boundary_cells : number of table cells with a differently labelled neighbour; only
         these can be mislabelled (see module docstring).
     capture : (m,) levels c_A of the capture sets {(x-A)^T P_A (x-A) < c_A}.
+    converged, message : always True and "": a map that cannot be built raises instead.
     """
 
     minima: np.ndarray
@@ -69,31 +71,43 @@ class BasinMap:
     escape_lo: np.ndarray = field(repr=False)
     escape_hi: np.ndarray = field(repr=False)
     t_max: float = field(repr=False)
-    _drift: object = field(repr=False)
+    _drift: object = field(repr=False, metadata={"json": False})
+    converged: bool = True
+    message: str = ""
 
     @property
     def dim(self) -> int:
+        """Dimension d of the state."""
         return self.minima.shape[1]
 
     @property
     def cell_width(self) -> np.ndarray | None:
+        """(d,) width of a table cell (None without a table)."""
         return None if self.shape is None else (self.hi - self.lo) / np.asarray(self.shape)
 
+    def _summary(self):
+        minima = "; ".join("(" + ", ".join(f"{v:.4g}" for v in a) + ")" for a in self.minima)
+        table = "none" if self.shape is None else " x ".join(str(n) for n in self.shape) + " cells"
+        return [("attractors", minima), ("table", table), ("boundary cells", self.boundary_cells)]
+
     def assign(self, X) -> np.ndarray:
-        """Attractor index reached by the drift flow from each point of ``X`` (..., d); -1
-        if the flow leaves the escape box, is not finite or does not settle by ``t_max``."""
+        """Attractor index reached by the drift flow from each point of ``X`` (..., d).
+
+        -1 where the flow leaves the escape box, is not finite or does not settle by ``t_max``.
+        """
         X = np.asarray(X, dtype=float)
         if X.shape[-1:] != (self.dim,):
-            raise ModelError(f"expected points with {self.dim} coordinate(s), got array of shape {X.shape}")
+            raise InputError(f"expected points with {self.dim} coordinate(s), got array of shape {X.shape}")
         flat = X.reshape(-1, self.dim)
-        out = _integrate(flat, self._drift, self.minima, self.lyapunov, self.capture,
-                         self.escape_lo, self.escape_hi, self.t_max)
+        out = _integrate(
+            flat, self._drift, self.minima, self.lyapunov, self.capture, self.escape_lo, self.escape_hi, self.t_max
+        )
         return out.reshape(X.shape[:-1])
 
     def cell_index(self, X) -> np.ndarray:
         """Flat C-order cell index of each point, -1 outside the table box."""
         if self.shape is None:
-            raise ModelError("no basin table for d > 3; use assign()")
+            raise InputError("no basin table for d > 3; use assign()")
         X = np.asarray(X, dtype=float).reshape(-1, self.dim)
         n = np.asarray(self.shape)
         u = (X - self.lo) / (self.hi - self.lo) * n
@@ -163,8 +177,10 @@ def _lyapunov_sets(minima, drift, jac, lo, hi):
         cs.append(0.5 * c_ok)  # safety factor for the finite set of rays
     if any(c <= 0 for c in cs):
         k = int(np.argmin(cs))
-        raise SolverError(f"attractor {minima[k].tolist()} has no capture set: the drift does not "
-                          "decrease its Lyapunov function near it (is it stable?)")
+        raise SolverError(
+            f"attractor {minima[k].tolist()} has no capture set: the drift does not "
+            "decrease its Lyapunov function near it (is it stable?)"
+        )
     finite = [r for r in rates if r is not None]
     return np.array(Ps), np.array(cs), (min(finite) if finite else None)
 
@@ -228,10 +244,8 @@ def _default_minima(model, drift, jac, lo, hi):
     """Stable points from analysis.attractors, plus degenerate critical points (singular
     linearisation, e.g. F = x^4) whose neighbourhood the flow does enter (non-empty
     capture set), since those attract too."""
-    try:
-        from analysis._critical import attractors, critical_points
-    except ImportError as exc:  # pragma: no cover - the lead's module
-        raise SolverError("analysis._critical.attractors is not available; pass minima=") from exc
+    from analysis._critical import attractors, critical_points
+
     pts = [a.array for a in attractors(model)]
     for cp in critical_points(model):
         if cp.kind == "degenerate":
@@ -242,7 +256,7 @@ def _default_minima(model, drift, jac, lo, hi):
                 continue
             pts.append(A[0])
     if not pts:
-        raise SolverError(f"model {model.name!r} has no attractor in its bounds; basins are undefined")
+        raise ModelError(f"model {model.name!r} has no attractor in its bounds; basins are undefined")
     return np.array(pts, dtype=float).reshape(len(pts), model.dim)
 
 
@@ -251,42 +265,54 @@ def basin_map(model, *, resolution=None, minima=None, bounds=None, table: bool |
 
     Parameters
     ----------
-    model : analysis.Model.
-    resolution : int or tuple of cells per dimension for the table (default
-        ``DEFAULT_RESOLUTION``: 4096, 256x256, 64^3).
-    minima : (m, d) attractors; default ``analysis.attractors(model)`` (THEORY.md section 2)
+    model : analysis.Model
+    resolution : int or tuple, optional
+        Table cells per dimension (default ``DEFAULT_RESOLUTION``: 4096, 256x256, 64^3).
+    minima : array, optional
+        (m, d) attractors; default ``analysis.attractors(model)`` (docs/theory.md section 2)
         plus degenerate critical points that attract (e.g. x = 0 for F = x^4).
-    bounds : box of the table, default ``model.bounds``. The flow may leave it; it is
-        stopped (label -1) only outside the escape box, the table box widened by its width
-        on each side.
-    table : build the table (default: d <= 3).
+    bounds : sequence of [low, high], optional
+        Box of the table, default ``model.bounds``. The flow may leave it; it is stopped
+        (label -1) only outside the escape box, the table box widened by its width on each side.
+    table : bool, optional
+        Build the table (default: d <= 3).
 
     Returns
     -------
-    BasinMap; the same object for the same model, resolution, minima and bounds.
+    BasinMap
+        The same object for the same model, resolution, minima and bounds.
 
-    Example
-    -------
+    Raises
+    ------
+    InputError
+        Bad bounds or resolution.
+    ModelError
+        The model has no attractor in its bounds.
+    SolverError
+        An attractor has no capture set (the drift does not contract near it).
+
+    Examples
+    --------
     >>> from analysis import load_model
-    >>> bm = basin_map(load_model("tilted-double-well"))        # doctest: +SKIP
-    >>> bm.shape, bm.lookup([[-1.2], [0.9]]).tolist()           # doctest: +SKIP
+    >>> bm = basin_map(load_model("tilted-double-well"))
+    >>> bm.shape, bm.lookup([[-1.2], [0.9]]).tolist()
     ((4096,), [0, 1])
     """
     d = model.dim
     lo = np.array([b[0] for b in (bounds or model.bounds)], dtype=float)
     hi = np.array([b[1] for b in (bounds or model.bounds)], dtype=float)
     if lo.shape != (d,) or not np.all(hi > lo):
-        raise ModelError(f"basin map bounds must be {d} intervals [low, high] with low < high")
+        raise InputError(f"basin map bounds must be {d} intervals [low, high] with low < high")
     table = (d <= 3) if table is None else bool(table)
     if table:
         if resolution is None:
             if d not in DEFAULT_RESOLUTION:
-                raise ModelError(f"no default basin table resolution in {d} dimensions; give resolution=")
+                raise InputError(f"no default basin table resolution in {d} dimensions; give resolution=")
             shape = DEFAULT_RESOLUTION[d]
         else:
             shape = tuple(int(r) for r in np.broadcast_to(np.asarray(resolution), (d,)))
             if min(shape) < 1:
-                raise ModelError(f"basin table resolution must be positive, got {resolution}")
+                raise InputError(f"basin table resolution must be positive, got {resolution}")
     else:
         shape = None
     drift = model.function("drift")
@@ -296,15 +322,28 @@ def basin_map(model, *, resolution=None, minima=None, bounds=None, table: bool |
     hit = _CACHE.get(key)
     if hit is not None:
         return hit
-    mins = (_default_minima(model, drift, jac, lo, hi) if minima is None
-            else np.asarray(minima, dtype=float).reshape(-1, d))
+    mins = (
+        _default_minima(model, drift, jac, lo, hi) if minima is None else np.asarray(minima, dtype=float).reshape(-1, d)
+    )
     width = hi - lo
     elo, ehi = lo - width, hi + width
     P, c, rate = _lyapunov_sets(mins, drift, jac, lo, hi)
     # long enough to come from the escape box and contract from the capture-set scale
     t_max = 200.0 / rate if rate else 1e4
-    bm = BasinMap(minima=mins, lo=lo, hi=hi, shape=shape, labels=None, boundary_cells=0, capture=c,
-                  lyapunov=P, escape_lo=elo, escape_hi=ehi, t_max=t_max, _drift=drift)
+    bm = BasinMap(
+        minima=mins,
+        lo=lo,
+        hi=hi,
+        shape=shape,
+        labels=None,
+        boundary_cells=0,
+        capture=c,
+        lyapunov=P,
+        escape_lo=elo,
+        escape_hi=ehi,
+        t_max=t_max,
+        _drift=drift,
+    )
     if shape is not None:
         labels = bm.assign(bm.cell_centres()).astype(np.int32)
         grid = labels.reshape(shape)
@@ -323,84 +362,3 @@ def basin_map(model, *, resolution=None, minima=None, bounds=None, table: bool |
         _CACHE.pop(next(iter(_CACHE)))
     _CACHE[key] = bm
     return bm
-
-
-# ---------------------------------------------------------------------------- basin masses
-def _masses_1d(bm, x, m, kernel):
-    """1-D: separatrix points by bisection of the flow labels between nodes (to h/2^45),
-    then the law integrated over each basin interval: exactly with Gaussian CDFs for a
-    Nystrom interpolant pi(y) = sum_i m_i N(y; mu_i, sd_i) / rho, else as a histogram."""
-    lab = bm.assign(x[:, None])
-    cut = np.flatnonzero(lab[:-1] != lab[1:])
-    a, b, la = x[cut].copy(), x[cut + 1].copy(), lab[cut]
-    for _ in range(45):
-        mid = 0.5 * (a + b)
-        same = bm.assign(mid[:, None]) == la
-        a, b = np.where(same, mid, a), np.where(same, b, mid)
-    h = x[1] - x[0]
-    edges = np.concatenate([[x[0] - h / 2], 0.5 * (a + b), [x[-1] + h / 2]])
-    seg_lab = np.concatenate([[lab[0]], lab[cut + 1]])
-    if kernel is not None:
-        from scipy.special import ndtr
-
-        mu, sd = kernel
-        ok = np.isfinite(mu)
-        cdf = np.array([(m[ok] * ndtr((e - mu[ok]) / sd[ok])).sum() for e in edges])
-    else:
-        cdf = np.array([(m * np.clip((e - (x - h / 2)) / h, 0, 1)).sum() for e in edges])
-    seg = np.diff(cdf)
-    seg = seg / seg.sum() if seg.sum() > 0 else seg
-    masses = np.array([seg[seg_lab == j].sum() for j in range(len(bm.minima))])
-    return masses, float(seg[seg_lab < 0].sum())
-
-
-def grid_basin_masses(bm, axes, mass, *, kernel=None):
-    """Mass of each basin for a law given by cell masses on a grid of cell centres.
-
-    Parameters
-    ----------
-    bm : BasinMap. axes : d 1-D arrays of equally spaced cell centres (C-order grid).
-    mass : (prod n,) cell masses (sum 1 over the box).
-    kernel : 1-D only, (mu, sd) of a Gaussian Nystrom interpolant (numerics.stationary._transfer).
-
-    Returns
-    -------
-    (masses (m,), unassigned) with sum(masses) + unassigned = 1.
-
-    1-D: exact separatrices (bisection), the law integrated over each basin interval.
-    2-D/3-D: each cell's mass split by the flow labels of 4^d sub-points (even, so none
-    sits on a symmetry line through the nodes), and by 16^d sub-points weighted by the
-    multilinear interpolant of the density in cells near a separatrix (the table would
-    quantise it at its own resolution). The remaining error is ~h/32 of the mass of the
-    strip of cells along the separatrix.
-    """
-    mass = np.asarray(mass, dtype=float).ravel()
-    d = len(axes)
-    nodes = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, d)
-    if d == 1:
-        return _masses_1d(bm, nodes[:, 0], mass, kernel)
-    h = np.array([ax[1] - ax[0] for ax in axes])
-    shape = tuple(len(ax) for ax in axes)
-
-    def subpoints(q):
-        return np.stack(np.meshgrid(*[(np.arange(q) + 0.5) / q - 0.5] * d, indexing="ij"), -1).reshape(-1, d) * h
-
-    lab = bm.lookup(nodes[:, None, :] + subpoints(4)[None])              # (N, 4^d)
-    k = len(bm.minima)
-    frac = np.stack([(lab == j).mean(axis=1) for j in range(k)], axis=1)  # (N, k)
-    near = np.any(lab != lab[:, :1], axis=1).reshape(shape)
-    grown = near.copy()
-    for ax in range(d):
-        grown |= np.roll(near, 1, axis=ax) | np.roll(near, -1, axis=ax)
-    mixed = np.flatnonzero(grown.ravel() & (mass > 0))
-    if mixed.size:
-        from scipy.interpolate import RegularGridInterpolator
-
-        Y = nodes[mixed][:, None, :] + subpoints(16)[None]
-        fine = bm.assign(Y)
-        density = (mass / np.prod(h)).reshape(shape)
-        w = np.maximum(RegularGridInterpolator(axes, density, bounds_error=False, fill_value=None)(Y), 0)
-        w = w / np.maximum(w.sum(axis=1, keepdims=True), 1e-300)
-        frac[mixed] = np.stack([((fine == j) * w).sum(axis=1) for j in range(k)], axis=1)
-    masses = mass @ frac
-    return masses, float(max(0.0, mass.sum() - masses.sum()))

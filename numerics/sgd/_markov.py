@@ -1,8 +1,8 @@
-"""SGD driven by Markov noise (THEORY.md section 4, paper (2.5)-(2.6)), in numpy.
+"""SGD driven by Markov noise (docs/theory.md section 4, paper (2.5)-(2.6)), in numpy.
 
 theta_{n+1} = theta_n - a_n grad_theta F(theta_n, Z_{n+1}),  Z_{n+1} ~ p_theta_n(Z_n, .).
 
-The protocol (:class:`MarkovNoise`) that later issues implement for generative models:
+The protocol (:class:`MarkovNoise`) a noise model implements:
 
 * ``init(rng, chains) -> Z``: initial noise states, an array whose first axis is the chain;
 * ``step(theta, Z, rng) -> Z'``: one transition of every chain's Z under p_theta
@@ -10,18 +10,20 @@ The protocol (:class:`MarkovNoise`) that later issues implement for generative m
 * ``gradient(theta, Z) -> (chains, d)``: grad_theta F(theta, Z).
 
 ``rng`` is a :class:`ChainRandom`: per-chain counter-based streams from (seed, chain)
-(the generator of :mod:`numerics.sgd._kernels`), so every draw of chain c depends only on
+(the generator of :mod:`numerics.sgd._rng`), so every draw of chain c depends only on
 (seed, c, how many numbers chain c used before) -- results do not depend on the chunk
 size and chain c is the same in a run with more chains. Averaged dynamics: with small
 steps theta follows theta' = -∫ grad F(theta, z) mu_theta(dz), mu_theta the stationary law
-of p_theta (the pathwise gradient; THEORY.md section 6 explains what it misses).
+of p_theta (the pathwise gradient; docs/theory.md section 6 explains what it misses).
 
 Example
 -------
->>> from numerics.sgd._markov import AR1Noise, simulate_markov
 >>> r = simulate_markov(AR1Noise(kappa=0.5, mu0=1.0), theta0=[0.0], eta=0.05, steps=2000,
-...                     chains=16, seed=0)          # doctest: +SKIP
->>> r.mean_theta                                     # doctest: +SKIP  (about mu0 / (1 - kappa) = 2)
+...                     chains=16, seed=0, burn_in=500)
+>>> r.converged, r.theta.shape
+(True, (16, 1))
+>>> bool(abs(r.mean_theta.mean() - 2.0) < 0.1)   # mu0 / (1 - kappa) = 2
+True
 """
 
 from __future__ import annotations
@@ -31,14 +33,22 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from analysis._errors import ModelError
-
-from numerics.sgd._kernels import chain_keys, normals_np, uniforms_np
+from analysis._errors import InputError, SolverError
+from analysis._format import format_number
+from analysis._result import Result
+from numerics.sgd._rng import chain_keys, normals_np, uniforms_np
 from numerics.sgd._schedules import Constant, steps_of
 
 
 class ChainRandom:
-    """Per-chain random streams (counter-based; see numerics.sgd._kernels)."""
+    """Per-chain random streams (counter-based; see :mod:`numerics.sgd._rng`).
+
+    Examples
+    --------
+    >>> rng = ChainRandom(seed=3, chains=2)
+    >>> rng.standard_normal((4,)).shape, rng.counters.tolist()
+    ((2, 4), [4, 4])
+    """
 
     def __init__(self, seed: int, chains: int, counters=None):
         self.keys = chain_keys(seed, chains)
@@ -64,6 +74,8 @@ class ChainRandom:
 
 @runtime_checkable
 class MarkovNoise(Protocol):
+    """What :func:`simulate_markov` needs of a noise model (see the module docstring)."""
+
     def init(self, rng: ChainRandom, chains: int) -> np.ndarray: ...
 
     def step(self, theta: np.ndarray, Z: np.ndarray, rng: ChainRandom) -> np.ndarray: ...
@@ -93,8 +105,9 @@ class AR1Noise:
 
     def step(self, theta, Z, rng):
         mean = self.kappa * theta + self.mu0
-        return (self.rho * Z + (1 - self.rho) * mean
-                + self.s * np.sqrt(1 - self.rho ** 2) * rng.standard_normal((self.dim,)))
+        return (
+            self.rho * Z + (1 - self.rho) * mean + self.s * np.sqrt(1 - self.rho**2) * rng.standard_normal((self.dim,))
+        )
 
     def gradient(self, theta, Z):
         return theta - Z
@@ -105,35 +118,76 @@ class AR1Noise:
 
 
 @dataclass(frozen=True)
-class MarkovResult:
-    theta: np.ndarray              # (chains, d) final
-    Z: np.ndarray                  # final noise states
-    mean_theta: np.ndarray         # (chains, d) time average over recorded steps
-    mean_gradient: np.ndarray      # (chains, d) time average of grad F(theta_n, Z_{n+1})
-    alive: np.ndarray              # (chains,)
-    diverged_at: np.ndarray        # (chains,) step of the first non-finite state, -1 if none
+class MarkovResult(Result):
+    """Chains of Markov-noise SGD: final states and time averages over the recorded steps.
+
+    A diverged chain is frozen at its last finite state and stops adding to its time averages
+    (which are still divided by ``steps``): read ``alive`` before averaging over chains.
+    """
+
+    theta: np.ndarray  # (chains, d) final
+    Z: np.ndarray  # final noise states
+    mean_theta: np.ndarray  # (chains, d) time average over recorded steps
+    mean_gradient: np.ndarray  # (chains, d) time average of grad F(theta_n, Z_{n+1})
+    alive: np.ndarray  # (chains,)
+    diverged_at: np.ndarray  # (chains,) step of the first non-finite state, -1 if none
     trajectory: np.ndarray | None = field(default=None, repr=False)
     steps: int = 0
-    success: bool = True
+    converged: bool = True
     message: str = ""
 
+    def _summary(self):
+        alive = self.alive.astype(bool)
+        mean = self.mean_theta[alive].mean(axis=0) if alive.any() else np.full(self.theta.shape[1], np.nan)
+        return [
+            ("steps", self.steps),
+            ("chains alive", f"{int(alive.sum())} of {len(alive)}"),
+            ("time-averaged theta (mean over live chains)", "(" + ", ".join(format_number(v, 6) for v in mean) + ")"),
+        ]
 
-def simulate_markov(noise, *, theta0, eta, steps, chains, seed, burn_in=0, schedule=None,
-                    record_every=None) -> MarkovResult:
+
+def simulate_markov(
+    noise, *, theta0, eta, steps, chains, seed, burn_in=0, schedule=None, record_every=None
+) -> MarkovResult:
     """Run theta_{n+1} = theta_n - a_n grad F(theta_n, Z_{n+1}) for ``chains`` chains.
 
-    Deterministic per seed; all chains advance together step by step, each drawing from
-    its own stream, so chain c is identical in runs with more chains. A chain that stops being finite is frozen and
-    reported; if all do, ModelError names eta and the step.
+    Deterministic per seed; all chains advance together step by step, each drawing from its
+    own stream, so chain c is identical in runs with more chains.
+
+    Parameters
+    ----------
+    noise : MarkovNoise
+        The noise chain and the gradient (see the module docstring).
+    theta0 : array
+        (d,) start of every chain.
+    eta : float
+        Step size; ``schedule`` (Constant or RobbinsMonro) may make it decrease.
+    steps, burn_in : int
+        Steps averaged into ``mean_theta`` and ``mean_gradient``, after ``burn_in`` others.
+    chains, seed : int
+        Chain c draws from the stream of (seed, c).
+    record_every : int, optional
+        Keep theta every ``record_every`` steps (``trajectory``, NaN once diverged).
+
+    Returns
+    -------
+    MarkovResult
+
+    Raises
+    ------
+    InputError
+        ``noise`` lacks the protocol, the schedule is not Constant/RobbinsMonro, or eta <= 0.
+    SolverError
+        Every chain diverged (a chain that stops being finite is frozen and reported).
     """
     if not isinstance(noise, MarkovNoise):
-        raise ModelError("noise must provide init(rng, chains), step(theta, Z, rng) and gradient(theta, Z)")
+        raise InputError("noise must provide init(rng, chains), step(theta, Z, rng) and gradient(theta, Z)")
     if schedule is not None and not hasattr(schedule, "triple"):
-        raise ModelError("simulate_markov takes a Constant or RobbinsMonro schedule")
+        raise InputError("simulate_markov takes a Constant or RobbinsMonro schedule")
     sched = (schedule or Constant()).triple(float(eta))
     params = np.array(sched + sched)
     if not (np.isfinite(eta) and eta > 0):
-        raise ModelError(f"eta must be a positive number, got {eta}")
+        raise InputError(f"eta must be a positive number, got {eta}")
     rng = ChainRandom(seed, chains)
     theta = np.array(np.broadcast_to(np.asarray(theta0, float), (chains, np.size(theta0))))
     Z = noise.init(rng, chains)
@@ -161,9 +215,18 @@ def simulate_markov(noise, *, theta0, eta, steps, chains, seed, burn_in=0, sched
             traj.append(np.where(alive[:, None], theta, np.nan))
     if not alive.any():
         c = int(np.argmin(div))
-        raise ModelError(f"every chain diverged (first: chain {c} at step {int(div[c])}); "
-                         f"eta={eta:g} is too large for this model")
+        raise SolverError(
+            f"every chain diverged (first: chain {c} at step {int(div[c])}); eta={eta:g} is too large for this model"
+        )
     ns = max(steps, 1)
-    return MarkovResult(theta=theta, Z=Z, mean_theta=sum_t / ns, mean_gradient=sum_g / ns, alive=alive,
-                        diverged_at=div, trajectory=np.array(traj) if rec else None, steps=steps,
-                        message=f"{int(alive.sum())} of {chains} chains survived {steps} steps")
+    return MarkovResult(
+        theta=theta,
+        Z=Z,
+        mean_theta=sum_t / ns,
+        mean_gradient=sum_g / ns,
+        alive=alive,
+        diverged_at=div,
+        trajectory=np.array(traj) if rec else None,
+        steps=steps,
+        message=f"{int(alive.sum())} of {chains} chains survived {steps} steps",
+    )

@@ -1,11 +1,8 @@
 """Counter-based random numbers of the SGD engine (source for numba and numpy twins).
 
-The numba source ``RNG_SOURCE`` is pasted verbatim into every generated kernel
-(:mod:`numerics.sgd._kernels`); the numpy twins give the same numbers to :mod:`numerics.sgd._markov`
-and to the tests.
+The numba source ``RNG_SOURCE`` opens every generated kernel (:mod:`numerics.sgd._kernels`);
+the numpy twins give the same numbers to :mod:`numerics.sgd._markov` and to the tests.
 
-Random numbers (documented once here, used by the engine and by :mod:`numerics.sgd._markov`)
------------------------------------------------------------------------------------------
 Counter-based SplitMix64 (Steele, Lea and Flood 2014): the n-th 64-bit word of chain c is
 ``mix64(key_c + (n + 1) * GAMMA)`` with the SplitMix64 finaliser ``mix64`` (Stafford's
 variant 13) and GAMMA = 0x9E3779B97F4A7C15. A uniform is ``((w >> 11) + 1/2) 2^-53`` in
@@ -17,6 +14,15 @@ minibatch model of batch B uses uniforms n B .. n B + B - 1), so results are bit
 for any thread count, chunk size or interrupted-and-resumed run.
 Keys: ``SeedSequence(seed)`` gives two words (b0, b1) and ``key_c = mix64(mix64(c ^ b1) +
 b0)``, a bijection of c, so distinct chains have distinct keys.
+
+Example
+-------
+>>> keys = chain_keys(seed=7, chains=3)
+>>> bool(np.array_equal(chain_keys(7, 5)[:3], keys))   # chain c's stream ignores the chain count
+True
+>>> u = uniforms_np(keys[0], np.arange(4))
+>>> bool(np.all((u > 0) & (u < 1))), bool(np.array_equal(u[2:], uniforms_np(keys[0], [2, 3])))
+(True, True)
 """
 
 from __future__ import annotations
@@ -24,9 +30,8 @@ from __future__ import annotations
 import numpy as np
 
 GAMMA = 0x9E3779B97F4A7C15
-MASK = (1 << 64) - 1
 
-RNG_SOURCE = '''
+RNG_SOURCE = """
 import math
 import numpy as np
 from numba import njit, prange
@@ -81,11 +86,12 @@ def normals(key, start, n):
         c, s = _bm_pair(key, j >> 1)
         out[i] = c if (j & 1) == 0 else s
     return out
-'''
+"""
 
 
 # ---------------------------------------------------------------- numpy twins (Markov driver, keys)
 def mix64_np(z: np.ndarray) -> np.ndarray:
+    """The SplitMix64 finaliser (Stafford's variant 13) on uint64 arrays."""
     z = np.asarray(z, dtype=np.uint64)
     with np.errstate(over="ignore"):
         z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)

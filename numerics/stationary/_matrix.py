@@ -1,6 +1,6 @@
 """Transition matrices of the SGD chain on a lattice of cells (used by numerics.stationary._transfer).
 
-The chain theta' = theta + eta (b(theta) + zeta) (THEORY.md section 0) is discretised on
+The chain theta' = theta + eta (b(theta) + zeta) (docs/theory.md section 0) is discretised on
 the cell centres of a box; see the numerics.stationary._transfer module docstring for the method.
 
 * Gaussian noise (``_gaussian_matrix``): Nystrom discretisation of the transition density
@@ -21,10 +21,10 @@ import math
 import numpy as np
 import scipy.sparse as sps
 
-from analysis._errors import ModelError
+from analysis._errors import InputError
 
-GAUSS_RADIUS = {1: 8.5, 2: 6.0}   # kernel truncation (Mahalanobis): tail mass 2e-16 / 1.5e-8
-_CHUNK = 2_000_000         # entries built per vectorised chunk
+GAUSS_RADIUS = {1: 8.5, 2: 6.0}  # kernel truncation (Mahalanobis): tail mass 2e-16 / 1.5e-8
+_CHUNK = 2_000_000  # entries built per vectorised chunk
 
 
 def _offsets(K):
@@ -111,7 +111,7 @@ def _gaussian_matrix(mu, C, n, lo, h):
             z = np.linalg.solve(L[:, None], diff[..., None])[..., 0] if d > 1 else diff / L.reshape(-1, 1, 1)
             maha = np.sum(z * z, axis=-1)
             w = np.where(maha <= r * r, np.exp(-0.5 * np.minimum(maha, 2 * r * r)), 0.0)
-            w /= w.sum(axis=1, keepdims=True)   # Gaussian normalisation and h^d cancel here
+            w /= w.sum(axis=1, keepdims=True)  # Gaussian normalisation and h^d cancel here
             inside = np.all((tgt >= 0) & (tgt < n), axis=-1) & (w > 0)
             rr, bb = np.nonzero(inside)
             rows.append(ii[rr])
@@ -138,8 +138,9 @@ def _ulam_1d(T, probs, n, lo, h):
             el = lo0 + j * h0
             length = (b[sel] - a[sel])[:, None]
             ov = np.clip(np.minimum(b[sel][:, None], el + h0) - np.maximum(a[sel][:, None], el), 0, None)
-            frac = np.where(length > 1e-12 * h0, ov / np.maximum(length, 1e-300),
-                            (j == ja[sel][:, None]).astype(float))   # a point image: its cell
+            frac = np.where(
+                length > 1e-12 * h0, ov / np.maximum(length, 1e-300), (j == ja[sel][:, None]).astype(float)
+            )  # a point image: its cell
             ok = (j >= 0) & (j < n0) & (j <= jb[sel][:, None]) & (frac > 0)
             rr, kk = np.nonzero(ok)
             rows.append(src[sel][rr])
@@ -167,11 +168,13 @@ def _batch_outcomes(m: int, B: int, limit: int = 5000):
     """Count vectors (sum B) of B uniform draws with replacement from m samples, with
     their multinomial probabilities."""
     if math.comb(m + B - 1, B) > limit:
-        raise ModelError(f"minibatch of {B} from {m} samples has {math.comb(m + B - 1, B)} outcomes; "
-                         f"the transfer operator enumerates at most {limit}")
+        raise InputError(
+            f"minibatch of {B} from {m} samples has {math.comb(m + B - 1, B)} outcomes; "
+            f"the transfer operator enumerates at most {limit}"
+        )
     outs, probs = [], []
     for combo in itertools.combinations_with_replacement(range(m), B):
         c = np.bincount(combo, minlength=m)
         outs.append(c)
-        probs.append(math.factorial(B) / np.prod([math.factorial(k) for k in c]) / m ** B)
+        probs.append(math.factorial(B) / np.prod([math.factorial(k) for k in c]) / m**B)
     return np.array(outs, dtype=float), np.array(probs)

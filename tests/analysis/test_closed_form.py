@@ -1,4 +1,4 @@
-"""Closed-form quasi-potentials (THEORY.md section 1) against independent computations."""
+"""Closed-form quasi-potentials (docs/theory.md section 1) against independent computations."""
 
 import numpy as np
 import pytest
@@ -7,12 +7,17 @@ from scipy.integrate import quad, simpson
 from scipy.linalg import solve_continuous_lyapunov
 from scipy.optimize import minimize
 
-from analysis._closed_form import (check_quasi_potential, closed_form_quasi_potential, lyapunov_covariance,
-                                   one_dimensional_quasi_potential)
-from analysis._errors import ModelError
-from analysis._files import load_model
-from analysis._hwang import hwang_weights
-from analysis._model import model
+from analysis import (
+    InputError,
+    ModelError,
+    check_quasi_potential,
+    closed_form_quasi_potential,
+    hwang_weights,
+    load_model,
+    lyapunov_covariance,
+    model,
+    one_dimensional_quasi_potential,
+)
 
 # ----------------------------------------------------------------------------- gradient, isotropic
 TILTED_2D = "(x**2 - 1)**2/4 + x/5 + (y - x/2)**2/2"
@@ -26,8 +31,10 @@ def test_gradient_isotropic_matches_direct_formula(s):
     sv = float(sp.Rational(s))
     F = m.function("loss")
     # independent reference: scipy's minimiser from each well, keep the lower loss
-    mins = [minimize(lambda p: float(F(p)), x0, method="BFGS", options={"gtol": 1e-11}).x
-            for x0 in ([-1.0, -0.5], [1.0, 0.5])]
+    mins = [
+        minimize(lambda p: float(F(p)), x0, method="BFGS", options={"gtol": 1e-11}).x
+        for x0 in ([-1.0, -0.5], [1.0, 0.5])
+    ]
     low = min(mins, key=lambda p: float(F(p)))
     assert np.allclose(q.reference, low, atol=1e-6)  # BFGS stops at |grad| ~ 1e-11
     X = np.random.default_rng(1).uniform(-2, 2, size=(50, 2))
@@ -61,8 +68,7 @@ def _quad_v(dv, a, b):
     return quad(dv, a, b, epsabs=1e-13, epsrel=1e-13, limit=200)[0]
 
 
-@pytest.mark.parametrize("loss,cov", [("(x**2 - 1)**2/4 + x/10", "exp(-x)"),
-                                      ("(x**2 - 1)**2/4 - x/8", "1 + x**2/2")])
+@pytest.mark.parametrize("loss,cov", [("(x**2 - 1)**2/4 + x/10", "exp(-x)"), ("(x**2 - 1)**2/4 - x/8", "1 + x**2/2")])
 def test_one_dimensional_state_dependent_vs_quadrature(loss, cov):
     m = model(variables=["x"], loss=loss, covariance=cov, bounds=[[-2.5, 2.5]])
     q = closed_form_quasi_potential(m)
@@ -71,12 +77,12 @@ def test_one_dimensional_state_dependent_vs_quadrature(loss, cov):
     assert sp.simplify(q.prefactor - 1 / m.covariance[0, 0]) == 0
     Fp = sp.lambdify(x, sp.diff(m.loss, x))
     s2 = sp.lambdify(x, m.covariance[0, 0])
-    dv = lambda t: 2 * Fp(t) / s2(t)  # noqa: E731 - the integrand of THEORY.md 1.2
+    dv = lambda t: 2 * Fp(t) / s2(t)  # noqa: E731 - the integrand of docs/theory.md section 1.2
     # independent minima: bounded scalar minimisation of F in each well
     from scipy.optimize import minimize_scalar
+
     F = sp.lambdify(x, m.loss)
-    wells = [minimize_scalar(F, bounds=bd, method="bounded", options={"xatol": 1e-12}).x
-             for bd in ((-2, 0), (0, 2))]
+    wells = [minimize_scalar(F, bounds=bd, method="bounded", options={"xatol": 1e-12}).x for bd in ((-2, 0), (0, 2))]
     ref = wells[0] if _quad_v(dv, wells[1], wells[0]) < 0 else wells[1]
     assert abs(q.reference[0] - ref) < 1e-6
     pts = np.array([-2.0, -1.3, -0.4, 0.0, 0.7, 1.5, 2.2])
@@ -126,7 +132,7 @@ def test_one_dimensional_numeric_path(cov, timeout):
 
 
 # ----------------------------------------------------------------------------- linear
-A_NN = [[1, -3], [sp.Rational(1, 2), 2]]            # non-normal, stable (trace 3, det 7/2)
+A_NN = [[1, -3], [sp.Rational(1, 2), 2]]  # non-normal, stable (trace 3, det 7/2)
 SIGMA = [[2, sp.Rational(1, 2)], [sp.Rational(1, 2), 1]]
 STAR = (sp.Rational(1, 2), -1)
 
@@ -135,8 +141,12 @@ def _linear_model():
     x, y = sp.symbols("x y")
     r = sp.Matrix([x - STAR[0], y - STAR[1]])
     b = -sp.Matrix(A_NN) * r
-    return model(variables=["x", "y"], drift=[str(b[0]), str(b[1])],
-                 covariance=[[str(c) for c in row] for row in SIGMA], bounds=[[-3, 3], [-3, 3]])
+    return model(
+        variables=["x", "y"],
+        drift=[str(b[0]), str(b[1])],
+        covariance=[[str(c) for c in row] for row in SIGMA],
+        bounds=[[-3, 3], [-3, 3]],
+    )
 
 
 def test_linear_nonnormal_anisotropic_vs_scipy_lyapunov():
@@ -146,7 +156,7 @@ def test_linear_nonnormal_anisotropic_vs_scipy_lyapunov():
     assert q.exact_reference == STAR
     A = np.array(A_NN, dtype=float)
     S = np.array(SIGMA, dtype=float)
-    P = solve_continuous_lyapunov(A, S)                   # A P + P A^T = Sigma, b = -A theta
+    P = solve_continuous_lyapunov(A, S)  # A P + P A^T = Sigma, b = -A theta
     assert np.allclose(np.array(q.hessian, dtype=float), np.linalg.inv(P), rtol=1e-12)
     assert q.numeric(np.array([[0.5, -1.0]]))[0] == 0.0
     r = np.array([1.2, 0.3]) - np.array([0.5, -1.0])
@@ -161,9 +171,9 @@ def test_lyapunov_covariance_3d_vs_scipy():
     A = sp.Matrix([[2, 5, 0], [0, 1, -4], [1, 0, 3]])
     S = sp.Matrix([[1, 0, 0], [0, 2, 1], [0, 1, 3]])
     P = lyapunov_covariance(A, S)
-    assert sp.simplify(A * P + P * A.T - S) == sp.zeros(3, 3)        # exact
+    assert sp.simplify(A * P + P * A.T - S) == sp.zeros(3, 3)  # exact
     Pn = solve_continuous_lyapunov(np.array(A, dtype=float), np.array(S, dtype=float))
-    assert np.allclose(np.array(P, dtype=float), Pn, rtol=1e-10)      # LAPACK rounding on cond ~ 1e2
+    assert np.allclose(np.array(P, dtype=float), Pn, rtol=1e-10)  # LAPACK rounding on cond ~ 1e2
 
 
 def test_unstable_linear_drift_has_no_closed_form():
@@ -179,9 +189,8 @@ def _rotational(k=2):
     x, y = sp.symbols("x y")
     g = sp.Matrix([sp.diff(Ws, x), sp.diff(Ws, y)])
     J = sp.Matrix([[0, k], [-k, 0]])
-    b = -g + J * g                                         # l = J grad W is orthogonal to grad W
-    return W, model(variables=["x", "y"], drift=[str(b[0]), str(b[1])], covariance="1",
-                    bounds=[[-2, 2], [-2, 2]])
+    b = -g + J * g  # l = J grad W is orthogonal to grad W
+    return W, model(variables=["x", "y"], drift=[str(b[0]), str(b[1])], covariance="1", bounds=[[-2, 2], [-2, 2]])
 
 
 def test_check_confirms_orthogonal_decomposition_and_refutes_wrong_candidate():
@@ -204,17 +213,16 @@ def test_check_confirms_orthogonal_decomposition_and_refutes_wrong_candidate():
 
 def test_check_numeric_fallback_when_simplify_cannot_decide(monkeypatch):
     W, m = _rotational(k=1)
-    import analysis._closed_form as cf
-    monkeypatch.setattr(cf.sp, "simplify", lambda e, *a, **k: e)    # a simplify that decides nothing
-    ok = cf.check_quasi_potential(m, f"2*({W})")
+    monkeypatch.setattr(sp, "simplify", lambda e, *a, **k: e)  # a simplify that decides nothing
+    ok = check_quasi_potential(m, f"2*({W})")
     assert ok.holds and ok.numeric and "numerically zero at 64 points" in ok.message
-    bad = cf.check_quasi_potential(m, f"3*({W})")
+    bad = check_quasi_potential(m, f"3*({W})")
     assert not bad.holds and bad.numeric
 
 
 def test_check_rejects_unknown_symbol():
     _, m = _rotational()
-    with pytest.raises(ModelError, match="unknown symbol"):
+    with pytest.raises(InputError, match="unknown symbol"):
         check_quasi_potential(m, "x**2 + q")
 
 
@@ -240,12 +248,12 @@ def test_latex_and_hwang_builtin_expression():
     m = load_model("hwang")
     q = closed_form_quasi_potential(m)
     x = m.variables[0]
-    assert q.method == "gradient" and sp.simplify(q.expr - 2 * (x**2 - 1)**2 * sp.exp(x)) == 0
+    assert q.method == "gradient" and sp.simplify(q.expr - 2 * (x**2 - 1) ** 2 * sp.exp(x)) == 0
     assert q.latex.startswith("V(x) = ") and q.reference in ((-1.0,), (1.0,))
 
 
 def test_one_dimensional_formula_agrees_with_gradient_route_and_rejects_bad_input():
-    m = load_model("hwang")                       # constant noise: both routes apply
+    m = load_model("hwang")  # constant noise: both routes apply
     q1 = one_dimensional_quasi_potential(m)
     q = closed_form_quasi_potential(m)
     assert q1.method == "one-dimensional" and q1.prefactor == 1
@@ -261,9 +269,10 @@ def test_check_on_minibatch_noise_refutes_the_gaussian_answer():
     quadratic, so H(x, grad U) != 0 somewhere (found by evaluation at sampled points)."""
     # two samples whose gradients differ by a constant: Sigma = 1 is constant, so the Gaussian
     # answer U = 2 F is a polynomial, but the noise is a two-point law (log-cosh cumulant)
-    m = model(variables=["w"], samples=["(w**2 - 1)**2/4 + (w - 1)**2/2", "(w**2 - 1)**2/4 + (w + 1)**2/2"],
-              bounds=[[-2, 2]])
+    m = model(
+        variables=["w"], samples=["(w**2 - 1)**2/4 + (w - 1)**2/2", "(w**2 - 1)**2/4 + (w + 1)**2/2"], bounds=[[-2, 2]]
+    )
     assert m.covariance[0, 0] == 1
     U = 2 * m.loss
-    chk = check_quasi_potential(m, U, timeout=1)   # simplify of the log-sum-exp is slow: let points decide
+    chk = check_quasi_potential(m, U, timeout=1)  # simplify of the log-sum-exp is slow: let points decide
     assert not chk.holds and "!= 0" in chk.message

@@ -80,7 +80,7 @@ def test_one_dimensional_barrier_tops_are_index_one_saddles():
     (top,) = saddles(m)
     assert top.kind == "maximum" and top.index == 1
     # x^3 - x + 1/10 = 0 middle root, by brentq
-    r = brentq(lambda x: x ** 3 - x + 0.1, -0.5, 0.5, xtol=1e-15)
+    r = brentq(lambda x: x**3 - x + 0.1, -0.5, 0.5, xtol=1e-15)
     assert top.point[0] == pytest.approx(r, abs=1e-13)
 
 
@@ -105,7 +105,7 @@ def test_polynomial_roots_sympy_can_only_give_as_crootof():
     # exactly (CRootOf) and numerically (brentq)
     m = model(variables=["x"], drift="-x**5 + 5*x**3 - 4*x - 3/10", covariance="1", bounds=[[-3, 3]])
     cps = critical_points(m)
-    f = lambda x: -x ** 5 + 5 * x ** 3 - 4 * x - 0.3
+    f = lambda x: -(x**5) + 5 * x**3 - 4 * x - 0.3
     grid = np.linspace(-3, 3, 30001)
     roots = [brentq(f, a, b, xtol=1e-15) for a, b in zip(grid[:-1], grid[1:]) if f(a) * f(b) < 0]
     assert len(cps) == len(roots) == 5

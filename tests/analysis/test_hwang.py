@@ -1,4 +1,4 @@
-"""Hwang weights (THEORY.md section 3, paper Theorem 10) against exact values and
+"""Hwang weights (docs/theory.md section 3, paper Theorem 10) against exact values and
 numerical integrals of the stationary density C exp(-V/eta) at small eta."""
 
 import numpy as np
@@ -6,11 +6,7 @@ import pytest
 import sympy as sp
 from scipy.integrate import quad
 
-from analysis._closed_form import closed_form_quasi_potential
-from analysis._errors import ModelError
-from analysis._files import load_model
-from analysis._hwang import hwang_weights
-from analysis._model import model
+from analysis import ModelError, closed_form_quasi_potential, hwang_weights, load_model, model
 
 
 def _mass_fractions(density, wells):
@@ -20,7 +16,7 @@ def _mass_fractions(density, wells):
 
 
 def test_builtin_hwang_exact():
-    """THEORY.md section 8: F = (x^2 - 1)^2 e^x, Sigma = 1: weights e/(1+e) at -1, 1/(1+e) at +1."""
+    """docs/theory.md section 8: F = (x^2 - 1)^2 e^x, Sigma = 1: weights e/(1+e) at -1, 1/(1+e) at +1."""
     w = hwang_weights(load_model("hwang"))
     assert [wi.point for wi in w] == [(-1.0,), (1.0,)]
     assert sp.simplify(w[0].weight - sp.E / (1 + sp.E)) == 0
@@ -33,7 +29,7 @@ def _prefactor_model():
     # prefactor C = sigma^-2 (2 at -1, 2/3 at +1) separates the minima: weights 3/4, 1/4.
     x = sp.Symbol("x", real=True)
     s2 = 1 + x / 2
-    F = sp.integrate(sp.diff((x**2 - 1)**2, x) * s2 / 2, x)       # F' = V' sigma^2 / 2
+    F = sp.integrate(sp.diff((x**2 - 1) ** 2, x) * s2 / 2, x)  # F' = V' sigma^2 / 2
     return model(variables=["x"], loss=F, covariance=str(s2), bounds=[[-1.8, 1.8]])
 
 
@@ -41,7 +37,7 @@ def test_one_dimensional_prefactor_changes_the_weights():
     m = _prefactor_model()
     q = closed_form_quasi_potential(m)
     x = m.variables[0]
-    assert q.method == "one-dimensional" and sp.simplify(q.expr - (x**2 - 1)**2) == 0
+    assert q.method == "one-dimensional" and sp.simplify(q.expr - (x**2 - 1) ** 2) == 0
     w = hwang_weights(m)
     assert [wi.weight for wi in w] == [sp.Rational(3, 4), sp.Rational(1, 4)]
     # independent: the SDE's exact stationary density sigma^-2 exp(-V/eta) integrated over each
@@ -49,7 +45,7 @@ def test_one_dimensional_prefactor_changes_the_weights():
     # below eta and halves with eta (the limit is the weight). Without the prefactor: 1/2, far off.
     errs = []
     for eta in (1e-3, 5e-4):
-        dens = lambda t: np.exp(-(t**2 - 1)**2 / eta) / (1 + t / 2)  # noqa: E731
+        dens = lambda t, eta=eta: np.exp(-((t**2 - 1) ** 2) / eta) / (1 + t / 2)  # noqa: E731
         frac = _mass_fractions(dens, [(-1.8, 0.0, -1.0), (0.0, 1.8, 1.0)])
         errs.append(abs(frac[0] - 0.75))
     assert errs[0] < 1e-3 and 1.8 < errs[0] / errs[1] < 2.2
@@ -57,11 +53,15 @@ def test_one_dimensional_prefactor_changes_the_weights():
 
 def test_two_dimensional_tied_minima_flatter_wins():
     # F(+-1, 0) = 0, Hessians diag(4, 1) at -1 and diag(8, 3) at +1: w ∝ det^-1/2 (s cancels)
-    m = model(variables=["x", "y"], loss="(x**2 - 1)**2*(3 + x)/4 + y**2*(2 + x)/2", covariance="1/3",
-              bounds=[[-1.8, 1.8], [-2, 2]])
+    m = model(
+        variables=["x", "y"],
+        loss="(x**2 - 1)**2*(3 + x)/4 + y**2*(2 + x)/2",
+        covariance="1/3",
+        bounds=[[-1.8, 1.8], [-2, 2]],
+    )
     w = hwang_weights(m)
     assert [wi.point for wi in w] == [(-1.0, 0.0), (1.0, 0.0)]
-    expected = 1 / (1 + 1 / sp.sqrt(6))                            # (1/2) / (1/2 + 1/sqrt(24))
+    expected = 1 / (1 + 1 / sp.sqrt(6))  # (1/2) / (1/2 + 1/sqrt(24))
     assert sp.simplify(w[0].weight - expected) == 0 and sp.simplify(w[0].weight + w[1].weight - 1) == 0
     # independent: trapezoid integral of exp(-V/eta) on fine grids around each minimum at eta = 1e-3
     # (Gaussian width ~ 0.007, grid step 5e-4: quadrature error negligible; Laplace error O(eta),
@@ -71,7 +71,7 @@ def test_two_dimensional_tied_minima_flatter_wins():
     for c in (-1.0, 1.0):
         xs, ys = np.linspace(c - 0.25, c + 0.25, 1001), np.linspace(-0.3, 0.3, 1001)
         X, Y = np.meshgrid(xs, ys, indexing="ij")
-        V = 2 * ((X**2 - 1)**2 * (3 + X) / 4 + Y**2 * (2 + X) / 2) / s
+        V = 2 * ((X**2 - 1) ** 2 * (3 + X) / 4 + Y**2 * (2 + X) / 2) / s
         mass.append(np.trapezoid(np.trapezoid(np.exp(-V / eta), ys, axis=1), xs))
     assert abs(mass[0] / sum(mass) - float(expected)) < eta / 10
 
@@ -104,7 +104,7 @@ def test_degenerate_minima_of_equal_order_use_lowest_order_terms():
     # independent: quadrature of exp(-V/eta); the next-order correction is O(eta^(1/2)) here
     # (measured 2e-7 at eta = 1e-8), tolerance 1e-5
     eta = 1e-8
-    dens = lambda t: np.exp(-2 * t**4 * (t - 2)**4 * (3 + t) / eta)  # noqa: E731
+    dens = lambda t: np.exp(-2 * t**4 * (t - 2) ** 4 * (3 + t) / eta)  # noqa: E731
     frac = _mass_fractions(dens, [(-1.0, 1.0, 0.0), (1.0, 3.0, 2.0)])
     assert abs(frac[0] - float(expected)) < 1e-5
 

@@ -1,4 +1,4 @@
-"""Exact identities of the model's derived objects (THEORY.md section 0)."""
+"""Exact identities of the model's derived objects (docs/theory.md section 0)."""
 
 import numpy as np
 import pytest
@@ -23,7 +23,9 @@ def test_gaussian_lagrangian_is_legendre_dual_of_hamiltonian():
     rng = np.random.default_rng(0)
     for _ in range(5):
         x, v = rng.normal(size=2), rng.normal(size=2)
-        res = minimize(lambda p: -(p @ v - H(np.r_[x, p])), np.zeros(2), method="BFGS", options={"gtol": 1e-10})
+        res = minimize(
+            lambda p, x=x, v=v: -(p @ v - H(np.r_[x, p])), np.zeros(2), method="BFGS", options={"gtol": 1e-10}
+        )
         # BFGS on a strongly convex quadratic: 1e-8 relative is far above its residual
         assert -res.fun == pytest.approx(float(L(np.r_[x, v])), rel=1e-8)
 

@@ -1,4 +1,4 @@
-"""Every bad input of issue 2 gets one clear line and exit status 2 from ``memdyn derive``."""
+"""Every bad model file or argument gets one clear line and exit status 2 from ``memdyn derive``."""
 
 from __future__ import annotations
 
@@ -11,40 +11,75 @@ GOOD_NOISE = '[noise]\ncovariance = "1"\n'
 # (file name, TOML text, words the one-line message must contain)
 BAD_FILES = [
     ("malformed", 'variables = ["x"\n[loss]\nexpr = "x"\n', ["malformed TOML", "line 2"]),
-    ("unknown_symbol", 'variables = ["x"]\n[loss]\nexpr = "x**2 + q*x"\n' + GOOD_NOISE,
-     ["unknown symbol q", "[loss]"]),
-    ("unknown_symbol_drift", 'variables = ["x", "y"]\n[drift]\nexpr = ["-x", "-y + kappa"]\n' + GOOD_NOISE,
-     ["unknown symbol kappa", "[drift]"]),
-    ("unknown_symbol_noise", 'variables = ["x"]\n[loss]\nexpr = "x**2"\n[noise]\ncovariance = "1 + s*x**2"\n',
-     ["unknown symbol s", "covariance"]),
-    ("unknown_function", 'variables = ["x"]\n[loss]\nexpr = "foo(x)"\n' + GOOD_NOISE,
-     ["unknown function foo"]),
-    ("wrong_shape", 'variables = ["x", "y"]\n[loss]\nexpr = "x**2 + y**2"\n[noise]\n'
-                    'covariance = [["1", "0", "0"], ["0", "1", "0"], ["0", "0", "1"]]\n',
-     ["shape 3x3", "2 variable"]),
-    ("ragged", 'variables = ["x", "y"]\n[loss]\nexpr = "x**2 + y**2"\n[noise]\ncovariance = [["1", "0"], ["0"]]\n',
-     ["square"]),
-    ("not_psd", 'variables = ["x"]\n[loss]\nexpr = "x**2"\n[noise]\ncovariance = "x"\n[domain]\nbounds = [[-1, 1]]\n',
-     ["not positive semi-definite"]),
-    ("not_psd_matrix", 'variables = ["x", "y"]\n[loss]\nexpr = "x**2 + y**2"\n[noise]\n'
-                       'covariance = [["1", "2"], ["2", "1"]]\n', ["not positive semi-definite"]),
-    ("non_symmetric", 'variables = ["x", "y"]\n[loss]\nexpr = "x**2 + y**2"\n[noise]\n'
-                      'covariance = [["1", "1/2"], ["0", "1"]]\n', ["not symmetric"]),
-    ("both", 'variables = ["x"]\n[loss]\nexpr = "x**2"\n[drift]\nexpr = ["-x"]\n' + GOOD_NOISE,
-     ["[loss]", "[drift]", "both"]),
+    ("unknown_symbol", 'variables = ["x"]\n[loss]\nexpr = "x**2 + q*x"\n' + GOOD_NOISE, ["unknown symbol q", "[loss]"]),
+    (
+        "unknown_symbol_drift",
+        'variables = ["x", "y"]\n[drift]\nexpr = ["-x", "-y + kappa"]\n' + GOOD_NOISE,
+        ["unknown symbol kappa", "[drift]"],
+    ),
+    (
+        "unknown_symbol_noise",
+        'variables = ["x"]\n[loss]\nexpr = "x**2"\n[noise]\ncovariance = "1 + s*x**2"\n',
+        ["unknown symbol s", "covariance"],
+    ),
+    ("unknown_function", 'variables = ["x"]\n[loss]\nexpr = "foo(x)"\n' + GOOD_NOISE, ["unknown function foo"]),
+    (
+        "wrong_shape",
+        'variables = ["x", "y"]\n[loss]\nexpr = "x**2 + y**2"\n[noise]\n'
+        'covariance = [["1", "0", "0"], ["0", "1", "0"], ["0", "0", "1"]]\n',
+        ["shape 3x3", "2 variable"],
+    ),
+    (
+        "ragged",
+        'variables = ["x", "y"]\n[loss]\nexpr = "x**2 + y**2"\n[noise]\ncovariance = [["1", "0"], ["0"]]\n',
+        ["square"],
+    ),
+    (
+        "not_psd",
+        'variables = ["x"]\n[loss]\nexpr = "x**2"\n[noise]\ncovariance = "x"\n[domain]\nbounds = [[-1, 1]]\n',
+        ["not positive semi-definite"],
+    ),
+    (
+        "not_psd_matrix",
+        'variables = ["x", "y"]\n[loss]\nexpr = "x**2 + y**2"\n[noise]\ncovariance = [["1", "2"], ["2", "1"]]\n',
+        ["not positive semi-definite"],
+    ),
+    (
+        "non_symmetric",
+        'variables = ["x", "y"]\n[loss]\nexpr = "x**2 + y**2"\n[noise]\ncovariance = [["1", "1/2"], ["0", "1"]]\n',
+        ["not symmetric"],
+    ),
+    (
+        "both",
+        'variables = ["x"]\n[loss]\nexpr = "x**2"\n[drift]\nexpr = ["-x"]\n' + GOOD_NOISE,
+        ["[loss]", "[drift]", "both"],
+    ),
     ("neither", 'variables = ["x"]\n' + GOOD_NOISE, ["[loss]", "[drift]", "neither"]),
-    ("minibatch_without_samples", 'variables = ["x"]\n[loss]\nexpr = "x**2"\n[noise]\nkind = "minibatch"\n',
-     ["minibatch", "samples"]),
-    ("minibatch_empty_samples", 'variables = ["x"]\n[noise]\nkind = "minibatch"\nsamples = []\n',
-     ["minibatch", "samples"]),
-    ("drift_length", 'variables = ["x"]\n[drift]\nexpr = ["-x", "-x"]\n' + GOOD_NOISE,
-     ["2 component", "1 variable"]),
+    (
+        "minibatch_without_samples",
+        'variables = ["x"]\n[loss]\nexpr = "x**2"\n[noise]\nkind = "minibatch"\n',
+        ["minibatch", "samples"],
+    ),
+    (
+        "minibatch_empty_samples",
+        'variables = ["x"]\n[noise]\nkind = "minibatch"\nsamples = []\n',
+        ["minibatch", "samples"],
+    ),
+    ("drift_length", 'variables = ["x"]\n[drift]\nexpr = ["-x", "-x"]\n' + GOOD_NOISE, ["2 component", "1 variable"]),
     ("syntax", 'variables = ["x"]\n[loss]\nexpr = "x**2 +"\n' + GOOD_NOISE, ["cannot parse", "[loss]"]),
     ("no_noise", 'variables = ["x"]\n[loss]\nexpr = "x**2"\n', ["[noise]"]),
-    ("slow_unknown", 'variables = ["x", "y"]\n[loss]\nexpr = "x**2 + y**2"\n' + GOOD_NOISE
-     + '[timescales]\nslow = ["z"]\nepsilon = "eps"\n', ["slow", "z"]),
-    ("bad_bounds", 'variables = ["x"]\n[loss]\nexpr = "x**2"\n' + GOOD_NOISE + '[domain]\nbounds = [[1, -1]]\n',
-     ["bounds"]),
+    (
+        "slow_unknown",
+        'variables = ["x", "y"]\n[loss]\nexpr = "x**2 + y**2"\n'
+        + GOOD_NOISE
+        + '[timescales]\nslow = ["z"]\nepsilon = "eps"\n',
+        ["slow", "z"],
+    ),
+    (
+        "bad_bounds",
+        'variables = ["x"]\n[loss]\nexpr = "x**2"\n' + GOOD_NOISE + "[domain]\nbounds = [[1, -1]]\n",
+        ["bounds"],
+    ),
 ]
 
 

@@ -1,4 +1,4 @@
-"""Two-scale reduction (THEORY.md section 4) against independent computations."""
+"""Two-scale reduction (docs/theory.md section 4) against independent computations."""
 
 from __future__ import annotations
 
@@ -9,10 +9,7 @@ import pytest
 import sympy as sp
 from scipy.optimize import brentq
 
-from analysis._errors import ModelError
-from analysis._files import load_model
-from analysis._model import model
-from analysis._timescales import two_scale_reduction
+from analysis import ModelError, load_model, model, two_scale_reduction
 
 Y = np.linspace(-0.9, 0.9, 7)
 
@@ -43,8 +40,16 @@ def test_no_timescales():
 
 
 def _fold_model(**kw):
-    return model(variables=["x", "y"], drift=["-(x**3 - x - y)", "eps*(a - x)"], covariance="1",
-                 parameters={"a": "1/5", "eps": "1/100"}, bounds=[[-2, 2], [-1, 1]], slow=["y"], epsilon="eps", **kw)
+    return model(
+        variables=["x", "y"],
+        drift=["-(x**3 - x - y)", "eps*(a - x)"],
+        covariance="1",
+        parameters={"a": "1/5", "eps": "1/100"},
+        bounds=[[-2, 2], [-1, 1]],
+        slow=["y"],
+        epsilon="eps",
+        **kw,
+    )
 
 
 def _outer_roots(y):
@@ -62,7 +67,7 @@ def test_fold_model_branches_and_folds():
     assert len(r.branches) == 2 and r.method == "numeric"
     lower, upper = _by_first(r.branches)
     yf = 2 / (3 * math.sqrt(3))
-    assert lower.intervals == ((-1.0, pytest.approx(yf, abs=1e-12)),)   # snapped to the exact fold value
+    assert lower.intervals == ((-1.0, pytest.approx(yf, abs=1e-12)),)  # snapped to the exact fold value
     assert upper.intervals == ((pytest.approx(-yf, abs=1e-12), 1.0),)
     ys = np.array([-0.95, -0.6, -0.3, 0.0, 0.3, 0.37, 0.6, 0.95])
     lo_x, up_x = lower.equilibrium(ys[:, None])[:, 0], upper.equilibrium(ys[:, None])[:, 0]
@@ -87,8 +92,15 @@ def test_fold_model_branches_and_folds():
 def test_gradient_fold_on_time_scale_eta_vs_finite_differences():
     # F = (x^2-1)^2/4 - x y + eps y^2/2: b_y = x - eps y is O(1), so y moves on the time scale eta,
     # with drift b_y(lambda(y), y) = lambda(y) = -d/dy Psi0(y), Psi0(y) = F0(lambda(y), y).
-    m = model(variables=["x", "y"], loss="(x**2 - 1)**2/4 - x*y + eps*y**2/2", covariance="1",
-              parameters={"eps": "1/100"}, bounds=[[-2, 2], [-1, 1]], slow=["y"], epsilon="eps")
+    m = model(
+        variables=["x", "y"],
+        loss="(x**2 - 1)**2/4 - x*y + eps*y**2/2",
+        covariance="1",
+        parameters={"eps": "1/100"},
+        bounds=[[-2, 2], [-1, 1]],
+        slow=["y"],
+        epsilon="eps",
+    )
     r = two_scale_reduction(m)
     assert len(r.branches) == 2
     for b in r.branches:
@@ -100,7 +112,7 @@ def test_gradient_fold_on_time_scale_eta_vs_finite_differences():
         for b, pick in ((lower, 0), (upper, -1)):
             if not np.isfinite(b.equilibrium(np.array([[y]]))).all():
                 continue
-            psi = lambda t: F0(_outer_roots(t)[pick], t)  # noqa: E731  independent branch by np.roots
+            psi = lambda t, pick=pick: F0(_outer_roots(t)[pick], t)  # noqa: E731  independent branch by np.roots
             fd = -(psi(y + h) - psi(y - h)) / (2 * h)
             # central differences: truncation h^2 |Psi'''| ~ 1e-9, rounding 1e-16/h ~ 1e-11
             assert abs(b.drift(np.array([[y]]))[0, 0] - fd) < 1e-7
@@ -109,8 +121,15 @@ def test_gradient_fold_on_time_scale_eta_vs_finite_differences():
 def test_y_dependent_equilibrium_and_branch_shift():
     # F = (x - sin y)^2/2 + eps x y: lambda(y) = sin y; Danskin's slow drift is -(sin y + y cos y),
     # which includes the O(eps) shift of the branch (-y): b_y at x = sin y alone would give -sin y.
-    m = model(variables=["x", "y"], loss="(x - sin(y))**2/2 + eps*x*y", covariance="1",
-              parameters={"eps": "1/100"}, bounds=[[-2, 2], [-2, 2]], slow=["y"], epsilon="eps")
+    m = model(
+        variables=["x", "y"],
+        loss="(x - sin(y))**2/2 + eps*x*y",
+        covariance="1",
+        parameters={"eps": "1/100"},
+        bounds=[[-2, 2], [-2, 2]],
+        slow=["y"],
+        epsilon="eps",
+    )
     r = two_scale_reduction(m)
     (b,) = r.branches
     y = sp.Symbol("y", real=True)
@@ -122,7 +141,7 @@ def test_y_dependent_equilibrium_and_branch_shift():
     eps, h = 1e-4, 1e-5
     F = lambda x, t: (x - math.sin(t)) ** 2 / 2 + eps * x * t  # noqa: E731
     for yv in (-1.5, -0.4, 0.7, 1.3):
-        dFdx = lambda x: (F(x + h, yv) - F(x - h, yv)) / (2 * h)  # noqa: E731
+        dFdx = lambda x, yv=yv: (F(x + h, yv) - F(x - h, yv)) / (2 * h)  # noqa: E731
         x_eps = brentq(dFdx, math.sin(yv) - 0.5, math.sin(yv) + 0.5, xtol=1e-14)
         fd = -(F(x_eps, yv + h) - F(x_eps, yv - h)) / (2 * h) / eps
         assert abs(b.drift(np.array([[yv]]))[0, 0] - fd) < 1e-3
@@ -131,8 +150,15 @@ def test_y_dependent_equilibrium_and_branch_shift():
 
 def test_two_fast_variables():
     # fast (x, z): lambda = (+-1, +-y); b_y = x (z - x y) - eps y vanishes on the branch at eps = 0
-    m = model(variables=["x", "z", "y"], loss="(x**2 - 1)**2/4 + (z - x*y)**2/2 + eps*y**2/2", covariance="1",
-              parameters={"eps": "1/10"}, bounds=[[-2, 2], [-3, 3], [-1, 1]], slow=["y"], epsilon="eps")
+    m = model(
+        variables=["x", "z", "y"],
+        loss="(x**2 - 1)**2/4 + (z - x*y)**2/2 + eps*y**2/2",
+        covariance="1",
+        parameters={"eps": "1/10"},
+        bounds=[[-2, 2], [-3, 3], [-1, 1]],
+        slow=["y"],
+        epsilon="eps",
+    )
     r = two_scale_reduction(m)
     y = sp.Symbol("y", real=True)
     got = {tuple(b.fast_equilibrium) for b in r.branches}

@@ -1,8 +1,17 @@
 # Public API of this package: read by lazy_loader (names load on first use) and by type checkers.
-from ._experiment import diffusion_experiment, DiffusionResult
-from ._data import memorization, Memorization, energy_distance, sliced_wasserstein, load_points, builtin_data, BUILTIN_DATA, DataSet
-from ._sample import sample_sde, sample_ode
-from ._train import train_score, TrainResult, make_score_model
+from ._data import (
+    BUILTIN_DATA,
+    DataSet,
+    Memorization,
+    builtin_data,
+    energy_distance,
+    load_points,
+    memorization,
+    sliced_wasserstein,
+)
+from ._experiment import DiffusionResult, diffusion_experiment
+from ._sample import sample_ode, sample_sde
+from ._train import TrainResult, make_score_model, train_score
 
 __all__ = [
     "BUILTIN_DATA",

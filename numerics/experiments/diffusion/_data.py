@@ -1,24 +1,26 @@
-"""Data sets and measurements for the diffusion-model experiments (THEORY.md section 7).
+"""Data sets and measurements for the diffusion-model experiments (docs/theory.md section 7).
 
 * built-in small data sets in 1 and 2 dimensions (Gaussian mixtures, a Gaussian, a ring)
   and a user's CSV of points;
 * memorization: a generated sample is memorized when its distance to the nearest training
   point is below 1/3 of its distance to the second nearest (the test used in the
-  literature, THEORY.md section 7); the fraction comes with a Wilson 95% interval;
+  literature, docs/theory.md section 7); the fraction comes with a Wilson 95% interval;
 * generalisation: energy distance and sliced Wasserstein-1 distance to fresh data.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from analysis import ModelError
-from analysis._diffusion import GaussianMixtureLaw
+from analysis import GaussianMixtureLaw
+from analysis._errors import InputError
+from analysis._result import Result
+from numerics.experiments._summary import interval_text
+from numerics.stats import Interval, proportion_interval
 
 
 @dataclass(frozen=True)
@@ -45,15 +47,28 @@ def _ring(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 _ANGLES = np.arange(8) * np.pi / 4
-BUILTIN_DATA: dict[str, DataSet] = {d.name: d for d in [
-    _mixture("gaussian1d", "N(0.5, 0.6^2) in 1-D", [1.0], [[0.5]], [0.36]),
-    _mixture("mixture1d", "0.4 N(-1.5, 0.3^2) + 0.6 N(1, 0.4^2) in 1-D", [0.4, 0.6], [[-1.5], [1.0]], [0.09, 0.16]),
-    _mixture("gaussian2d", "N((0.5, -0.5), [[1, 0.6], [0.6, 0.5]]) in 2-D", [1.0], [[0.5, -0.5]],
-             [[[1.0, 0.6], [0.6, 0.5]]]),
-    _mixture("mixture2d", "8 Gaussians (std 0.25) on the circle of radius 2", np.full(8, 1 / 8),
-             2 * np.column_stack([np.cos(_ANGLES), np.sin(_ANGLES)]), np.full(8, 0.0625)),
-    DataSet("ring", 2, "uniform angle, radius N(1.5, 0.1^2) (no closed-form score)", _ring, None),
-]}
+BUILTIN_DATA: dict[str, DataSet] = {
+    d.name: d
+    for d in [
+        _mixture("gaussian1d", "N(0.5, 0.6^2) in 1-D", [1.0], [[0.5]], [0.36]),
+        _mixture("mixture1d", "0.4 N(-1.5, 0.3^2) + 0.6 N(1, 0.4^2) in 1-D", [0.4, 0.6], [[-1.5], [1.0]], [0.09, 0.16]),
+        _mixture(
+            "gaussian2d",
+            "N((0.5, -0.5), [[1, 0.6], [0.6, 0.5]]) in 2-D",
+            [1.0],
+            [[0.5, -0.5]],
+            [[[1.0, 0.6], [0.6, 0.5]]],
+        ),
+        _mixture(
+            "mixture2d",
+            "8 Gaussians (std 0.25) on the circle of radius 2",
+            np.full(8, 1 / 8),
+            2 * np.column_stack([np.cos(_ANGLES), np.sin(_ANGLES)]),
+            np.full(8, 0.0625),
+        ),
+        DataSet("ring", 2, "uniform angle, radius N(1.5, 0.1^2) (no closed-form score)", _ring, None),
+    ]
+}
 
 
 def builtin_data() -> dict[str, str]:
@@ -64,17 +79,17 @@ def builtin_data() -> dict[str, str]:
 def load_points(path) -> np.ndarray:
     """Points from a CSV file: one point per row, comma-separated numbers, optional header.
 
-    Raises ModelError (one line) for a missing file, a ragged or non-numeric row, or fewer
+    Raises InputError (one line) for a missing file, a ragged or non-numeric row, or fewer
     than 2 points (the memorization test needs a nearest and a second-nearest point).
     """
     path = Path(path)
     if not path.is_file():
-        raise ModelError(f"data {str(path)!r} is neither a built-in data set ({', '.join(BUILTIN_DATA)}) nor a file")
+        raise InputError(f"data {str(path)!r} is neither a built-in data set ({', '.join(BUILTIN_DATA)}) nor a file")
     rows = []
     try:
         lines = path.read_text().splitlines()
     except (OSError, UnicodeDecodeError) as exc:
-        raise ModelError(f"cannot read {path}: {type(exc).__name__}") from exc
+        raise InputError(f"cannot read {path}: {type(exc).__name__}") from exc
     header_allowed = True
     for k, line in enumerate(lines, 1):
         line = line.strip()
@@ -88,14 +103,14 @@ def load_points(path) -> np.ndarray:
             if header_allowed:  # the first non-comment line may be a header
                 header_allowed = False
                 continue
-            raise ModelError(f"{path}:{k}: not a row of numbers: {line[:40]!r}") from None
+            raise InputError(f"{path}:{k}: not a row of numbers: {line[:40]!r}") from None
         if len(rows[-1]) != len(rows[0]):
-            raise ModelError(f"{path}:{k}: {len(rows[-1])} columns, expected {len(rows[0])}")
+            raise InputError(f"{path}:{k}: {len(rows[-1])} columns, expected {len(rows[0])}")
     if len(rows) < 2:
-        raise ModelError(f"{path}: need at least 2 points, found {len(rows)}")
+        raise InputError(f"{path}: need at least 2 points, found {len(rows)}")
     pts = np.asarray(rows, dtype=float)
     if not np.all(np.isfinite(pts)):
-        raise ModelError(f"{path}: contains inf or nan")
+        raise InputError(f"{path}: contains inf or nan")
     return pts
 
 
@@ -107,36 +122,54 @@ def resolve_data(name_or_file: str) -> DataSet | np.ndarray:
 
 
 # ------------------------------------------------------------------ measurements
-def wilson_interval(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion k/n (95% by default)."""
-    if n <= 0:
-        return (0.0, 1.0)
-    p = k / n
-    den = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / den
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return (max(0.0, centre - half), min(1.0, centre + half))
-
-
 @dataclass(frozen=True)
-class Memorization:
-    """Memorized fraction of generated samples (ratio test d1 < d2 / 3) with its Wilson CI."""
+class Memorization(Result):
+    """Memorized fraction of generated samples (ratio test d1 < d2 / 3) with its Wilson interval.
+
+    Attributes
+    ----------
+    fraction : memorized samples / samples. ci95 : its Wilson 95% interval (low, high).
+    count, samples : memorized samples and all samples.
+    distance_to_data : mean distance of a sample to its nearest training point.
+    memorized : boolean per sample. nearest : index of the nearest training point per sample.
+    converged : True (a measurement; nothing to converge).
+    """
 
     fraction: float
     ci95: tuple
     count: int
     samples: int
-    distance_to_data: float       # mean distance of a sample to its nearest training point
-    memorized: np.ndarray         # boolean per sample
-    nearest: np.ndarray           # index of the nearest training point per sample
+    distance_to_data: float
+    memorized: np.ndarray = field(repr=False, metadata={"json": False})
+    nearest: np.ndarray = field(repr=False, metadata={"json": False})
+    converged: bool = True
+    message: str = ""
+
+    @property
+    def interval(self) -> Interval:
+        """The memorized fraction as a :class:`numerics.stats.Interval`."""
+        return proportion_interval(self.count, self.samples)
 
     def to_dict(self) -> dict:
-        return {"memorized_fraction": self.fraction, "ci95": list(self.ci95), "count": self.count,
-                "samples": self.samples, "distance_to_data": self.distance_to_data}
+        return {
+            "memorized_fraction": self.fraction,
+            "ci95": list(self.ci95),
+            "count": self.count,
+            "samples": self.samples,
+            "distance_to_data": self.distance_to_data,
+        }
+
+    def _summary(self):
+        return [
+            ("memorized fraction", interval_text(self.interval)),
+            ("memorized samples", self.count),
+            ("samples", self.samples),
+            ("mean distance to data", self.distance_to_data),
+        ]
 
 
 def memorization(samples, train, *, ratio: float = 1 / 3) -> Memorization:
-    """The memorization test of THEORY.md section 7.
+    """The memorization test of docs/theory.md section 7.
 
     A sample y is memorized when d1(y) < ratio * d2(y), d1 and d2 its distances to the nearest
     and second-nearest training points (ratio = 1/3 as in the literature).
@@ -152,14 +185,15 @@ def memorization(samples, train, *, ratio: float = 1 / 3) -> Memorization:
     y = np.atleast_2d(np.asarray(samples, dtype=float))
     x = np.atleast_2d(np.asarray(train, dtype=float))
     if x.shape[0] < 2:
-        raise ModelError("the memorization test needs at least 2 training points")
+        raise InputError("the memorization test needs at least 2 training points")
     if y.shape[1] != x.shape[1]:
-        raise ModelError(f"samples have dimension {y.shape[1]}, training points {x.shape[1]}")
+        raise InputError(f"samples have dimension {y.shape[1]}, training points {x.shape[1]}")
     dist, idx = cKDTree(x).query(y, k=2)
     mem = dist[:, 0] < ratio * dist[:, 1]
     k, n = int(mem.sum()), len(y)
-    return Memorization(k / n if n else float("nan"), wilson_interval(k, n), k, n,
-                        float(dist[:, 0].mean()), mem, idx[:, 0])
+    return Memorization(
+        k / n if n else float("nan"), proportion_interval(k, n).bounds, k, n, float(dist[:, 0].mean()), mem, idx[:, 0]
+    )
 
 
 def energy_distance(a, b) -> float:

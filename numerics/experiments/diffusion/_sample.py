@@ -1,4 +1,4 @@
-"""Samplers of a diffusion model (THEORY.md section 7, paper section 2.1).
+"""Samplers of a diffusion model (docs/theory.md section 7, paper section 2.1).
 
 Reverse time s in [0, T - t_min], t = T - s the forward time:
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis import ModelError
+from analysis._errors import InputError
 
 T_DEFAULT = 5.0
 T_MIN_DEFAULT = 1e-3
@@ -26,9 +26,9 @@ T_MIN_DEFAULT = 1e-3
 def time_grid(T: float = T_DEFAULT, t_min: float = T_MIN_DEFAULT, steps: int = 200) -> np.ndarray:
     """Decreasing forward times t_0 = T > ... > t_K = t_min (geometric)."""
     if not 0 < t_min < T:
-        raise ModelError(f"need 0 < t_min < T, got t_min={t_min}, T={T}")
+        raise InputError(f"need 0 < t_min < T, got t_min={t_min}, T={T}")
     if steps < 1:
-        raise ModelError(f"sampler steps must be >= 1, got {steps}")
+        raise InputError(f"sampler steps must be >= 1, got {steps}")
     return T * (t_min / T) ** (np.arange(steps + 1) / steps)
 
 
@@ -43,8 +43,18 @@ def _denoise(score, y, t):
     return np.exp(t) * (y + s2 * score(y, t))
 
 
-def sample_sde(score, n: int, dim: int, *, rng: np.random.Generator, T: float = T_DEFAULT,
-               t_min: float = T_MIN_DEFAULT, steps: int = 200, y0=None, denoise: bool = False) -> np.ndarray:
+def sample_sde(
+    score,
+    n: int,
+    dim: int,
+    *,
+    rng: np.random.Generator,
+    T: float = T_DEFAULT,
+    t_min: float = T_MIN_DEFAULT,
+    steps: int = 200,
+    y0=None,
+    denoise: bool = False,
+) -> np.ndarray:
     """Euler-Maruyama for the reverse SDE dY = [Y + 2 s(Y, t)] ds + sqrt(2) dW, t = T - s.
 
     ``score(y, t)`` takes points (n, d) and a scalar time. Returns (n, d) draws whose law is
@@ -52,7 +62,7 @@ def sample_sde(score, n: int, dim: int, *, rng: np.random.Generator, T: float = 
 
     Example
     -------
-    >>> from analysis._diffusion import GaussianMixtureLaw
+    >>> from analysis import GaussianMixtureLaw
     >>> law = GaussianMixtureLaw.gaussian([1.0], [[0.25]])
     >>> y = sample_sde(law.score, 20000, 1, rng=np.random.default_rng(0))
     >>> bool(abs(y.mean() - 1.0) < 0.03), bool(abs(y.var() - 0.25) < 0.03)
@@ -66,13 +76,23 @@ def sample_sde(score, n: int, dim: int, *, rng: np.random.Generator, T: float = 
     return _denoise(score, y, ts[-1]) if denoise else y
 
 
-def sample_ode(score, n: int, dim: int, *, rng: np.random.Generator | None = None, T: float = T_DEFAULT,
-               t_min: float = T_MIN_DEFAULT, steps: int = 200, y0=None, method: str = "heun",
-               denoise: bool = False) -> np.ndarray:
+def sample_ode(
+    score,
+    n: int,
+    dim: int,
+    *,
+    rng: np.random.Generator | None = None,
+    T: float = T_DEFAULT,
+    t_min: float = T_MIN_DEFAULT,
+    steps: int = 200,
+    y0=None,
+    method: str = "heun",
+    denoise: bool = False,
+) -> np.ndarray:
     """The probability-flow ODE dY = [Y + s(Y, t)] ds, t = T - s (Heun's second-order method
     by default, ``method="euler"`` for Euler); deterministic given the start ``y0``."""
     if method not in ("heun", "euler"):
-        raise ModelError(f"unknown ODE method {method!r} (heun, euler)")
+        raise InputError(f"unknown ODE method {method!r} (heun, euler)")
     ts = time_grid(T, t_min, steps)
     y = _start(y0, n, dim, rng if rng is not None else np.random.default_rng(0))
     for k in range(steps):

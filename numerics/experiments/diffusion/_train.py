@@ -1,6 +1,6 @@
 """Score models trained by constant-step SGD on the denoising score-matching loss.
 
-Loss (paper (2.3), THEORY.md section 7) with the usual weight lambda(t) = sigma_t^2,
+Loss (paper (2.3), docs/theory.md section 7) with the usual weight lambda(t) = sigma_t^2,
 sigma_t^2 = 1 - e^{-2t}:
 
     E || sigma_t s_theta(X_t, t) + eps ||^2,   X_t = e^{-t} X_0 + sigma_t eps,
@@ -31,8 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis import ModelError, SolverError
-
+from analysis._errors import InputError, SolverError
+from analysis._result import Result
 from numerics.report._files import save_npz_atomic
 
 DIVERGED_LOSS = 1e6  # a noise-prediction loss is ~dim at worst for a sane model; 1e6 means blown up
@@ -77,8 +77,7 @@ class LinearScore(_ScoreModel):
 
     kind = "linear"
 
-    def __init__(self, dim: int, *, features: int = 256, bandwidth: float = 3.0, data_var: float = 1.0,
-                 seed: int = 0):
+    def __init__(self, dim: int, *, features: int = 256, bandwidth: float = 3.0, data_var: float = 1.0, seed: int = 0):
         super().__init__(dim, data_var=data_var, seed=seed)
         self.features, self.bandwidth = int(features), float(bandwidth)
         rng = np.random.default_rng([seed, 7001])
@@ -123,11 +122,12 @@ class MLPScore(_ScoreModel):
     def _unpack(self):
         d_in, H, d = self.dim + 1, self.hidden, self.dim
         p = self.params
-        i = 0
-        W1 = p[i:i + d_in * H].reshape(d_in, H); i += d_in * H
-        b1 = p[i:i + H]; i += H
-        W2 = p[i:i + H * d].reshape(H, d); i += H * d
-        return W1, b1, W2, p[i:i + d]
+        # params = (W1, b1, W2, b2) flattened in this order
+        ends = np.cumsum([d_in * H, H, H * d])
+        W1 = p[: ends[0]].reshape(d_in, H)
+        b1 = p[ends[0] : ends[1]]
+        W2 = p[ends[1] : ends[2]].reshape(H, d)
+        return W1, b1, W2, p[ends[2] : ends[2] + d]
 
     def eps(self, x, t):
         W1, b1, W2, b2 = self._unpack()
@@ -139,8 +139,8 @@ class MLPScore(_ScoreModel):
         h = np.tanh(u @ W1 + b1)
         r = h @ W2 + b2 - target
         n = len(r)
-        de = 2.0 / n * r                       # d loss / d eps_theta
-        dz = (de @ W2.T) * (1.0 - h * h)        # through tanh
+        de = 2.0 / n * r  # d loss / d eps_theta
+        dz = (de @ W2.T) * (1.0 - h * h)  # through tanh
         grad = np.concatenate([(u.T @ dz).ravel(), dz.sum(0), (h.T @ de).ravel(), de.sum(0)])
         return float((r * r).sum() / n), grad
 
@@ -159,7 +159,7 @@ class KernelScore(_ScoreModel):
     def __init__(self, dim: int, *, points=None, bandwidth: float = 0.5, data_var: float = 1.0, seed: int = 0):
         super().__init__(dim, data_var=data_var, seed=seed)
         if points is None:
-            raise ModelError("the kernel score model needs the training points")
+            raise InputError("the kernel score model needs the training points")
         self.points = np.atleast_2d(np.asarray(points, dtype=float))
         self.bandwidth0 = float(bandwidth)
         self.params = np.array([self.bandwidth0])
@@ -199,14 +199,15 @@ class KernelScore(_ScoreModel):
 
 
 def make_score_model(kind: str, dim: int, *, data_var: float = 1.0, seed: int = 0, **hyper):
-    """A fresh parametric score model: ``"linear"`` (random Fourier features) or ``"mlp"``."""
+    """A fresh parametric score model: ``"linear"`` (random Fourier features), ``"mlp"`` (two-layer
+    network) or ``"kernel"`` (training set smoothed by a learned bandwidth; needs ``points``)."""
     if kind == "linear":
         return LinearScore(dim, data_var=data_var, seed=seed, **hyper)
     if kind == "mlp":
         return MLPScore(dim, data_var=data_var, seed=seed, **hyper)
     if kind == "kernel":
         return KernelScore(dim, data_var=data_var, seed=seed, **hyper)
-    raise ModelError(f"unknown score model {kind!r} (choose empirical, linear, mlp, kernel)")
+    raise InputError(f"unknown score model {kind!r} (choose empirical, linear, mlp, kernel)")
 
 
 def _batch(rng, train, batch, T, t_min):
@@ -228,88 +229,127 @@ def dsm_loss(model, train, *, samples: int = 4096, T: float = 5.0, t_min: float 
 
 
 @dataclass(frozen=True)
-class TrainResult:
-    """Outcome of :func:`train_score`. ``losses[k]`` is the minibatch loss of step k."""
+class TrainResult(Result):
+    """Outcome of :func:`train_score`.
 
-    model: object
-    losses: np.ndarray
+    Attributes
+    ----------
+    model : the trained score model. losses : ``losses[k]`` is the minibatch loss of step k.
+    steps : the steps run (up to the divergence). final_loss : mean minibatch loss of the last
+        tenth of the steps (nan if the SGD diverged).
+    converged : False if the SGD diverged (the loss blew up); ``message`` names the step.
+    config : what a checkpoint of this run must match to be resumed.
+    """
+
+    model: object = field(repr=False, metadata={"json": False})
+    losses: np.ndarray = field(repr=False)
     steps: int
-    success: bool
+    converged: bool
     message: str
     final_loss: float
-    config: dict = field(default_factory=dict)
+    config: dict = field(default_factory=dict, repr=False)
 
 
 def _train_config(model, train, eta, batch, seed, T, t_min) -> dict:
-    return {"model": model.config(), "eta": float(eta), "batch": int(batch), "seed": int(seed), "T": float(T),
-            "t_min": float(t_min), "train_shape": list(train.shape),
-            "train_sum": float(np.round(train.sum(), 10)), "train_sq": float(np.round((train ** 2).sum(), 10))}
+    return {
+        "model": model.config(),
+        "eta": float(eta),
+        "batch": int(batch),
+        "seed": int(seed),
+        "T": float(T),
+        "t_min": float(t_min),
+        "train_shape": list(train.shape),
+        "train_sum": float(np.round(train.sum(), 10)),
+        "train_sq": float(np.round((train**2).sum(), 10)),
+    }
 
 
-def train_score(model, train, *, eta: float, steps: int, batch: int = 64, seed: int = 0, T: float = 5.0,
-                t_min: float = 1e-3, checkpoint=None, resume: bool = False, checkpoint_every: int = 1000,
-                progress=None) -> TrainResult:
+def train_score(
+    model,
+    train,
+    *,
+    eta: float,
+    steps: int,
+    batch: int = 64,
+    seed: int = 0,
+    T: float = 5.0,
+    t_min: float = 1e-3,
+    checkpoint=None,
+    resume: bool = False,
+    checkpoint_every: int = 1000,
+    progress=None,
+) -> TrainResult:
     """Constant-step SGD on the DSM loss (2.3): theta <- theta - eta * minibatch gradient.
 
     Parameters
     ----------
     model : :class:`LinearScore` or :class:`MLPScore` (its ``params`` are updated in place).
     train : training points (N, d).
-    eta : the constant step (the temperature of THEORY.md section 0).
+    eta : the constant step (the temperature of docs/theory.md section 0).
     steps : total number of SGD steps (a resumed run continues up to this number).
     checkpoint : path of an ``.npz`` file written every ``checkpoint_every`` steps and at the end.
     resume : continue from ``checkpoint`` (its configuration must match this call).
 
-    Returns a :class:`TrainResult`; ``success`` is False with a message naming the step if
+    Returns a :class:`TrainResult`; ``converged`` is False with a message naming the step if
     the loss blew up (the SGD diverged: the step is too large), never a silent average.
+
+    Raises
+    ------
+    InputError : mismatched dimensions, eta <= 0, 0 < t_min < T violated, or a checkpoint that is
+        missing, written for another run or beyond ``steps``.
 
     Example
     -------
     >>> import numpy as np
     >>> x = np.random.default_rng(0).normal(size=(20, 1))
     >>> r = train_score(make_score_model("linear", 1, features=32), x, eta=0.05, steps=200)
-    >>> r.success, bool(r.losses[-20:].mean() < r.losses[:20].mean())
+    >>> r.converged, bool(r.losses[-20:].mean() < r.losses[:20].mean())
     (True, True)
     """
     train = np.atleast_2d(np.asarray(train, dtype=float))
     if train.shape[1] != model.dim:
-        raise ModelError(f"training points have dimension {train.shape[1]}, the score model {model.dim}")
+        raise InputError(f"training points have dimension {train.shape[1]}, the score model {model.dim}")
     if not (eta > 0 and np.isfinite(eta)):
-        raise ModelError(f"the step eta must be positive, got {eta}")
+        raise InputError(f"the step eta must be positive, got {eta}")
     if not 0 < t_min < T:
-        raise ModelError(f"need 0 < t_min < T, got t_min={t_min}, T={T}")
+        raise InputError(f"need 0 < t_min < T, got t_min={t_min}, T={T}")
     cfg = json.loads(json.dumps(_train_config(model, train, eta, batch, seed, T, t_min), sort_keys=True))
     losses = np.full(steps, np.nan)
     start = 0
     if resume:
         if checkpoint is None or not Path(checkpoint).is_file():
-            raise ModelError(f"cannot resume: no checkpoint file {checkpoint!r}")
+            raise InputError(f"cannot resume: no checkpoint file {checkpoint!r}")
         with np.load(checkpoint, allow_pickle=False) as ck:
             saved = json.loads(str(ck["config"]))
             if saved != cfg:
                 diff = sorted(k for k in cfg if saved.get(k) != cfg[k])
-                raise ModelError(f"checkpoint {checkpoint} was written for another run (differs in {', '.join(diff)})")
+                raise InputError(f"checkpoint {checkpoint} was written for another run (differs in {', '.join(diff)})")
             start = int(ck["step"])
             if start > steps:
-                raise ModelError(f"checkpoint {checkpoint} is at step {start}, beyond --steps {steps}")
+                raise InputError(f"checkpoint {checkpoint} is at step {start}, beyond --steps {steps}")
             model.params = ck["params"].copy()
             losses[:start] = ck["losses"][:start]
 
     def save(k):
         if checkpoint is not None:
-            save_npz_atomic(checkpoint, params=model.params, step=np.int64(k), losses=losses[:k],
-                            config=np.array(json.dumps(cfg, sort_keys=True)))
+            save_npz_atomic(
+                checkpoint,
+                params=model.params,
+                step=np.int64(k),
+                losses=losses[:k],
+                config=np.array(json.dumps(cfg, sort_keys=True)),
+            )
 
-    success, message = True, f"{steps} SGD steps with eta={eta}"
+    converged, message = True, f"{steps} SGD steps with eta={eta}"
     for k in range(start, steps):
         rng = np.random.default_rng([seed, k])
         xt, t, eps = _batch(rng, train, batch, T, t_min)
         loss, grad = model.loss_grad(xt, t, eps)
         losses[k] = loss
         if not np.isfinite(loss) or loss > DIVERGED_LOSS or not np.all(np.isfinite(grad)):
-            success = False
+            converged = False
             message = f"SGD diverged at step {k} with eta={eta} (minibatch loss {loss:.3g}): lower --eta"
-            losses = losses[:k + 1]
+            losses = losses[: k + 1]
             break
         model.params = model.params - eta * grad
         if checkpoint is not None and (k + 1) % checkpoint_every == 0 and k + 1 < steps:
@@ -318,13 +358,14 @@ def train_score(model, train, *, eta: float, steps: int, batch: int = 64, seed: 
             progress(k + 1)
     else:
         save(steps)
-    tail = losses[max(0, len(losses) - max(1, len(losses) // 10)):]
-    return TrainResult(model, losses, len(losses), success, message, float(np.mean(tail)) if success else float("nan"),
-                       cfg)
+    tail = losses[max(0, len(losses) - max(1, len(losses) // 10)) :]
+    return TrainResult(
+        model, losses, len(losses), converged, message, float(np.mean(tail)) if converged else float("nan"), cfg
+    )
 
 
-def require_success(result: TrainResult) -> TrainResult:
-    """Raise SolverError (one line) when training diverged."""
-    if not result.success:
+def require_converged(result: TrainResult) -> TrainResult:
+    """``result`` itself, or SolverError (one line) when the training diverged."""
+    if not result.converged:
         raise SolverError(result.message)
     return result

@@ -8,10 +8,9 @@ import subprocess
 import numpy as np
 import pytest
 
-from analysis import load_model
-from numerics.claims._verify import verify
-from numerics.claims import Comparison, catalogue
-from numerics.cli import main
+from analysis import InputError, load_model, model
+from numerics.claims import ClaimResult, Comparison, VerificationReport, catalogue, verify
+from numerics.stats import mean_interval
 
 SEED = 0
 
@@ -32,9 +31,27 @@ def test_comparison_verdicts():
     assert Comparison("q", 0.5, 0.1, 0.0, ci95=(0.0, 0.2), expect="above").verdict == "fail"
     assert Comparison("q", 0.5, 0.1, 0.0, ci95=(0.0, 0.2), expect="below").verdict == "pass"
     assert Comparison("q", 1.0, float("nan"), 0.1).verdict == "fail"
+    # an Interval gives the measured value and the interval
+    c = Comparison.with_interval("q", 2.5, mean_interval([1.0, 2.0, 3.0, 4.0]), 0.1)
+    assert (c.measured, c.ci95) == (2.5, mean_interval([1.0, 2.0, 3.0, 4.0]).bounds) and c.verdict == "inconclusive"
+    with pytest.raises(InputError, match="expect must be"):
+        Comparison("q", 1.0, 1.0, 0.1, expect="maybe")
 
 
-def test_catalogue_has_the_issue_claims():
+def test_results_follow_the_result_contract():
+    comps = (Comparison("q", 1.0, 1.05, 0.1), Comparison("r", 2.0, 1.0, 0.1, ci95=(0.9, 1.1), expect="reject"))
+    r = ClaimResult("x", "Theorem 0", "a statement", "a model", comps, 1.5, "a note")
+    assert r.converged and r.passed and r.verdict == "pass"
+    assert ClaimResult.from_dict(json.loads(json.dumps(r.to_dict()))) == r  # what a checkpoint stores
+    assert "| q | pass: theory 1, measured 1.05 |" in r._repr_markdown_()
+    empty = ClaimResult("x", "", "", "", ())
+    assert not ClaimResult.from_dict(empty.to_dict()).converged and empty.verdict == "fail"
+    report = VerificationReport((r,), "tiny", 0, 2.0, converged=False, message="interrupted")
+    assert report.interrupted and not report.passed and report.to_dict()["interrupted"] is True
+    assert report._repr_markdown_().startswith("**VerificationReport** (NOT converged): interrupted")
+
+
+def test_catalogue_order():
     ids = list(catalogue())
     for cid in ["temperature", "boltzmann", "ground-state", "critical-regions", "hwang"]:
         assert cid in ids
@@ -44,10 +61,10 @@ def test_catalogue_has_the_issue_claims():
 # ----------------------------------------------------------------------------- claims pass and can fail
 GOOD_AND_WRONG = {
     # claim id -> deliberately wrong theory
-    "temperature": {"temperature.exponent": 0.5},                        # sqrt(eta) temperature
-    "boltzmann": {"boltzmann.energies": lambda m, E: 0.5 * E},             # energies off by a factor 2
+    "temperature": {"temperature.exponent": 0.5},  # sqrt(eta) temperature
+    "boltzmann": {"boltzmann.energies": lambda m, E: 0.5 * E},  # energies off by a factor 2
     "ground-state": {"ground-state.index": lambda m, p: p.global_minimum_of_F},  # "SGD prefers min F"
-    "critical-regions": {"critical-regions.temperature": lambda eta: eta ** 0.5},
+    "critical-regions": {"critical-regions.temperature": lambda eta: eta**0.5},
     "hwang": {"hwang.weights": lambda m, w: np.full_like(w, 1 / len(w))},  # weights without det/prefactor
 }
 
@@ -86,25 +103,55 @@ def test_user_model_runs_the_claims_that_apply(tmp_path):
     assert report.passed, report.table()
 
 
-def test_user_model_claim_that_does_not_apply_is_a_clear_error(capsys):
-    code = main(["verify", "--model", "maier-stein", "--claims", "hwang", "--budget", "tiny"])
-    err = capsys.readouterr().err
-    assert code == 2 and err.startswith("memdyn: error: claim 'hwang' does not apply") and "Traceback" not in err
+def test_user_model_claim_that_does_not_apply_is_a_clear_error(memdyn):
+    line = memdyn("verify", "--model", "maier-stein", "--claims", "hwang", "--budget", "tiny").error_line()
+    assert line.startswith("memdyn: error: claim 'hwang' does not apply")
 
 
-def test_unknown_claim_is_a_clear_error(capsys):
-    assert main(["verify", "--claims", "nope"]) == 2
-    assert "unknown claim 'nope'" in capsys.readouterr().err
+CUBE = model(
+    variables=["x", "y", "z"],
+    loss="(x**2 - 1)**2/4 + y**2/2 + z**2/2",
+    covariance="1",
+    bounds=[[-2, 2], [-2, 2], [-2, 2]],
+)
+
+
+@pytest.mark.parametrize(
+    "cid, model_, reason",
+    [
+        ("ground-state", "maier-stein", "needs a loss"),
+        ("temperature", "maier-stein", "no closed-form quasi-potential"),
+        ("boltzmann", CUBE, "transfer operator is implemented for d <= 2"),
+        ("collapse", "hwang", "built-in models only"),
+    ],
+)
+def test_claims_say_why_they_do_not_apply(cid, model_, reason):
+    m = load_model(model_) if isinstance(model_, str) else model_
+    ok, why = catalogue()[cid]().applies_to(m)
+    assert not ok and reason in why
+    with pytest.raises(InputError, match=reason):
+        verify(claims=[cid], budget="tiny", model=m)
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["--claims", "nope"], ["unknown claim 'nope'"]),
+        (["--resume"], ["--resume needs --checkpoint"]),
+        (["--set", "a=1"], ["--set needs --model"]),
+    ],
+)
+def test_bad_verify_arguments_are_clear_errors(argv, words, memdyn):
+    memdyn("verify", *argv).error_line(*words)
 
 
 # ----------------------------------------------------------------------------- outputs
-def test_cli_json_latex_figures(tmp_path, capsys):
+def test_cli_json_latex_figures(tmp_path, memdyn):
     tex = tmp_path / "table.tex"
     figs = tmp_path / "figs"
-    code = main(["verify", "--claims", "temperature", "--budget", "tiny", "--json", "--latex", str(tex),
-                 "--figures", str(figs)])
-    out = json.loads(capsys.readouterr().out)
-    assert code == 0 and out["passed"] is True
+    run = memdyn("verify", "--claims", "temperature", "--budget", "tiny", "--json", "--latex", tex, "--figures", figs)
+    out = json.loads(run.out)
+    assert run.code == 0 and out["passed"] is True
     (claim,) = out["claims"]
     assert claim["id"] == "temperature" and claim["verdict"] == "pass"
     assert {"theory", "measured", "ci95", "error", "tolerance", "verdict"} <= set(claim["comparisons"][0])
@@ -120,8 +167,13 @@ def test_latex_table_compiles(tmp_path):
     tex = tmp_path / "t.tex"
     tex.write_text(report.latex())
     # model names contain '_' and ',' and quantities contain '<', '>', '(' and '^': all must survive
-    proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", tex.name], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", tex.name],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:]
     assert (tmp_path / "t.pdf").stat().st_size > 1000
 
@@ -157,7 +209,7 @@ def test_checkpoint_and_resume_skip_finished_claims(tmp_path, monkeypatch):
     assert [r.id for r in again.results] == ["collapse", "temperature"]
     assert [c.measured for c in again.results[0].comparisons] == [c.measured for c in first.results[0].comparisons]
     assert again.results[0].verdict == first.results[0].verdict
-    figs = again.write_figures(tmp_path / "figs")   # the resumed claim still gets a (generic) figure
+    figs = again.write_figures(tmp_path / "figs")  # the resumed claim still gets a (generic) figure
     assert len(figs) == 2
-    with pytest.raises(Exception, match="other settings"):
+    with pytest.raises(InputError, match="other settings"):
         verify(claims=["collapse"], budget="tiny", seed=SEED + 1, checkpoint=ck, resume=True)

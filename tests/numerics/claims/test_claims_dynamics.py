@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from analysis import model
-from numerics.claims._verify import verify
+from numerics.claims import verify
 from numerics.claims.exit_times import censoring_corrected, core_basins
 
 
@@ -29,10 +29,13 @@ def test_two_scale_passes():
     assert sum("mean y" in n for n in names) == 8
 
 
-@pytest.mark.parametrize("overrides", [
-    {"two-scale.time_scale": "eta"},                                   # t = n eta instead of n eta eps
-    {"two-scale.slow_drift": lambda branch, Y: 2 * branch.drift(Y)},   # drift off by a factor 2
-])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"two-scale.time_scale": "eta"},  # t = n eta instead of n eta eps
+        {"two-scale.slow_drift": lambda branch, Y: 2 * branch.drift(Y)},  # drift off by a factor 2
+    ],
+)
 def test_two_scale_wrong_theory_fails(overrides):
     res = _run("two-scale", overrides=overrides)
     assert res.verdict == "fail"
@@ -55,10 +58,13 @@ def test_exit_times_passes():
     assert s[1] - s[0] > 0.1
 
 
-@pytest.mark.parametrize("overrides", [
-    {"exit-times.temperature": "sqrt"},   # exp(Delta V/sqrt(eta))
-    {"exit-times.prefactor": 2.0},        # Eyring-Kramers prefactor off by 2
-])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"exit-times.temperature": "sqrt"},  # exp(Delta V/sqrt(eta))
+        {"exit-times.prefactor": 2.0},  # Eyring-Kramers prefactor off by 2
+    ],
+)
 def test_exit_times_wrong_theory_fails(overrides):
     res = _run("exit-times", overrides=overrides)
     assert res.verdict == "fail"
@@ -108,7 +114,7 @@ def test_core_basins_are_small_ellipses():
     h = (b.hi - b.lo) / np.asarray(b.shape)
     axes = [b.lo[k] + (np.arange(b.shape[k]) + 0.5) * h[k] for k in range(2)]
     X, Y = np.meshgrid(*axes, indexing="ij")
-    q = lambda x0: 2 * (X - x0) ** 2 + Y ** 2  # noqa: E731
+    q = lambda x0: 2 * (X - x0) ** 2 + Y**2  # noqa: E731
     expect = np.where(q(-1) < eta / 2, 0, np.where(q(1) < eta / 2, 1, -1)).ravel()
     assert np.array_equal(b.labels, expect)
 
@@ -117,8 +123,12 @@ def test_exit_times_user_model_without_eyring_kramers():
     # anisotropic noise (Sigma = diag(1, 2)): no sharp prefactor, only the Arrhenius slope
     # against the W-graph exit costs (the minimum-action path runs along the x axis, so the
     # costs are 2 Delta F / Sigma_xx: 0.551 and 0.451)
-    m = model(variables=["x", "y"], loss="(x**2 - 1)**2/4 + x/40 + y**2/2", covariance=[[1, 0], [0, 2]],
-              bounds=[[-2.5, 2.5], [-2.5, 2.5]])
+    m = model(
+        variables=["x", "y"],
+        loss="(x**2 - 1)**2/4 + x/40 + y**2/2",
+        covariance=[[1, 0], [0, 2]],
+        bounds=[[-2.5, 2.5], [-2.5, 2.5]],
+    )
     res = verify(model=m, claims=["exit-times"], budget="tiny", seed=0).results[0]
     assert res.verdict == "pass", res.to_dict()
     assert [c.quantity.startswith("Arrhenius") for c in res.comparisons] == [True, True]

@@ -27,7 +27,7 @@ def test_two_scale_json(capsys):
     d = _json(capsys, "two-scale")
     assert REQUIRED <= set(d)
     assert d["variables"] == ["x", "y"] and d["parameters"] == {"eps": "1/20"}
-    # the example of issue 2, order-insensitive
+    # the README's two-scale example, order-insensitive
     got = sorted((tuple(b["fast_equilibrium"]), tuple(b["slow_drift"])) for b in d["two_scale"]["branches"])
     assert got == [(("-1",), ("-y - 1",)), (("1",), ("1 - y",))]
     for b in d["two_scale"]["branches"]:
@@ -67,7 +67,7 @@ def test_default_model_json(capsys):
     if qp["closed_form"] is None:
         assert qp["reason"]  # "say so plainly"
     else:
-        # one-dimensional closed form: V' = 2 F' / sigma^2 with sigma^2 = exp(-x) (THEORY.md 1.2)
+        # one-dimensional closed form: V' = 2 F' / sigma^2 with sigma^2 = exp(-x) (docs/theory.md section 1.2)
         x = sp.Symbol("x")
         V = sp.sympify(qp["closed_form"], locals={"x": x})
         target = 2 * (x**3 - x + sp.Rational(1, 10)) * sp.exp(x)
@@ -96,7 +96,7 @@ def test_hwang_weights_json(capsys):
     d = _json(capsys, "hwang")
     w = {round(h["point"][0], 9): h["weight"] for h in d["hwang_weights"]}
     e = math.e
-    # THEORY.md section 8: F = (x^2-1)^2 e^x, Sigma = 1: weights (e/(1+e), 1/(1+e)) at (-1, 1)
+    # docs/theory.md section 8: F = (x^2-1)^2 e^x, Sigma = 1: weights (e/(1+e), 1/(1+e)) at (-1, 1)
     assert w[-1.0] == pytest.approx(e / (1 + e), rel=1e-9) and w[1.0] == pytest.approx(1 / (1 + e), rel=1e-9)
     exact = {h["exact_point"][0]: sp.sympify(h["exact"]) for h in d["hwang_weights"]}
     assert sp.simplify(exact["-1"] - sp.E / (1 + sp.E)) == 0
@@ -120,12 +120,19 @@ def test_summary_and_latex_file(tmp_path, capsys):
     assert "two time scales" in out and "branch 1" in out and "critical points (3)" in out
     assert f"LaTeX written to {path}" in out
     tex = path.read_text()
-    assert tex.startswith("\\documentclass") and "\\usepackage{amsmath}" in tex and tex.rstrip().endswith(
-        "\\end{document}")
+    assert (
+        tex.startswith("\\documentclass")
+        and "\\usepackage{amsmath}" in tex
+        and tex.rstrip().endswith("\\end{document}")
+    )
     for piece in ("H(\\theta, p)", "\\nabla^2 F", "\\Sigma(\\theta)", "Two time scales", "\\lambda_{1}"):
         assert piece in tex
     assert not list(path.parent.glob(".two-scale.tex.*"))  # the atomic writer left no temporary file
     if shutil.which("pdflatex"):
-        res = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", path.name],
-                             cwd=path.parent, capture_output=True, timeout=120)
+        res = subprocess.run(
+            ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", path.name],
+            cwd=path.parent,
+            capture_output=True,
+            timeout=120,
+        )
         assert res.returncode == 0, res.stdout[-2000:]

@@ -6,8 +6,6 @@ import math
 
 import pytest
 
-from numerics.cli import main
-
 THREE_WELL = """
 name = "three wells"
 variables = ["x"]
@@ -22,50 +20,86 @@ bounds = [[-3, 3]]
 # F' = x (x^2 - 1)(x - 2)(x + 11/5): wells at -11/5, 0, 2, barrier tops at -1, 1
 
 
-def _run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def _hwang_barrier():
     # F = (x^2-1)^2 e^x, Sigma = 1: V_{-1}(s) = 2 (F(s) - F(-1)) = 2 F(s), s = -2 + sqrt(5)
     s = -2 + math.sqrt(5)
     return s, 2 * (s * s - 1) ** 2 * math.exp(s)
 
 
-def test_quasipotential_json_exact_1d(capsys):
+def test_quasipotential_json_exact_1d(memdyn):
     s, v = _hwang_barrier()
-    code, out, err = _run(capsys, "quasipotential", "hwang", "--from", "-1", "--to", repr(s), "--method", "exact", "--json")
-    assert code == 0, err
-    data = json.loads(out)
-    assert {"action", "method", "converged", "error_estimate", "path", "iterations", "message"} <= set(data)
+    run = memdyn("quasipotential", "hwang", "--from", "-1", "--to", repr(s), "--method", "exact", "--json")
+    assert run.code == 0, run.err
+    data = json.loads(run.out)
+    assert list(data) == ["action", "method", "converged", "error_estimate", "path", "iterations", "points", "message"]
     assert data["converged"] is True and data["method"] == "exact"
-    assert data["action"] == pytest.approx(v, rel=1e-6)  # closed form THEORY.md 1.1, solver tolerance 1e-6
-    assert all(len(p) == 1 for p in data["path"]) and len(data["path"]) >= 2
+    assert data["action"] == pytest.approx(v, rel=1e-6)  # closed form docs/theory.md section 1.1, solver tolerance 1e-6
+    assert all(len(p) == 1 for p in data["path"]) and len(data["path"]) == data["points"] >= 2
     assert data["path"][0][0] == pytest.approx(-1.0) and data["path"][-1][0] == pytest.approx(s)
 
 
-def test_quasipotential_terminal_table(capsys):
+def test_quasipotential_terminal_table(memdyn):
     s, v = _hwang_barrier()
-    code, out, _ = _run(capsys, "quasipotential", "hwang", "--from=-1", "--to", repr(s))
-    assert code == 0
-    assert "action" in out and "converged" in out and "yes" in out
+    run = memdyn("quasipotential", "hwang", "--from=-1", "--to", repr(s))
+    assert run.code == 0
+    assert "action" in run.out and "converged" in run.out and "yes" in run.out
 
 
-@pytest.mark.parametrize("argv, needle", [
-    (["--from", "-1,0", "--to", "0.2"], "--from has 2 coordinate(s) but the model has 1 variable(s)"),
-    (["--from", "-1", "--to", "a,b"], "--to expects comma-separated numbers"),
-    (["--from", "-1", "--to", "0.2", "--points", "1"], "--points must be at least 3"),
-    (["--from", "-1", "--to", "0.2", "--set", "nosuch=1"], "unknown parameter nosuch"),
-])
-def test_quasipotential_bad_input(capsys, argv, needle):
-    code, out, err = _run(capsys, "quasipotential", "hwang", *argv)
-    assert code == 2
-    assert needle in err and err.startswith("memdyn: error:") and err.count("\n") == 1
+def test_method_choices_come_from_the_registry():
+    import argparse
+
+    from numerics.cli import build_parser
+    from numerics.largedev import METHODS
+
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    for name in ("quasipotential", "energy"):
+        method = next(a for a in commands[name]._actions if a.dest == "method")
+        assert tuple(method.choices) == ("auto", *METHODS) == ("auto", "gmam", "scp", "exact")
 
 
-def test_quasipotential_not_converged_exits_3(capsys, monkeypatch):
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["--from", "-1,0", "--to", "0.2"], "--from has 2 coordinate(s) but the model has 1 variable(s)"),
+        (["--from", "-1", "--to", "a,b"], "--to expects comma-separated numbers"),
+        (["--from", "-1", "--to", "0.2", "--points", "1"], "--points must be at least 3"),
+        (["--from", "-1", "--to", "0.2", "--tolerance", "0"], "--tolerance must be positive"),
+        (["--from", "-1", "--to", "0.2", "--set", "nosuch=1"], "unknown parameter nosuch"),
+        (["--from", "-1", "--to", "-1"], "start and end are the same point"),
+    ],
+)
+def test_quasipotential_bad_input(memdyn, argv, needle):
+    memdyn("quasipotential", "hwang", *argv).error_line(needle)
+
+
+def test_quasipotential_method_that_does_not_apply_exits_2(memdyn):
+    run = memdyn("quasipotential", "minibatch-least-squares", "--from", "-1", "--to", "0", "--method", "scp")
+    run.error_line("scp needs Gaussian noise")
+
+
+UNREACHABLE = """
+name = "unreachable"
+variables = ["w"]
+[noise]
+kind = "minibatch"
+samples = ["(w**2 + w/2 - 1)**2/2", "(w**2 - w/4 - 1)**2/2"]
+"""
+# both per-sample gradients are negative near w = -0.62: one-sample SGD cannot move right there
+
+
+def test_quasipotential_solver_error_exits_3(memdyn, tmp_path):
+    # no root of H = 0 where the noise cannot push against the drift: the quasi-potential is
+    # infinite, a SolverError: exit 3 with one error line and no traceback
+    f = tmp_path / "unreachable.toml"
+    f.write_text(UNREACHABLE)
+    run = memdyn("quasipotential", str(f), "--from", "-1", "--to", "-0.3", "--method", "exact")
+    lines = [ln for ln in run.err.splitlines() if ln.strip()]
+    assert run.code == 3 and run.out == "" and "Traceback" not in run.err
+    assert len(lines) == 1 and lines[0].startswith("memdyn: error: no non-zero root of H(x, p) = 0")
+    assert "infinite" in lines[0]
+
+
+def test_quasipotential_not_converged_exits_3(memdyn, monkeypatch):
     import numerics.largedev._quasipotential as qp
 
     real = qp.quasi_potential
@@ -74,63 +108,68 @@ def test_quasipotential_not_converged_exits_3(capsys, monkeypatch):
         return dataclasses.replace(real(*a, **kw), converged=False, message="iteration limit reached")
 
     monkeypatch.setattr(qp, "quasi_potential", failing)
-    code, out, err = _run(capsys, "quasipotential", "hwang", "--from", "-1", "--to", "0.2", "--json")
-    assert code == 3
-    assert json.loads(out)["converged"] is False  # the result is still printed
-    assert "iteration limit reached" in err
+    run = memdyn("quasipotential", "hwang", "--from", "-1", "--to", "0.2", "--json")
+    assert run.code == 3
+    assert json.loads(run.out)["converged"] is False  # the result is still printed
+    assert "iteration limit reached" in run.err
 
 
-def test_energy_json_shapes_and_ground_state_shift(capsys):
-    code, out, err = _run(capsys, "energy", "tilted-double-well", "--eta", "0.05", "--json")
-    assert code == 0, err
-    data = json.loads(out)
+def test_energy_json_shapes_and_ground_state_shift(memdyn):
+    run = memdyn("energy", "tilted-double-well", "--eta", "0.05", "--json")
+    assert run.code == 0, run.err
+    data = json.loads(run.out)
     m = len(data["attractors"])
     assert m == 2 and all(len(a) == 1 for a in data["attractors"])
     assert len(data["costs"]) == m and all(len(r) == m for r in data["costs"])
     assert len(data["energies"]) == len(data["weights"]) == len(data["exit_times"]) == m
     assert sum(data["weights"]) == pytest.approx(1.0, abs=1e-12)
-    # two attractors: E_0 = B_10, E_1 = B_01 (THEORY.md section 2)
+    # two attractors: E_0 = B_10, E_1 = B_01 (docs/theory.md section 2)
     assert data["energies"] == pytest.approx([data["costs"][1][0], data["costs"][0][1]], rel=1e-12)
     # the built-in model's noise grows to the left: SGD prefers the higher right minimum
     assert data["global_minimum"] == 0 and data["ground_state"] == 1
     assert data["exit_time_method"] == ["log-asymptotic", "log-asymptotic"]
     assert len(data["saddles"]) == 1
+    assert data["converged"] is True and "success" not in data
 
 
-def test_energy_three_wells_null_costs_and_table(capsys, tmp_path):
+def test_energy_three_wells_null_costs_and_table(memdyn, tmp_path):
     f = tmp_path / "three.toml"
     f.write_text(THREE_WELL)
-    code, out, err = _run(capsys, "energy", str(f), "--json")
-    assert code == 0, err
-    data = json.loads(out)
+    run = memdyn("energy", str(f), "--json")
+    assert run.code == 0, run.err
+    data = json.loads(run.out)
     assert len(data["attractors"]) == 3
     assert data["costs"][0][2] is None and data["costs"][2][0] is None  # inf -> null: no direct gate
     assert data["exit_times"] is None  # no --eta: the eta -> 0 weights only
     assert sorted(data["weights"]) == [0.0, 0.0, 1.0]
-    code, out, _ = _run(capsys, "energy", str(f), "--eta", "0.3")
-    assert code == 0
-    assert "costs B[i][j]" in out and "ground state" in out and "inf" in out
+    run = memdyn("energy", str(f), "--eta", "0.3")
+    assert run.code == 0
+    assert "costs B[i][j]" in run.out and "ground state" in run.out and "inf" in run.out
 
 
-@pytest.mark.parametrize("argv, needle", [
-    (["tilted-double-well", "--eta", "-1"], "--eta must be positive"),
-    (["no-such-model"], "no model file or built-in model named"),
-    (["tilted-double-well", "--set", "a"], "--set expects NAME=VALUE"),
-])
-def test_energy_bad_input(capsys, argv, needle):
-    code, out, err = _run(capsys, "energy", *argv)
-    assert code == 2 and needle in err and err.count("\n") == 1
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["tilted-double-well", "--eta", "-1"], "--eta must be positive"),
+        (["tilted-double-well", "--points", "2"], "--points must be at least 3"),
+        (["no-such-model"], "no model file or built-in model named"),
+        (["tilted-double-well", "--set", "a"], "--set expects NAME=VALUE"),
+        (["double-well-2d", "--method", "exact"], "one-dimensional"),
+    ],
+)
+def test_energy_bad_input(memdyn, argv, needle):
+    memdyn("energy", *argv).error_line(needle)
 
 
-def test_energy_reports_unconverged_solves(capsys, monkeypatch):
-    import numerics.largedev._quasipotential as qp
+def test_energy_reports_unconverged_solves(memdyn, monkeypatch):
+    import numerics.largedev._costs as costs
 
-    real = qp.quasi_potential
+    real = costs.quasi_potential
 
     def failing(*a, **kw):
         return dataclasses.replace(real(*a, **kw), converged=False, message="tolerance not met")
 
-    monkeypatch.setattr(qp, "quasi_potential", failing)
-    code, out, err = _run(capsys, "energy", "tilted-double-well", "--json")
-    assert code == 3 and "tolerance not met" in err
-    assert json.loads(out)["converged"] is False
+    monkeypatch.setattr(costs, "quasi_potential", failing)
+    run = memdyn("energy", "tilted-double-well", "--json")
+    assert run.code == 3 and "tolerance not met" in run.err
+    assert json.loads(run.out)["converged"] is False

@@ -1,4 +1,4 @@
-"""Memorization (THEORY.md section 4, paper Theorem 11): reduced dynamics, detector, simulation."""
+"""Memorization (docs/theory.md section 4, paper Theorem 11): reduced dynamics, detector, simulation."""
 
 from __future__ import annotations
 
@@ -9,18 +9,46 @@ import pytest
 import sympy as sp
 from scipy.integrate import quad
 
-from analysis import model
-from analysis._errors import ModelError
-from analysis._memorization import (episode_ode, episode_steps, episode_time, feedback_episodes, fresh_episode_mean,
-                                    predicted_episodes, predicted_mean_episode_steps, reduced_trajectory,
-                                    relaxation_oscillation)
-from numerics.experiments._memorize import builtin_memorize_model, episode_lengths, memorized_flags, run_memorize, with_epsilon
-from numerics.cli import main
+from analysis import (
+    InputError,
+    ModelError,
+    SolverError,
+    episode_ode,
+    episode_steps,
+    episode_time,
+    feedback_episodes,
+    fresh_episode_mean,
+    model,
+    predicted_episodes,
+    predicted_mean_episode_steps,
+    reduced_trajectory,
+    relaxation_oscillation,
+)
+from numerics.experiments._memorize import (
+    builtin_memorize_model,
+    episode_lengths,
+    memorized_flags,
+    run_memorize,
+    with_epsilon,
+)
+from numerics.stats import t_quantile
+
+
+def _standard_error(interval):
+    """The standard error behind a reported 95% t interval (``ratio-t`` included)."""
+    return interval.half_width / t_quantile(interval.n - 1)
 
 
 def _fold(a="0"):
-    return model(variables=["x", "y"], drift=["-(x**3 - x - y)", "eps*(a - x)"], covariance="1",
-                 parameters={"a": a, "eps": "1/100"}, bounds=[[-2, 2], [-1, 1]], slow=["y"], epsilon="eps")
+    return model(
+        variables=["x", "y"],
+        drift=["-(x**3 - x - y)", "eps*(a - x)"],
+        covariance="1",
+        parameters={"a": a, "eps": "1/100"},
+        bounds=[[-2, 2], [-1, 1]],
+        slow=["y"],
+        epsilon="eps",
+    )
 
 
 def test_relaxation_period_exact():
@@ -73,40 +101,74 @@ def test_fixed_theta_collapses_and_fresh_data_sets_the_fraction():
 def test_episode_length_matches_reduced_dynamics():
     m = builtin_memorize_model("fold")
     r = run_memorize(m, eta=0.2, epsilon=0.005, steps=6000, chains=8, seed=3)
-    L, (lo, hi) = r.mean_episode_steps()
+    L = r.mean_episode_steps()
     p = predicted_mean_episode_steps(m, eta=0.2, epsilon=0.005, delta=0.05, steps=6000, x0=1.0, y0=0.0)
     # 4% relative: O(eta sigma^2) shifts of the fast equilibrium and the output spread s = delta/10
-    assert abs(L - p["mean_episode_steps"]) <= 0.04 * p["mean_episode_steps"] + (hi - lo) / 2
-    f, (flo, fhi) = r.memorized_fraction()
-    assert abs(f - p["memorized_fraction"]) < 0.002
+    assert abs(L.estimate - p["mean_episode_steps"]) <= 0.04 * p["mean_episode_steps"] + L.half_width
+    assert abs(r.memorized_fraction().estimate - p["memorized_fraction"]) < 0.002
 
 
-def test_cli_json_and_bad_input(capsys):
-    assert main(["memorize", "--eta", "0.2", "--epsilon", "0.005", "--steps", "1500", "--chains", "4", "--json",
-                 "--no-feedback"]) == 0
-    d = json.loads(capsys.readouterr().out)
+def test_cli_json_and_bad_input(memdyn):
+    run = memdyn(
+        "memorize", "--eta", "0.2", "--epsilon", "0.005", "--steps", "1500", "--chains", "4", "--json", "--no-feedback"
+    )
+    assert run.code == 0
+    d = json.loads(run.out)
     assert d["feedback"] is False
-    for k in ("memorized_fraction", "memorized_fraction_ci95", "episodes", "mean_episode_steps",
-              "mean_episode_steps_ci95", "predicted_episode_steps", "relaxation_period_steps"):
+    for k in (
+        "memorized_fraction",
+        "memorized_fraction_ci95",
+        "episodes",
+        "mean_episode_steps",
+        "mean_episode_steps_ci95",
+        "predicted_episode_steps",
+        "relaxation_period_steps",
+    ):
         assert k in d
     assert len(d["mean_episode_steps_ci95"]) == 2 and d["episodes"] > 10
-    for argv, msg in ((["--fresh", "1.0"], "[0, 1)"), (["--eta", "-1"], "eta must be a positive"),
-                      (["hwang"], "[timescales]"), (["--epsilon", "0"], "epsilon must be positive"),
-                      (["--spread", "0"], "--spread must be positive")):
-        assert main(["memorize", *argv, "--steps", "50", "--chains", "2"]) == 2
-        err = capsys.readouterr().err
-        assert msg in err and "Traceback" not in err
+    for argv, msg in (
+        (["--fresh", "1.0"], "[0, 1)"),
+        (["--eta", "-1"], "eta must be a positive"),
+        (["hwang"], "[timescales]"),
+        (["--epsilon", "0"], "epsilon must be positive"),
+        (["--spread", "0"], "--spread must be positive"),
+        (["--chains", "1"], "chains >= 2"),
+    ):
+        memdyn("memorize", "--steps", "50", "--chains", "2", *argv).error_line(msg)
+
+
+def test_diverging_sgd_is_a_solver_error(memdyn):
+    m = builtin_memorize_model("fold")
+    with pytest.raises(SolverError, match="SGD diverged at step"):
+        run_memorize(m, eta=50.0, steps=500, chains=2, seed=0)
+    run = memdyn("memorize", "--eta", "50", "--steps", "500", "--chains", "2")
+    assert run.code == 3 and run.err.startswith("memdyn: error: SGD diverged")
+
+
+def test_result_contract():
+    r = run_memorize(builtin_memorize_model("fold"), eta=0.2, epsilon=0.005, steps=400, chains=2, seed=1)
+    d = r.to_dict()
+    assert d["converged"] is True and d["steps"] == 400 and "outputs" not in d and "memorized" not in d
+    assert "| memorized fraction |" in r._repr_markdown_()
+    with pytest.raises(InputError, match="no memorization model"):
+        builtin_memorize_model("nope")
 
 
 @pytest.mark.slow
 def test_memorization_claim_passes_and_can_fail():
-    from numerics.claims._verify import verify
+    from numerics.claims import verify
 
     assert verify(claims=["memorization"], budget="tiny", seed=0).passed
     # wrong theory: the noise-driven picture "episodes do not depend on eta eps" (fixed 57 steps)
-    bad = verify(claims=["memorization"], budget="tiny", seed=0,
-                 overrides={"memorization.episode_steps": lambda mod, eta, eps, delta, steps: 57.0,
-                            "memorization.period": lambda mod: 2 * (3 - 2 * np.log(2))})
+    bad = verify(
+        claims=["memorization"],
+        budget="tiny",
+        seed=0,
+        overrides={
+            "memorization.episode_steps": lambda mod, eta, eps, delta, steps: 57.0,
+            "memorization.period": lambda mod: 2 * (3 - 2 * np.log(2)),
+        },
+    )
     assert bad.results[0].verdict == "fail"
 
 
@@ -151,8 +213,11 @@ def test_reduced_feedback_episodes_independent_methods():
     assert len(d) == 6
     np.testing.assert_allclose(d, closed, rtol=1e-7)  # quad + linear interpolation of an exactly linear g
     d0, _, _ = feedback_episodes(STY, x0=1.0, y0=0.5, t_end=1.2, delta=0.05, feedback=False)
-    np.testing.assert_allclose(d0, [episode_time(1 - (0.5 + 0.05 * j), delta=0.05, slope=1.0, feedback=False)
-                                    for j in range(len(d0))], rtol=1e-7)
+    np.testing.assert_allclose(
+        d0,
+        [episode_time(1 - (0.5 + 0.05 * j), delta=0.05, slope=1.0, feedback=False) for j in range(len(d0))],
+        rtol=1e-7,
+    )
     # fold, no feedback: the event integrator vs the cycle trajectory + exit rule, and the exact period
     m = builtin_memorize_model("fold")
     d1, _, jumps = feedback_episodes(m, x0=1.0, y0=0.0, t_end=5.0, delta=0.05, feedback=False)
@@ -164,17 +229,17 @@ def test_reduced_feedback_episodes_independent_methods():
 
 
 def test_feedback_episode_length_monte_carlo():
-    r = run_memorize(STY, eta=0.2, steps=1200, chains=32, seed=11, x0=1.0, y0=0.5, rtol=1e-10, spread=5e-4,
-                     feedback=True)
-    L, (lo, hi) = r.mean_episode_steps()
-    p = predicted_mean_episode_steps(STY, eta=0.2, epsilon=0.005, delta=0.05, steps=1200, x0=1.0, y0=0.5,
-                                     feedback=True)
+    r = run_memorize(
+        STY, eta=0.2, steps=1200, chains=32, seed=11, x0=1.0, y0=0.5, rtol=1e-10, spread=5e-4, feedback=True
+    )
+    L = r.mean_episode_steps()
+    p = predicted_mean_episode_steps(STY, eta=0.2, epsilon=0.005, delta=0.05, steps=1200, x0=1.0, y0=0.5, feedback=True)
     # 4% relative: the SGD shifts E x by -(3/2) Var x ~ -0.004 (O(eta sigma^2)), the branch moves by O(eps)
-    assert abs(L - p["mean_episode_steps"]) <= 0.04 * p["mean_episode_steps"] + (hi - lo) / 2
+    assert abs(L.estimate - p["mean_episode_steps"]) <= 0.04 * p["mean_episode_steps"] + L.half_width
     naive = np.mean([0.05 / (1 - (0.5 + 0.05 * j)) for j in range(6)]) / 0.001 - 0.5
-    assert lo > 1.15 * naive  # delta/(eta eps |g|) ignores the feedback: ruled out with a wide margin
+    assert L.low > 1.15 * naive  # delta/(eta eps |g|) ignores the feedback: ruled out with a wide margin
     # fraction: 6 finished episodes + the fresh start of the unfinished 7th, in every chain (exact count)
-    assert r.memorized_fraction()[0] == pytest.approx(1 - 7 / 1200, abs=1e-12)
+    assert r.memorized_fraction().estimate == pytest.approx(1 - 7 / 1200, abs=1e-12)
     assert r.forced[:, 1:].sum() == 6 * 32  # beta = 0: every episode ends by a drift-forced refresh
 
 
@@ -186,21 +251,36 @@ def test_feedback_holds_y_and_fresh_data_ends_episodes():
     assert (off.forced[:, 1:].sum(axis=1) >= 1).all()
     # at the equilibrium only fresh data ends an episode: mean 1/beta, fraction 1 - beta (exact)
     for beta, seed in ((0.1, 32), (0.2, 31)):
-        r = run_memorize(STY, eta=0.2, fresh=beta, steps=4000, chains=32, seed=seed, y0=1.0, rtol=1e-10,
-                         spread=5e-4, feedback=True)
+        r = run_memorize(
+            STY, eta=0.2, fresh=beta, steps=4000, chains=32, seed=seed, y0=1.0, rtol=1e-10, spread=5e-4, feedback=True
+        )
         assert r.forced[:, 1:].sum() == 0 and (r.memorized == r.copied).all()
-        L, (lo, hi) = r.mean_episode_steps()
-        f, (flo, fhi) = r.memorized_fraction()
-        # 99.9% bands (3.29/1.96 times the 95% half-width): exact values, Monte Carlo error only
-        k = 3.29 / 1.96
-        assert abs(L - fresh_episode_mean(beta)) <= k * (hi - lo) / 2
-        assert abs(f - (1 - beta)) <= k * (fhi - flo) / 2
+        L, f = r.mean_episode_steps(), r.memorized_fraction()
+        # 99.9% bands (3.29 standard errors): exact values, Monte Carlo error only
+        assert abs(L.estimate - fresh_episode_mean(beta)) <= 3.29 * _standard_error(L)
+        assert abs(f.estimate - (1 - beta)) <= 3.29 * _standard_error(f)
 
 
-def test_cli_feedback_default(capsys):
-    assert main(["memorize", "stylised", "--epsilon", "0.005", "--y0", "0.5", "--steps", "1200", "--chains", "8",
-                 "--spread", "0.0005", "--rtol", "1e-10", "--json"]) == 0
-    d = json.loads(capsys.readouterr().out)
+def test_cli_feedback_default(memdyn):
+    run = memdyn(
+        "memorize",
+        "stylised",
+        "--epsilon",
+        "0.005",
+        "--y0",
+        "0.5",
+        "--steps",
+        "1200",
+        "--chains",
+        "8",
+        "--spread",
+        "0.0005",
+        "--rtol",
+        "1e-10",
+        "--json",
+    )
+    assert run.code == 0
+    d = json.loads(run.out)
     assert d["feedback"] is True
     closed = np.mean([episode_time(1 - (0.5 + 0.05 * j), delta=0.05, slope=1.0) for j in range(6)]) / 0.001 - 0.5
     assert d["predicted_episode_steps"] == pytest.approx(closed, rel=1e-6)  # the feedback formula is used
@@ -210,13 +290,14 @@ def test_cli_feedback_default(capsys):
 
 @pytest.mark.slow
 def test_memorization_claim_fails_when_feedback_is_ignored():
-    from numerics.claims._verify import verify
+    from numerics.claims import verify
 
     def naive(mod, eta, eps, delta, steps):
         d, _, _ = feedback_episodes(mod, x0=1.0, y0=0.5, t_end=steps * eta * eps, delta=delta)
         g = 1 - (0.5 + delta * np.arange(len(d)))
         return float(np.mean(delta / g)) / (eta * eps) - 0.5
 
-    bad = verify(claims=["memorization"], budget="tiny", seed=0,
-                 overrides={"memorization.feedback_episode_steps": naive})
+    bad = verify(
+        claims=["memorization"], budget="tiny", seed=0, overrides={"memorization.feedback_episode_steps": naive}
+    )
     assert bad.results[0].verdict == "fail"

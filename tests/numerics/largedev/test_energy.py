@@ -1,4 +1,4 @@
-"""Energies, weights, ground state and exit times (THEORY.md section 2) against exact
+"""Energies, weights, ground state and exit times (docs/theory.md section 2) against exact
 one-dimensional integrals computed here with scipy.quad, independently of the solvers."""
 
 import math
@@ -9,18 +9,18 @@ import sympy as sp
 from scipy.integrate import quad
 from scipy.optimize import brentq
 
-from analysis import model
-from numerics.largedev._energy import predict, transition_costs, energies
+from analysis import InputError, model
+from numerics.largedev import EnergyResult, TransitionCosts, energies, predict, transition_costs
 
 # --------------------------------------------------------------------------- models and exact integrals
 # three wells at -11/5, 0, 2 and barrier tops at -1, 1: F' = x (x^2 - 1)(x - 2)(x + 11/5),
 # state-dependent noise sigma^2 = 1 + x^2/4 (rational roots: the symbolic layer finds them exactly)
 X = sp.Symbol("x", real=True)
-DF3 = X * (X ** 2 - 1) * (X - 2) * (X + sp.Rational(11, 5))
+DF3 = X * (X**2 - 1) * (X - 2) * (X + sp.Rational(11, 5))
 
 
 def _B(dF, s2, m, s):
-    """B = int_m^s 2 F'/sigma^2 (THEORY.md section 1.2), quad to ~1e-13."""
+    """B = int_m^s 2 F'/sigma^2 (docs/theory.md section 1.2), quad to ~1e-13."""
     return quad(lambda x: 2 * dF(x) / s2(x), m, s, epsabs=1e-14, epsrel=1e-13)[0]
 
 
@@ -29,8 +29,9 @@ def _roots(dF, brackets):
 
 
 def three_well():
-    return model(variables=["x"], loss=sp.integrate(DF3, X), covariance="1 + x**2/4", bounds=[[-3, 3]],
-                 name="three-well")
+    return model(
+        variables=["x"], loss=sp.integrate(DF3, X), covariance="1 + x**2/4", bounds=[[-3, 3]], name="three-well"
+    )
 
 
 def test_three_wells_state_dependent_noise_exact():
@@ -60,9 +61,9 @@ def test_three_wells_state_dependent_noise_exact():
 
 def test_ground_state_shift():
     # F = (x^2-1)^2/4 + x/10: the left well is lower; sigma^2 = exp(-x) is larger on the
-    # left, which flattens V there, so the right well has the lower energy (THEORY.md section 2)
+    # left, which flattens V there, so the right well has the lower energy (docs/theory.md section 2)
     mdl = model(variables=["x"], loss="(x**2 - 1)**2/4 + x/10", covariance="exp(-x)", bounds=[[-2.5, 2.5]])
-    dF = lambda x: x ** 3 - x + 0.1
+    dF = lambda x: x**3 - x + 0.1
     s2 = lambda x: math.exp(-x)
     m0, s, m1 = _roots(dF, [(-1.5, -0.5), (-0.5, 0.5), (0.5, 1.5)])
     E_exact = np.array([_B(dF, s2, m1, s), _B(dF, s2, m0, s)])  # E_0 = B_10, E_1 = B_01
@@ -70,17 +71,20 @@ def test_ground_state_shift():
     r = predict(mdl, eta=0.05)
     np.testing.assert_allclose(r.energies, E_exact, rtol=1e-6)
     assert r.global_minimum_of_F == 0 and r.ground_state == 1 and r.ground_state_shift
-    assert r.to_dict()["ground_state_shift"] is True
+    assert isinstance(r, EnergyResult) and r.converged and not hasattr(r, "success")
+    assert r.to_dict()["ground_state_shift"] is True and r.to_dict()["converged"] is True
+    assert "| ground-state shift | yes |" in r._repr_markdown_()
 
 
 def _sde_masses(dF_int, s2, cut, lo, hi, eta):
-    """Basin masses of the exact stationary density pi = sigma^-2 exp(-U/eta) (THEORY.md 1.2)
+    """Basin masses of the exact stationary density pi = sigma^-2 exp(-U/eta) (docs/theory.md section 1.2)
     of the diffusion approximation, U(x) = int_0^x 2F'/sigma^2, split at ``cut``."""
     U = lambda x: quad(lambda y: 2 * dF_int(y) / s2(y), 0.0, x, epsabs=1e-13, epsrel=1e-11)[0]
     xs = np.linspace(lo, hi, 4001)
     Us = np.array([U(x) for x in xs])
     dens = np.exp(-(Us - Us.min()) / eta) / np.array([s2(x) for x in xs])
     from scipy.integrate import simpson
+
     left = xs <= cut
     return np.array([simpson(dens[left], x=xs[left]), simpson(dens[~left], x=xs[~left])])
 
@@ -89,7 +93,7 @@ def test_weights_log_ratio_trend_sde_density():
     # -eta log(mass_0/mass_1) = E_0 - E_1 + eta * log(prefactor ratio) + O(eta^2): the
     # Laplace prefactor makes the error O(eta), so it must shrink about linearly in eta
     mdl = model(variables=["x"], loss="(x**2 - 1)**2/4 + x/10", covariance="exp(-x)", bounds=[[-2.5, 2.5]])
-    dF = lambda x: x ** 3 - x + 0.1
+    dF = lambda x: x**3 - x + 0.1
     s2 = lambda x: math.exp(-x)
     s = brentq(dF, -0.5, 0.5)
     errs = []
@@ -104,7 +108,7 @@ def test_weights_log_ratio_trend_sde_density():
 
 
 def test_hwang_tie_weights():
-    # THEORY.md section 8: F = (x^2-1)^2 e^x, Sigma = 1: weights at -1, +1 tend to e/(1+e), 1/(1+e)
+    # docs/theory.md section 8: F = (x^2-1)^2 e^x, Sigma = 1: weights at -1, +1 tend to e/(1+e), 1/(1+e)
     mdl = model(variables=["x"], loss="(x**2 - 1)**2*exp(x)", covariance="1", bounds=[[-3.5, 2.5]])
     r = predict(mdl)  # eta -> 0
     assert r.energies[0] == pytest.approx(r.energies[1], rel=1e-9)
@@ -123,10 +127,18 @@ def _mfpt_steps(F, m, c, s, eta, var, lo):
     reflecting at lo: T = int_m^c (1/D) e^{F(y)/D} int_lo^y e^{-F(z)/D} dz dy, D = eta var/2
     (Gardiner, Handbook of Stochastic Methods, 5.2.7), scaled by e^{-(F(s)-F(m))/D}."""
     D = eta * var / 2
-    inner = lambda y: quad(lambda z: math.exp(-(F(z) - F(m)) / D), lo, y, points=[m] if lo < m < y else None,
-                           epsabs=0, epsrel=1e-11, limit=200)[0]
-    outer = quad(lambda y: math.exp((F(y) - F(s)) / D) * inner(y) / D, m, c, points=[s],
-                 epsabs=0, epsrel=1e-10, limit=200)[0]
+    inner = lambda y: quad(
+        lambda z: math.exp(-(F(z) - F(m)) / D),
+        lo,
+        y,
+        points=[m] if lo < m < y else None,
+        epsabs=0,
+        epsrel=1e-11,
+        limit=200,
+    )[0]
+    outer = quad(
+        lambda y: math.exp((F(y) - F(s)) / D) * inner(y) / D, m, c, points=[s], epsabs=0, epsrel=1e-10, limit=200
+    )[0]
     return outer * math.exp((F(s) - F(m)) / D) / eta
 
 
@@ -135,7 +147,7 @@ def test_eyring_kramers_vs_exact_mfpt():
     # eps = eta sigma^2/2 (Bovier-Gayrard-Klein 2004), so the ratio must tend to 1 like eps
     mdl = model(variables=["x"], loss="(x**2 - 1)**2/4 + x/10", covariance="1/2", bounds=[[-2.5, 2.5]])
     F = lambda x: (x * x - 1) ** 2 / 4 + x / 10
-    dF = lambda x: x ** 3 - x + 0.1
+    dF = lambda x: x**3 - x + 0.1
     m0, s, m1 = _roots(dF, [(-1.5, -0.5), (-0.5, 0.5), (0.5, 1.5)])
     devs = []
     for eta in (0.2, 0.1):
@@ -151,13 +163,29 @@ def test_eyring_kramers_vs_exact_mfpt():
 
 def test_transition_costs_details_and_closed_form_check():
     mdl = three_well()
-    atts, B, info = transition_costs(mdl)
-    assert len(atts) == 3 and B.shape == (3, 3) and len(info["saddles"]) == 2
-    assert sorted(tuple(sorted(c["basins"])) for c in info["connections"]) == [(0, 1), (1, 2)]
-    assert info["best_saddle"][0, 1] == 0 and info["best_saddle"][2, 1] == 1 and info["best_saddle"][0, 2] == -1
-    # closed form of THEORY.md 1.2 from the symbolic layer: one check per (attractor, saddle) solve
-    assert len(info["checks"]) == 4 and all(c["ok"] for c in info["checks"]), info["checks"]
-    assert max(c["relative_error"] for c in info["checks"]) < 1e-6
+    tc = transition_costs(mdl)
+    assert isinstance(tc, TransitionCosts) and tc.converged and tc.message == ""
+    assert len(tc.attractors) == 3 and tc.costs.shape == (3, 3) and len(tc.saddles) == 2
+    assert sorted(tuple(sorted(c["basins"])) for c in tc.connections) == [(0, 1), (1, 2)]
+    assert tc.best_saddle[0, 1] == 0 and tc.best_saddle[2, 1] == 1 and tc.best_saddle[0, 2] == -1
+    # closed form of docs/theory.md section 1.2 from the symbolic layer: one check per (attractor, saddle) solve
+    assert len(tc.checks) == 4 and all(c["ok"] for c in tc.checks), tc.checks
+    assert max(c["relative_error"] for c in tc.checks) < 1e-6
+    # unpacking gives (attractors, costs, details), the form the exit-times claim uses
+    atts, B, details = tc
+    assert atts is tc.attractors and B is tc.costs and details["converged"] is True
+    assert details["saddles"] == tc.saddles and details["messages"] == []
+    data = tc.to_dict()
+    assert data["costs"][0][2] is None and len(data["solves"]) == 4 and data["converged"] is True
+    assert "B[0][1]" in tc._repr_markdown_()
+
+
+def test_bad_options_are_input_errors():
+    # a request no solve can satisfy is the caller's error (exit 2), not four failed solves
+    with pytest.raises(InputError, match="eta must be a positive number"):
+        predict(three_well(), eta=-1.0)
+    with pytest.raises(InputError, match="one-dimensional"):
+        transition_costs(model(variables=["x", "y"], loss="(x**2 - 1)**2/4 + y**2/2", covariance="1"), method="exact")
 
 
 @pytest.mark.slow
@@ -179,7 +207,7 @@ def test_transfer_operator_basins_trend():
 
 # --------------------------------------------------------------------------- two dimensions (numerical solver)
 def test_two_dimensional_gradient_costs_and_eyring_kramers():
-    # double-well-2d: F = (x^2-1)^2/4 + t x + y^2/2, Sigma = I. Closed form (THEORY.md 1.1):
+    # double-well-2d: F = (x^2-1)^2/4 + t x + y^2/2, Sigma = I. Closed form (docs/theory.md section 1.1):
     # B_ij = 2 (F(s) - F(m_i)). The y coordinate is an independent OU process, so the exit
     # time in x is exactly the 1-D first passage time computed by quadrature (Gardiner 5.2.7).
     from analysis import load_model
@@ -187,7 +215,7 @@ def test_two_dimensional_gradient_costs_and_eyring_kramers():
     mdl = load_model("double-well-2d")
     t = 0.05
     F = lambda x: (x * x - 1) ** 2 / 4 + t * x
-    dF = lambda x: x ** 3 - x + t
+    dF = lambda x: x**3 - x + t
     m0, s, m1 = _roots(dF, [(-1.5, -0.5), (-0.5, 0.5), (0.5, 1.5)])
     eta = 0.1
     r = predict(mdl, eta=eta)
@@ -202,7 +230,7 @@ def test_two_dimensional_gradient_costs_and_eyring_kramers():
 
 @pytest.mark.slow
 def test_maier_stein_symmetric_tie():
-    # Maier-Stein, beta = 4 (THEORY.md section 8): barrier 1/2 exactly from both wells, so
+    # Maier-Stein, beta = 4 (docs/theory.md section 8): barrier 1/2 exactly from both wells, so
     # E_0 = E_1 = 1/2 and the symmetry x -> -x splits the mass equally
     from analysis import load_model
 

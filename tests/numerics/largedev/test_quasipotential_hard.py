@@ -1,6 +1,6 @@
 """Hard quasi-potential cases with exact answers: state-dependent anisotropic noise, rotation, 3-D.
 
-THEORY.md 1.4 generalised: for any (state-dependent, anisotropic, positive definite) Sigma and
+docs/theory.md section 1.4 generalised: for any (state-dependent, anisotropic, positive definite) Sigma and
 any U, the drift b = -1/2 Sigma grad U + c A grad U with A a constant antisymmetric matrix has
 <A grad U, grad U> = 0, so H(x, grad U) = <b, grad U> + 1/2 grad U^T Sigma grad U = 0 and the
 quasi-potential from a minimum m of U is V(x) = U(x) - U(m) in the basin (at the saddle s too).
@@ -14,7 +14,7 @@ import sympy as sp
 
 from analysis import model
 from analysis._critical import attractors
-from numerics.largedev._quasipotential import quasi_potential
+from numerics.largedev import quasi_potential
 
 SIG2 = [["1 + y**2/4", "x*y/8"], ["x*y/8", "1/2 + x**2/8"]]
 SIG3 = [["1 + y**2/4", "x*y/8", "0"], ["x*y/8", "1/2 + x**2/8", "0"], ["0", "0", "1"]]
@@ -30,8 +30,7 @@ def _orthogonal_model(variables, U, Sigma, A, c):
     S = sp.Matrix(Sigma).applyfunc(lambda e: sp.sympify(e, locals={v: s for v, s in zip(variables, xs)}))
     g = sp.Matrix([sp.diff(Us, s) for s in xs])
     b = -S * g / 2 + sp.Rational(c) * sp.Matrix(A) * g
-    m = model(variables=variables, drift=[sp.expand(e) for e in b], covariance=Sigma,
-              bounds=[[-2, 2]] * len(xs))
+    m = model(variables=variables, drift=[sp.expand(e) for e in b], covariance=Sigma, bounds=[[-2, 2]] * len(xs))
     Uf = sp.lambdify(xs, Us, "numpy")
     return m, (lambda p: float(Uf(*p))), sp.lambdify(xs, S, "numpy")
 
@@ -98,13 +97,16 @@ def test_strong_focus_is_accurate_or_reported(method):
     r = quasi_potential(m, a, np.zeros(2), method=method)
     exact = U(np.zeros(2)) - U(a)
     assert (not r.converged and "tolerance" in r.message) or r.action == pytest.approx(exact, rel=1e-6)
-    assert r.action == pytest.approx(exact, rel=1e-3)   # still a close estimate
+    assert r.action == pytest.approx(exact, rel=1e-3)  # still a close estimate
 
 
 def _aniso3d():
-    return model(variables=["x", "y", "z"], loss="(x**2 - 1)**2/4 + y**2/2 + z**2 + x*y/4",
-                 covariance=[["1 + y**2/4", "0", "0"], ["0", "1/2", "0"], ["0", "0", "1"]],
-                 bounds=[[-2, 2]] * 3)
+    return model(
+        variables=["x", "y", "z"],
+        loss="(x**2 - 1)**2/4 + y**2/2 + z**2 + x*y/4",
+        covariance=[["1 + y**2/4", "0", "0"], ["0", "1/2", "0"], ["0", "0", "1"]],
+        bounds=[[-2, 2]] * 3,
+    )
 
 
 def test_lead_aniso3d_gmam_and_scp_agree():
@@ -125,9 +127,12 @@ def test_lead_aniso3d_gmam_and_scp_agree():
 def test_maier_stein_3d_axis_barrier(method):
     # b = (x - x^3 - beta x (y^2 + z^2), -(1 + x^2) y, -(1 + x^2) z), Sigma = I: rotation symmetric
     # about the x axis, so any path rotates into the (x, y) plane with the same action and the
-    # 2-D result applies (Maier and Stein 1993, THEORY.md 8): barrier exactly 1/2 for beta <= 4
-    m = model(variables=["x", "y", "z"], drift=["x - x**3 - 3*x*(y**2 + z**2)", "-(1 + x**2)*y",
-                                                "-(1 + x**2)*z"], covariance="1")
+    # 2-D result applies (Maier and Stein 1993, docs/theory.md section 8): barrier exactly 1/2 for beta <= 4
+    m = model(
+        variables=["x", "y", "z"],
+        drift=["x - x**3 - 3*x*(y**2 + z**2)", "-(1 + x**2)*y", "-(1 + x**2)*z"],
+        covariance="1",
+    )
     r = quasi_potential(m, [-1, 0, 0], [0, 0, 0], method=method)
     assert r.converged and r.action == pytest.approx(0.5, rel=1e-6)
 

@@ -1,8 +1,8 @@
-"""Quasi-potentials for minibatch (non-Gaussian) noise: the H = 0 local action (issue 4).
+"""Quasi-potentials for minibatch (non-Gaussian) noise: the H = 0 local action.
 
-H_B(x, p) = B h(x, p / B), h = log mean_i exp <q, -grad l_i> (THEORY.md section 0), evaluated as
+H_B(x, p) = B h(x, p / B), h = log mean_i exp <q, -grad l_i> (docs/theory.md section 0), evaluated as
 a stable log-sum-exp in numerics.largedev._hamiltonian_action. Every check below is against an
-independent answer: the 1-D root finder (THEORY.md 1.2), the Gaussian gMAM closed form, an
+independent answer: the 1-D root finder (docs/theory.md section 1.2), the Gaussian gMAM closed form, an
 exact scaling identity, or a mirror symmetry of the model.
 """
 
@@ -14,8 +14,8 @@ from scipy.optimize import brentq
 
 from analysis import model
 from analysis._critical import attractors, saddles
+from numerics.largedev import quasi_potential
 from numerics.largedev._hamiltonian_action import HamiltonianLocalAction
-from numerics.largedev._quasipotential import quasi_potential
 
 # three per-sample losses with mean (u^2 - 1)^2 / 4: minimum u = -1, maximum u = 0, and sample
 # gradients +-1/2 at u = 0, so the noise does not vanish at the saddle
@@ -34,14 +34,14 @@ def _sympy_action_1d(m, a, s):
         hi = 1.0
         while H(y, hi) < 0:
             hi *= 2
-        return brentq(lambda q: H(y, q), hi / 2 ** 40, hi, xtol=1e-15, rtol=1e-14)
+        return brentq(lambda q: H(y, q), hi / 2**40, hi, xtol=1e-15, rtol=1e-14)
 
     return quad(root, a, s, epsabs=0, epsrel=1e-12, limit=200)[0]
 
 
 def test_decoupled_deterministic_direction_matches_1d_exact():
     # l_i(u, v) = f_i(u) + v^2/2: the noise acts only along u, v is deterministic; the path from
-    # (-1, 0) to (0, 0) stays on v = 0 and its action is the 1-D one (THEORY.md 1.2).
+    # (-1, 0) to (0, 0) stays on v = 0 and its action is the 1-D one (docs/theory.md section 1.2).
     m1 = model(variables=["u"], samples=F_SAMPLES)
     m2 = model(variables=["u", "v"], samples=[f + " + v**2/2" for f in F_SAMPLES])
     ex = quasi_potential(m1, [-1.0], [0.0], method="exact")
@@ -60,8 +60,11 @@ def test_gaussian_state_dependent_hamiltonian_form_matches_gmam():
     # the H = 0 machinery run on a Gaussian H (form="hamiltonian") against the closed-form
     # Gaussian local action |v|_M |b|_M - <v, b>_M, state-dependent anisotropic Sigma, a
     # non-gradient drift and an off-axis end point: same discrete problem, so 1e-7 relative
-    m = model(variables=["x", "y"], drift=["x - x**3 - 2*x*y**2", "-(1 + x**2)*y + x/5"],
-              covariance=[["1 + y**2/2", "x/5"], ["x/5", "1 + x**2"]])
+    m = model(
+        variables=["x", "y"],
+        drift=["x - x**3 - 2*x*y**2", "-(1 + x**2)*y + x/5"],
+        covariance=[["1 + y**2/2", "x/5"], ["x/5", "1 + x**2"]],
+    )
     a = attractors(m)[0].array
     end = [a[0] * 0.4, 0.3]
     g = quasi_potential(m, a, end, method="gmam", points=33, max_points=129)
@@ -82,7 +85,7 @@ def test_local_action_matches_constrained_optimum():
     V = np.tile([1.0, 0.0], (len(us), 1))
     G, Gx, Gv = HamiltonianLocalAction(m)(X, V)
     for k, u in enumerate(us):
-        pu = brentq(lambda q: H(u, 0.0, q, 0.0), 1e-3 / abs(u), 50 / abs(u), xtol=1e-14)
+        pu = brentq(lambda q, u=u: H(u, 0.0, q, 0.0), 1e-3 / abs(u), 50 / abs(u), xtol=1e-14)
         assert G[k] == pytest.approx(pu, rel=1e-10)
         assert abs(Gv[k, 1]) < 1e-9 * pu
 
@@ -92,13 +95,13 @@ def test_batch_scaling_exact_and_gaussian_limit_is_local():
     # EXACTLY, V_B = B V_1, and so does the Gaussian one with Sigma_1/B. Hence the ratio
     # minibatch/Gaussian does not depend on B (no B -> infinity Gaussian limit of the action);
     # the Gaussian approximation is instead exact to second order at the attractor (Hessian of V
-    # = P^-1, THEORY.md 1.3): the ratio tends to 1 as the end point approaches the attractor.
+    # = P^-1, docs/theory.md section 1.3): the ratio tends to 1 as the end point approaches the attractor.
     acts = {}
     for B in (1, 4, 16):
         mb = model(variables=["u"], samples=F_SAMPLES, batch=B)
         acts[B] = quasi_potential(mb, [-1.0], [0.0], method="exact").action
     for B in (4, 16):
-        assert acts[B] == pytest.approx(B * acts[1], rel=1e-10)   # quadrature rtol 1e-12
+        assert acts[B] == pytest.approx(B * acts[1], rel=1e-10)  # quadrature rtol 1e-12
     # Gaussian with the same covariance: sigma^2(u) = Var_i f_i'(u)
     mb = model(variables=["u"], samples=F_SAMPLES)
     cov = sp.simplify(mb.covariance[0, 0])
@@ -121,7 +124,7 @@ def test_batch_scaling_exact_and_gaussian_limit_is_local():
 
 
 def test_mb2_fails_honestly_and_fast():
-    # /tmp/mb2.toml of the bug report. All sample gradients vanish at the saddle (0, 0), so the
+    # A reported hard case. All sample gradients vanish at the saddle (0, 0), so the
     # noise vanishes there; along the path the solver finds (the mirror axis v = 0) the local
     # action ~ |v| / |u| and the action diverges like log n. The solver must say so (converged
     # False, a message), never hang or return NaN; the two attractors are mirror images
@@ -138,10 +141,10 @@ def test_mb2_fails_honestly_and_fast():
 
 @pytest.mark.slow
 def test_mb2_predict_finishes_and_energies_match_costs():
-    from numerics.largedev._energy import predict
+    from numerics.largedev import predict
 
     m = model(variables=["u", "v"], samples=MB2, batch=2, bounds=[[-2, 2], [-2, 2]])
     r = predict(m, eta=0.1)
     assert not r.converged and "does not converge" in r.message
-    # two attractors: E_1 = B_21, E_2 = B_12 (THEORY.md section 2)
+    # two attractors: E_1 = B_21, E_2 = B_12 (docs/theory.md section 2)
     assert r.energies[0] == pytest.approx(r.costs[1, 0]) and r.energies[1] == pytest.approx(r.costs[0, 1])

@@ -1,4 +1,4 @@
-"""W-graph energies (THEORY.md section 2): hand-computed cases, enumeration vs Chu–Liu/Edmonds,
+"""W-graph energies (docs/theory.md section 2): hand-computed cases, enumeration vs Chu–Liu/Edmonds,
 and the Markov-chain tree theorem as an independent check."""
 
 import math
@@ -6,14 +6,15 @@ import math
 import numpy as np
 import pytest
 
-from numerics.largedev._wgraph import igraph_arborescence, igraph_enumerate, wgraph_energies
+from analysis import InputError
+from numerics.largedev import igraph_arborescence, igraph_enumerate, wgraph_energies
 
 INF = math.inf
 
 
 @pytest.mark.parametrize("method", ["enumerate", "arborescence", "auto"])
 def test_two_attractors(method):
-    # THEORY.md section 2: E_1 = B_21, E_2 = B_12 (exact: one i-graph per root)
+    # docs/theory.md section 2: E_1 = B_21, E_2 = B_12 (exact: one i-graph per root)
     B = np.array([[0.0, 1.25], [3.5, 0.0]])
     assert wgraph_energies(B, method=method).tolist() == [3.5, 1.25]
 
@@ -50,11 +51,11 @@ def test_unreachable_root_is_infinite(method):
 
 def test_single_attractor_and_bad_input():
     assert wgraph_energies(np.zeros((1, 1))).tolist() == [0.0]
-    with pytest.raises(ValueError, match="square"):
+    with pytest.raises(InputError, match="square"):
         wgraph_energies(np.zeros((2, 3)))
-    with pytest.raises(ValueError, match="NaN"):
+    with pytest.raises(InputError, match="NaN"):
         wgraph_energies(np.array([[0.0, np.nan], [1.0, 0.0]]))
-    with pytest.raises(ValueError, match="unknown W-graph method"):
+    with pytest.raises(InputError, match="unknown W-graph method"):
         wgraph_energies(np.zeros((2, 2)), method="magic")
 
 
@@ -63,7 +64,7 @@ def test_enumeration_agrees_with_arborescence(m):
     # two independent exact algorithms; float sums of the same edges in another order
     # differ by a few ulps, hence rtol 1e-12
     rng = np.random.default_rng(np.random.SeedSequence([2024, m]))
-    for trial in range(12 if m < 6 else 4):
+    for _trial in range(12 if m < 6 else 4):
         B = rng.uniform(0.0, 3.0, size=(m, m))
         B[rng.uniform(size=(m, m)) < 0.3] = INF  # missing transitions
         np.fill_diagonal(B, 0.0)

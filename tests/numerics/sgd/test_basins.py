@@ -1,9 +1,11 @@
 """Basin maps of the drift flow (numerics.sgd._basins): labels against exact separatrices."""
 
+import json
+
 import numpy as np
 import pytest
 
-from analysis import model
+from analysis import InputError, ModelError, model
 from numerics.sgd._basins import DEFAULT_RESOLUTION, basin_map
 
 
@@ -16,12 +18,13 @@ def well1d():
 def well2d():
     # symmetric under x -> -x, so the separatrix is exactly the line x = 0 (the coupling
     # x^2 y^2 / 2 bends the flow but not the separatrix)
-    return model(variables=["x", "y"], loss="(x**2 - 1)**2/4 + y**2/2 + x**2*y**2/2", covariance="1",
-                 bounds=[[-2, 2], [-2, 2]])
+    return model(
+        variables=["x", "y"], loss="(x**2 - 1)**2/4 + y**2/2 + x**2*y**2/2", covariance="1", bounds=[[-2, 2], [-2, 2]]
+    )
 
 
 def test_1d_labels_are_sign_of_x(well1d):
-    bm = basin_map(well1d)                     # minima from analysis.attractors
+    bm = basin_map(well1d)  # minima from analysis.attractors
     order = np.argsort(bm.minima[:, 0])
     assert np.allclose(bm.minima[order, 0], [-1, 1], atol=1e-9)
     assert bm.shape == DEFAULT_RESOLUTION[1] and bm.labels.dtype == np.int32
@@ -29,7 +32,7 @@ def test_1d_labels_are_sign_of_x(well1d):
     # exact separatrix x = 0: every cell centre (none is 0) is labelled by the sign of x
     expect = np.where(centres < 0, order[0], order[1])
     assert np.array_equal(bm.labels, expect)
-    assert bm.boundary_cells == 2              # the two cells beside x = 0, nothing else
+    assert bm.boundary_cells == 2  # the two cells beside x = 0, nothing else
     x = np.random.default_rng(1).uniform(-2, 2, 2000)
     assert np.array_equal(bm.assign(x[:, None]), np.where(x < 0, order[0], order[1]))
     # the saddle itself never settles, and an escaping start is -1
@@ -49,7 +52,7 @@ def test_2d_labels_and_table(well2d):
     assert bm.shape == (256, 256)
     c = bm.cell_centres()
     assert np.array_equal(bm.labels, (c[:, 0] > 0).astype(np.int32))
-    assert bm.boundary_cells == 2 * 256        # the two columns beside x = 0
+    assert bm.boundary_cells == 2 * 256  # the two columns beside x = 0
     rng = np.random.default_rng(2)
     X = rng.uniform(-2, 2, (3000, 2))
     assert np.array_equal(bm.assign(X), (X[:, 0] > 0).astype(int))
@@ -66,3 +69,20 @@ def test_cache_returns_same_object(well1d):
     b = basin_map(well1d, resolution=512, minima=[[-1.0], [1.0]])
     c = basin_map(well1d, resolution=256, minima=[[-1.0], [1.0]])
     assert a is b and c is not a and c.shape == (256,)
+
+
+def test_result_contract_and_errors(well1d):
+    bm = basin_map(well1d, resolution=64, minima=[[-1.0], [1.0]])
+    data = bm.to_dict()
+    json.dumps(data, allow_nan=False)
+    assert data["converged"] is True and data["shape"] == [64] and len(data["labels"]) == 64
+    assert "_drift" not in data  # a callable, not data
+    md = bm._repr_markdown_()
+    assert md.startswith("**BasinMap** (converged)") and "| table | 64 cells |" in md
+    with pytest.raises(InputError, match="coordinate"):
+        bm.assign([[0.0, 1.0]])
+    with pytest.raises(InputError, match="low < high"):
+        basin_map(well1d, bounds=[[1, -1]])
+    hill = model(variables=["x"], loss="-x**2/2", covariance="1", bounds=[[-1, 1]])
+    with pytest.raises(ModelError, match="no attractor"):
+        basin_map(hill)

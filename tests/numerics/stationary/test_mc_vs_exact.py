@@ -25,7 +25,8 @@ def test_monte_carlo_fractions_within_ci_of_exact_chain(name, overrides, eta):
     assert exact.converged, exact.message
     pts = np.array([b["minimum"] for b in exact.basins])
     # burn-in of 10^5 steps: longer than 30 mean exits over the lowest barrier at these eta,
-    # so the uniform start is forgotten (THEORY.md section 2: relaxation is set by the fast exit)
+    # so the uniform start is forgotten (docs/theory.md section 2: relaxation is set by the fast
+    # exit)
     s = simulate(m, eta=eta, steps=300_000, chains=32, seed=7, burn_in=100_000, progress=False)
     assert s.diverged_chains == 0
     frac = ordered(s.fractions, s.minima, pts)
@@ -39,7 +40,7 @@ def test_monte_carlo_fractions_within_ci_of_exact_chain(name, overrides, eta):
 
 
 def test_energies_predict_monte_carlo_log_ratios_as_eta_shrinks():
-    # -eta log(m_1/m_0) -> E_1 - E_0 (THEORY.md section 2) with an O(eta) error from the unknown
+    # -eta log(m_1/m_0) -> E_1 - E_0 (docs/theory.md section 2) with an O(eta) error from the unknown
     # prefactor: the error measured by Monte Carlo must shrink from eta to eta/2
     m = load_model("minibatch-least-squares")
     pred = predict(m)
@@ -54,8 +55,9 @@ def test_energies_predict_monte_carlo_log_ratios_as_eta_shrinks():
     assert errs[1] < 0.25 * dE  # log-asymptotic law: within 25% of the energy gap at eta = 0.05
 
 
-@pytest.mark.parametrize("name,eta", [("tilted-double-well", 0.092), ("tilted-double-well", 0.045),
-                                      ("double-well-2d", 0.1)])
+@pytest.mark.parametrize(
+    "name,eta", [("tilted-double-well", 0.092), ("tilted-double-well", 0.045), ("double-well-2d", 0.1)]
+)
 def test_laplace_weights_match_exact_chain(name, eta):
     # with the Laplace prefactor C det(Hess V)^-1/2 the finite-eta weights are O(eta) accurate;
     # measured: 0.2% (eta = 0.092) and 0.1% (0.045) of the ground-state mass; tolerance 0.01

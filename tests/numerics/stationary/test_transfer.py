@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 import scipy.linalg as sla
 from scipy.integrate import cumulative_trapezoid
-from scipy.optimize import brentq
 
-from analysis import ModelError, load_model, model
+from analysis import InputError, ModelError, load_model, model
 from numerics.stationary._transfer import stationary_distribution
 
 
@@ -17,18 +16,22 @@ def test_linear_1d_is_exactly_gaussian():
     # b = -a x, Sigma = s2: x' = (1 - eta a) x + eta sqrt(s2) xi, an AR(1) chain whose
     # stationary law is N(0, eta s2 / (a (2 - eta a))) exactly (not the SDE's eta s2/(2a)).
     a, s2, eta = 2.0, 0.5, 0.3
-    m = model(variables=["x"], loss="a*x**2/2", covariance="s2", parameters={"a": a, "s2": s2},
-              bounds=[[-3, 3]])
+    m = model(variables=["x"], loss="a*x**2/2", covariance="s2", parameters={"a": a, "s2": s2}, bounds=[[-3, 3]])
     r = stationary_distribution(m, eta=eta)
     assert r.converged, r.message
     x = r.grid[0]
     var = eta * s2 / (a * (2 - eta * a))
-    exact = np.exp(-x ** 2 / (2 * var)) / np.sqrt(2 * np.pi * var)
+    exact = np.exp(-(x**2) / (2 * var)) / np.sqrt(2 * np.pi * var)
     # lattice (midpoint) rule error ~ exp(-2 pi^2 1.5^2) ~ 1e-19, kernel tail 1e-16, eigen
     # residual 1e-10: 1e-8 of the peak is a generous bound
     assert np.max(np.abs(r.density - exact)) < 1e-8 * exact.max()
-    assert r.leak_rate < 1e-12                      # the box is ~19 standard deviations wide
+    assert r.leak_rate < 1e-12  # the box is ~19 standard deviations wide
     assert abs(r.basins[0]["mass"] - 1) < 1e-10
+    data = r.to_dict()
+    json.dumps(data, allow_nan=False)
+    assert data["converged"] is True and data["basins"] == r.basins
+    md = r._repr_markdown_()
+    assert md.startswith("**StationaryResult** (converged)") and "| mass at (0) |" in md
 
 
 def test_linear_2d_anisotropic_matches_discrete_lyapunov():
@@ -41,7 +44,7 @@ def test_linear_2d_anisotropic_matches_discrete_lyapunov():
     A = np.array([[-1.0, 3.0], [0.0, -2.0]])
     Sig = np.array([[1.0, 0.5], [0.5, 2.0]])
     M = np.eye(2) + eta * A
-    S = sla.solve_discrete_lyapunov(M, eta ** 2 * Sig)
+    S = sla.solve_discrete_lyapunov(M, eta**2 * Sig)
     X, Y = np.meshgrid(*r.grid, indexing="ij")
     Z = np.stack([X, Y], -1)
     q = np.einsum("...i,ij,...j->...", Z, np.linalg.inv(S), Z)
@@ -56,13 +59,13 @@ def test_linear_2d_anisotropic_matches_discrete_lyapunov():
 
 def _tilted_errors(eta):
     """Sup error of -eta log pi against V and against the SDE law, on {V <= 0.5}."""
-    m = load_model("tilted-double-well")          # F = (x^2-1)^2/4 + x/10, sigma^2 = exp(-x)
+    m = load_model("tilted-double-well")  # F = (x^2-1)^2/4 + x/10, sigma^2 = exp(-x)
     r = stationary_distribution(m, eta=eta, check=False)
     assert r.converged, r.message
     x, U = r.grid[0], r.empirical_potential()
-    V = cumulative_trapezoid(2 * (x ** 3 - x + 0.1) * np.exp(x), x, initial=0)  # THEORY 1.2
+    V = cumulative_trapezoid(2 * (x**3 - x + 0.1) * np.exp(x), x, initial=0)  # docs/theory.md 1.2
     V -= V.min()
-    sel = V <= 0.5                                # both wells and the saddle, density >= e^-10
+    sel = V <= 0.5  # both wells and the saddle, density >= e^-10
 
     def err(W):
         d = U[sel] - W[sel]
@@ -78,11 +81,11 @@ def test_small_noise_limit_rate_is_linear_in_eta():
     assert errs[0] > errs[1] > errs[2]
     for a, b in zip(errs, errs[1:]):
         assert 0.35 < b / a < 0.6
-    assert errs[2] / 0.05 < 3.0                   # the O(eta) constant stays bounded (measured 2.3)
+    assert errs[2] / 0.05 < 3.0  # the O(eta) constant stays bounded (measured 2.3)
 
 
 def test_sde_prefactor_explains_most_of_the_error():
-    # The SDE density sigma^-2 exp(-V/eta) (THEORY 1.2) is closer to the chain's law than
+    # The SDE density sigma^-2 exp(-V/eta) (docs/theory.md section 1.2) is closer to the chain's law than
     # exp(-V/eta): the remaining gap is the O(eta) discrete-time correction, e.g. the linear
     # chain's variance factor 1/(1 - eta a/2); measured err_SDE/eta = 0.75 vs err_V/eta = 2.3.
     eta = 0.05
@@ -118,7 +121,7 @@ def test_masses_sum_to_one_minus_unassigned():
     assert r.unassigned_mass > 1e-6
     assert abs(r.masses.sum() + r.unassigned_mass - 1) < 1e-12
     assert abs(r.unassigned_mass - outside) < 2 * h * r.density[np.argmin(np.abs(np.abs(x) - 1))]
-    assert r.leak_rate > 0                        # the escaping mass leaves the box too
+    assert r.leak_rate > 0  # the escaping mass leaves the box too
 
 
 def test_leak_rate_of_quartic_matches_monte_carlo():
@@ -127,9 +130,9 @@ def test_leak_rate_of_quartic_matches_monte_carlo():
     # Monte Carlo (binomial 4-sigma band).
     eta = 0.6
     m = model(variables=["x"], loss="x**4/4", covariance="1", bounds=[[-2.5, 2.5]])
-    r = stationary_distribution(m, eta=eta)     # x = 0 is a degenerate attractor
+    r = stationary_distribution(m, eta=eta)  # x = 0 is a degenerate attractor
     assert len(r.basins) == 1 and abs(r.basins[0]["minimum"][0]) < 1e-6
-    assert r.converged and r.leak_rate > 1e-3, r.leak_rate   # measured 8.7e-3
+    assert r.converged and r.leak_rate > 1e-3, r.leak_rate  # measured 8.7e-3
     assert "quasi-stationary" in r.message
     lo, hi = r.bounds[0]
     rng = np.random.default_rng(7)
@@ -138,11 +141,11 @@ def test_leak_rate_of_quartic_matches_monte_carlo():
     n_chains, n_steps = 40000, 60
     x = rng.choice(nodes, size=n_chains, p=mass / mass.sum())
     # one kernel step from the node law gives the Nystrom interpolant: keep the survivors
-    x = x - eta * x ** 3 + eta * rng.standard_normal(n_chains)
+    x = x - eta * x**3 + eta * rng.standard_normal(n_chains)
     x = x[(x > lo) & (x < hi)]
     alive = np.ones(len(x), bool)
     for _ in range(n_steps):
-        x = x - eta * x ** 3 + eta * rng.standard_normal(len(x))
+        x = x - eta * x**3 + eta * rng.standard_normal(len(x))
         alive &= (x > lo) & (x < hi)
         x = np.where(alive, x, 0.0)
     p = (1 - r.leak_rate) ** n_steps
@@ -172,8 +175,9 @@ def test_minibatch_ulam_2d_matches_ar1_covariance():
     # mean(c) and covariance eta Cov(c) / (2 - eta). The multilinear deposit adds at most
     # h^2/4 variance per step and coordinate, i.e. <= h^2/4 / (1 - (1-eta)^2) at stationarity.
     c = np.array([(-1.0, 0.0), (0.5, 1.0), (1.0, -1.0)])
-    m = model(variables=["x", "y"], samples=[f"((x-({a}))**2 + (y-({b}))**2)/2" for a, b in c],
-              bounds=[[-2, 2], [-2, 2]])
+    m = model(
+        variables=["x", "y"], samples=[f"((x-({a}))**2 + (y-({b}))**2)/2" for a, b in c], bounds=[[-2, 2], [-2, 2]]
+    )
     eta = 0.3
     r = stationary_distribution(m, eta=eta, points=60, check=False, minima=[c.mean(axis=0)])
     X, Y = np.meshgrid(*r.grid, indexing="ij")
@@ -182,9 +186,9 @@ def test_minibatch_ulam_2d_matches_ar1_covariance():
     dx, dy = X - mean[0], Y - mean[1]
     cov = np.array([[(p * dx * dx).sum(), (p * dx * dy).sum()], [(p * dx * dy).sum(), (p * dy * dy).sum()]])
     h = r.grid[0][1] - r.grid[0][0]
-    assert np.allclose(mean, c.mean(axis=0), atol=1e-9)       # the deposit is mean-preserving
+    assert np.allclose(mean, c.mean(axis=0), atol=1e-9)  # the deposit is mean-preserving
     exact = eta * np.cov(c.T, bias=True) / (2 - eta)
-    assert np.max(np.abs(cov - exact)) < h ** 2 / 4 / (1 - (1 - eta) ** 2)
+    assert np.max(np.abs(cov - exact)) < h**2 / 4 / (1 - (1 - eta) ** 2)
     assert np.max(np.abs(cov - exact)) < 0.05 * np.abs(exact).max()
 
 
@@ -229,29 +233,31 @@ def test_bounded_minibatch_noise_is_reported_reducible(tmp_path):
 
 def test_bad_input():
     m = load_model("tilted-double-well")
-    with pytest.raises(ModelError, match="eta must be positive"):
+    with pytest.raises(InputError, match="eta must be positive"):
         stationary_distribution(m, eta=0)
     m3 = model(variables=["x", "y", "z"], loss="x**2+y**2+z**2", covariance="1")
-    with pytest.raises(ModelError, match="d <= 2"):
+    with pytest.raises(InputError, match="d <= 2"):
         stationary_distribution(m3, eta=0.1)
+    with pytest.raises(InputError, match="low < high"):
+        stationary_distribution(m, eta=0.1, bounds=[[1, -1]])
+    # no noise at all: the chain is deterministic and has no law to resolve (the model's fault)
+    silent = model(variables=["x"], loss="x**2/2", covariance="0", bounds=[[-1, 1]])
+    with pytest.raises(ModelError, match="noise vanishes"):
+        stationary_distribution(silent, eta=0.1)
 
 
-def test_cli_json_and_errors(capsys, tmp_path):
-    from numerics.cli import main
-
-    rc = main(["stationary", "tilted-double-well", "--eta", "0.2", "--json"])
-    out = json.loads(capsys.readouterr().out)
-    assert rc == 0 and out["converged"] is True
+def test_cli_json_and_errors(memdyn, tmp_path):
+    run = memdyn("stationary", "tilted-double-well", "--eta", "0.2", "--json")
+    out = json.loads(run.out)
+    assert run.code == 0 and out["converged"] is True
     assert set(out) >= {"eta", "basins", "leak_rate", "converged"}
     assert all(set(b) >= {"minimum", "fraction"} for b in out["basins"])
     assert abs(sum(b["fraction"] for b in out["basins"]) + out["unassigned_mass"] - 1) < 1e-12
-    rc = main(["stationary", "tilted-double-well", "--eta", "-1"])
-    assert rc == 2 and "eta must be positive" in capsys.readouterr().err
-    rc = main(["stationary", "no-such-model", "--eta", "0.1"])
-    assert rc == 2 and "memdyn: error:" in capsys.readouterr().err
-    rc = main(["stationary", "tilted-double-well", "--eta", "0.1", "--set", "zz=1"])
-    assert rc == 2 and "unknown parameter zz" in capsys.readouterr().err
+    memdyn("stationary", "tilted-double-well", "--eta", "-1").error_line("eta must be positive")
+    memdyn("stationary", "no-such-model", "--eta", "0.1").error_line("no-such-model")
+    memdyn("stationary", "tilted-double-well", "--eta", "0.1", "--set", "zz=1").error_line("unknown parameter zz")
+    memdyn("stationary", "linear-anisotropic", "--eta", "0.1", "--points", "2").error_line("points", "at least 4")
     path = tmp_path / "bounded.toml"
     path.write_text(BOUNDED_TOML)
-    rc = main(["stationary", str(path), "--eta", "0.2", "--no-check"])
-    assert rc == 1 and "reducible" in capsys.readouterr().out
+    run = memdyn("stationary", path, "--eta", "0.2", "--no-check")
+    assert run.code == 1 and "reducible" in run.out

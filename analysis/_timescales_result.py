@@ -1,0 +1,140 @@
+"""What :func:`analysis.two_scale_reduction` returns: the stable branches and the fold points.
+
+Split from ``analysis._timescales`` (which computes them) so that the records and their JSON
+and LaTeX forms read on their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from ._result import Result
+
+
+@dataclass(frozen=True)
+class Branch:
+    """One stable branch x = lambda_i(y) of fast equilibria and the slow flow on it.
+
+    ``fast_equilibrium`` is exact (expressions in y) or None for a numeric branch; then
+    ``slow_drift`` and ``potential`` are expressions in (x, y) to evaluate at x = lambda_i(y),
+    and ``anchor`` = (y, x) is where the branch was found. ``time_scale`` is ``"eta*eps"``
+    (y moves with the effective step eta*eps) or ``"eta"``. ``equilibrium(Y)`` and ``drift(Y)``
+    take Y of shape (..., m) and return (..., k) / (..., m), NaN where the branch does not
+    exist or is unstable. ``intervals`` (one slow variable) lists the [lo, hi] pieces of the
+    slow domain where the branch exists and is stable.
+    """
+
+    fast_equilibrium: tuple | None
+    slow_drift: tuple
+    time_scale: str
+    potential: sp.Expr | None
+    stable_for: str
+    intervals: tuple | None
+    anchor: tuple | None
+    equilibrium: Callable = field(compare=False, repr=False)
+    drift: Callable = field(compare=False, repr=False)
+
+    @property
+    def exact(self) -> bool:
+        return self.fast_equilibrium is not None
+
+    def to_dict(self) -> dict:
+        out = {
+            "fast_equilibrium": None if self.fast_equilibrium is None else [str(e) for e in self.fast_equilibrium],
+            "slow_drift": [str(e) for e in self.slow_drift],
+            "time_scale": self.time_scale,
+            "potential": None if self.potential is None else str(self.potential),
+            "stable_for": self.stable_for,
+        }
+        if self.intervals is not None:
+            out["intervals"] = [list(iv) for iv in self.intervals]
+        if not self.exact:
+            out["anchor"] = {"y": list(self.anchor[0]), "x": list(self.anchor[1])}
+        return out
+
+
+@dataclass(frozen=True)
+class TwoScaleReduction(Result):
+    """The eps -> 0 reduction of docs/theory.md section 4: stable branches and fold points.
+
+    Attributes
+    ----------
+    fast, slow : the fast and slow variables.
+    epsilon : the symbol of the weak coupling (None when the drift has none).
+    branches : the stable branches (:class:`Branch`).
+    fold_points : (x..., y...) coordinates (exact sympy when sympy solved the fold system,
+        floats otherwise) inside the domain where b_x = 0 and det D_x b_x = 0 at eps = 0.
+    method : ``"symbolic"``, ``"numeric"`` or ``"mixed"``: how the branches were found.
+    converged : True when at least one stable branch was found (there is a reduced dynamics).
+    message : why there is no branch, or how to read numeric branches.
+    """
+
+    fast: tuple
+    slow: tuple
+    epsilon: sp.Symbol | None
+    branches: tuple
+    fold_points: tuple
+    method: str
+    converged: bool = True
+    message: str = ""
+
+    def to_dict(self) -> dict:
+        """The JSON of the reduction (the ``two_scale`` part of ``memdyn derive --json`` without
+        ``converged``)."""
+        return {
+            "fast": [str(v) for v in self.fast],
+            "slow": [str(v) for v in self.slow],
+            "epsilon": None if self.epsilon is None else str(self.epsilon),
+            "method": self.method,
+            "branches": [b.to_dict() for b in self.branches],
+            "fold_points": [[str(c) for c in p] for p in self.fold_points],
+            "message": self.message,
+            "converged": self.converged,
+        }
+
+    def _summary(self) -> list[tuple[str, object]]:
+        rows = [
+            ("fast", ", ".join(map(str, self.fast))),
+            ("slow", ", ".join(map(str, self.slow))),
+            ("method", self.method),
+        ]
+        for i, b in enumerate(self.branches, 1):
+            lam = ", ".join(map(str, b.fast_equilibrium)) if b.exact else "numeric"
+            rows.append(
+                (
+                    f"branch {i}",
+                    f"x = {lam}; slow drift {', '.join(map(str, b.slow_drift))} (time scale {b.time_scale})",
+                )
+            )
+        rows.append(("fold points", len(self.fold_points)))
+        return rows
+
+    @property
+    def latex(self) -> str:
+        """An ``align*`` block with every branch (docs/theory.md section 4 notation)."""
+        eps = sp.latex(self.epsilon) if self.epsilon is not None else r"\varepsilon"
+        xs = sp.latex(sp.Matrix(self.fast)) if len(self.fast) > 1 else sp.latex(self.fast[0])
+        lines = []
+        for i, b in enumerate(self.branches, 1):
+            scale = rf"\eta {eps}" if b.time_scale == "eta*eps" else r"\eta"
+            lam = (
+                sp.latex(b.fast_equilibrium[0])
+                if b.exact and len(b.fast_equilibrium) == 1
+                else sp.latex(sp.Matrix(b.fast_equilibrium))
+                if b.exact
+                else r"\text{numeric branch, " + b.stable_for.replace("_", r"\_") + "}"
+            )
+            drift = sp.latex(b.slow_drift[0]) if len(b.slow_drift) == 1 else sp.latex(sp.Matrix(b.slow_drift))
+            row = rf"\lambda_{{{i}}}:\ & {xs} = {lam}, & \dot{{y}} &= {drift} \quad (\text{{time scale }} {scale})"
+            if b.potential is not None:
+                row += rf", & \Psi_{{{i}}} &= {sp.latex(b.potential)}"
+            lines.append(row)
+        if self.fold_points:
+            pts = ", ".join("(" + ", ".join(sp.latex(c) for c in p) + ")" for p in self.fold_points)
+            lines.append(rf"\text{{folds:}}\ & {pts}")
+        if not lines:
+            lines.append(r"\text{no stable branch of fast equilibria}")
+        return "\\begin{align*}\n" + " \\\\\n".join(lines) + "\n\\end{align*}\n"

@@ -1,0 +1,330 @@
+"""Transition costs B_ij between attractors (docs/theory.md section 2; paper section 4.2).
+
+1. attractors K_i and index-1 saddles come from the symbolic layer (:func:`analysis.attractors`,
+   :func:`analysis.saddles`);
+2. which basins a saddle s joins (:func:`saddle_connections`): follow the drift flow from
+   s +/- h v, v the unstable eigenvector of Db(s), until it comes close to an attractor (or
+   leaves the domain);
+3. B_ij = min over saddles s joining basins i and j of V_i(s), the quasi-potential of K_i at s
+   (:func:`numerics.largedev.quasi_potential`); inf when no saddle joins them -- the W-graph
+   then goes through other attractors. Where the symbolic layer has a closed-form
+   quasi-potential, every solve is checked against it.
+
+Example
+-------
+>>> from analysis import load_model
+>>> tc = transition_costs(load_model("hwang"))   # tied minima of F = (x^2 - 1)^2 e^x, Sigma = 1
+>>> tc.costs.round(4).tolist(), tc.converged
+([[0.0, 2.2581], [2.2581, 0.0]], True)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from analysis import InputError, Result, closed_form_quasi_potential
+from analysis import attractors as find_attractors
+from analysis import saddles as find_saddles
+from numerics.largedev._quasipotential import quasi_potential
+from numerics.report import format_number, to_jsonable
+
+
+@dataclass(frozen=True, eq=False)
+class TransitionCosts(Result):
+    """Costs B_ij between every pair of attractors and how each was obtained.
+
+    Attributes
+    ----------
+    attractors : tuple of analysis.CriticalPoint
+        The attractors, in the order of every array.
+    costs : numpy.ndarray
+        ``(m, m)``; ``costs[i, j]`` = B_ij from attractor i to attractor j (diagonal 0, ``inf``
+        where no saddle joins the two basins).
+    saddles : tuple of analysis.CriticalPoint
+        The index-1 saddles.
+    connections : list of dict
+        Per saddle, the basins its unstable manifold reaches (:func:`saddle_connections`).
+    best_saddle : numpy.ndarray
+        ``(m, m)`` int, the saddle realising B_ij (-1 where B is inf).
+    solves : dict
+        ``(i, k)`` -> action, method, converged, error_estimate, message of the quasi-potential
+        solve from attractor i to saddle k.
+    checks : list of dict
+        B_ij against the closed-form quasi-potential where one exists.
+    converged : bool
+        Every solve converged.
+    message : str
+        ``messages`` joined by "; " ("" when every solve converged).
+    messages : tuple of str
+        One line per solve that did not converge: "attractor i -> saddle k: <reason>".
+
+    Unpacking gives ``attractors, costs, details`` with ``details`` the dict of the other fields
+    (:attr:`details`).
+    """
+
+    attractors: tuple
+    costs: np.ndarray
+    saddles: tuple
+    connections: list
+    best_saddle: np.ndarray
+    solves: dict
+    checks: list
+    converged: bool
+    message: str
+    messages: tuple = ()
+
+    @property
+    def details(self) -> dict:
+        """saddles, connections, best_saddle, solves, checks, converged and messages, as a dict."""
+        return {
+            "saddles": self.saddles,
+            "connections": self.connections,
+            "best_saddle": self.best_saddle,
+            "solves": self.solves,
+            "checks": self.checks,
+            "converged": self.converged,
+            "messages": list(self.messages),
+        }
+
+    def __iter__(self):
+        return iter((self.attractors, self.costs, self.details))
+
+    def to_dict(self) -> dict:
+        return to_jsonable(
+            {
+                "attractors": [list(a.point) for a in self.attractors],
+                "saddles": [list(s.point) for s in self.saddles],
+                "costs": self.costs,
+                "best_saddle": self.best_saddle,
+                "connections": self.connections,
+                "solves": [{"attractor": a, "saddle": k, **s} for (a, k), s in self.solves.items()],
+                "checks": self.checks,
+                "converged": self.converged,
+                "message": self.message,
+            }
+        )
+
+    def _summary(self):
+        rows = [("attractors", len(self.attractors)), ("saddles", len(self.saddles))]
+        m = len(self.attractors)
+        for i in range(m):
+            for j in range(m):
+                if i != j and math.isfinite(self.costs[i, j]):
+                    rows.append((f"B[{i}][{j}] (saddle {self.best_saddle[i, j]})", format_number(self.costs[i, j], 8)))
+        return rows
+
+
+def _follow_flow(b, x0, targets, radius, box, t_max):
+    """Integrate x' = b(x) from x0 until within ``radius`` of a target (returns its index),
+    outside ``box`` (returns -1: the flow leaves the domain) or t_max (returns None)."""
+    from scipy.integrate import solve_ivp
+
+    lo, hi = box
+
+    def rhs(t, x):
+        return b(x)
+
+    def near(target):
+        def event(t, x):
+            return float(np.linalg.norm(x - target)) - radius
+
+        event.terminal, event.direction = True, -1
+        return event
+
+    events = [near(a) for a in targets]
+
+    def leave(t, x):  # positive inside the enlarged box
+        return float(min(np.min(x - lo), np.min(hi - x)))
+
+    leave.terminal, leave.direction = True, -1
+    events.append(leave)
+    sol = solve_ivp(rhs, (0.0, t_max), np.asarray(x0, float), method="LSODA", events=events, rtol=1e-9, atol=1e-12)
+    for k, te in enumerate(sol.t_events):
+        if len(te):
+            return k if k < len(targets) else -1
+    return None
+
+
+def saddle_connections(model, attractors, saddles):
+    """For each saddle, the pair of attractor indices its unstable manifold reaches.
+
+    Parameters
+    ----------
+    model : analysis.Model
+    attractors, saddles : sequence of analysis.CriticalPoint
+
+    Returns
+    -------
+    list of dict
+        ``{"saddle": k, "basins": (i, j), "unstable_eigenvalue": lam}`` per saddle; ``-1`` marks
+        a branch that leaves the domain, ``None`` one that did not settle.
+    """
+    b = model.function("drift")
+    jac = model.function("jacobian")
+    pts = [a.array for a in attractors] + [s.array for s in saddles]
+    spacing = min((np.linalg.norm(p - q) for i, p in enumerate(pts) for q in pts[i + 1 :]), default=1.0)
+    width = np.array([hi - lo for lo, hi in model.bounds])
+    box = (
+        np.array([lo for lo, _ in model.bounds]) - 0.5 * width,
+        np.array([hi for _, hi in model.bounds]) + 0.5 * width,
+    )
+    # capture radius: a tenth of the smallest distance between critical points, so a
+    # trajectory inside it is near one stable point and no other critical point
+    radius = 0.1 * spacing
+    slowest = min((min(abs(e) for e in a.eigenvalues) for a in attractors), default=1.0)
+    out = []
+    targets = [a.array for a in attractors]
+    for k, s in enumerate(saddles):
+        ev, vec = np.linalg.eig(jac(s.array))
+        u = int(np.argmax(ev.real))
+        lam = float(ev[u].real)
+        v = np.real(vec[:, u])
+        v /= np.linalg.norm(v)
+        h = 1e-3 * spacing
+        # leaving the saddle takes ~log(spacing/h)/lam, relaxing ~log(1/0.1)/slowest: x100 margin
+        t_max = 100.0 * (math.log(1e3) / max(lam, 1e-12) + 10.0 / max(slowest, 1e-12))
+        ends = tuple(_follow_flow(b, s.array + sign * h * v, targets, radius, box, t_max) for sign in (1, -1))
+        out.append({"saddle": k, "basins": ends, "unstable_eigenvalue": lam})
+    return out
+
+
+def _closed_form_potential(model):
+    """A numeric U with V_i(x) = U(x) - U(K_i) in basin i, from the closed-form layer
+    (analysis._closed_form, docs/theory.md section 1), or (None, method)."""
+    try:
+        cf = closed_form_quasi_potential(model)
+    except Exception:  # the layer fails on this model: no consistency check, never a wrong one
+        return None, None
+    if getattr(cf, "expr", None) is None:
+        return None, getattr(cf, "method", None)
+    if hasattr(cf, "numeric"):  # evaluates unevaluated 1-D integrals by quadrature too
+        return (lambda x: float(np.ravel(cf.numeric(np.asarray(x, float)))[0])), cf.method
+    try:
+        import sympy as sp
+
+        f = sp.lambdify(model.variables, model.substitute(sp.sympify(cf.expr)), "numpy")
+        return (lambda x: float(f(*np.asarray(x, float)))), cf.method
+    except Exception:
+        return None, cf.method
+
+
+def _solve_cost(model, start, saddle, options):
+    """One quasi-potential solve as a record; a solver that cannot deliver is reported, never guessed."""
+    try:
+        r = quasi_potential(model, start, saddle, **options)
+        return {
+            "action": float(r.action),
+            "method": r.method,
+            "converged": bool(r.converged),
+            "error_estimate": r.error_estimate,
+            "message": r.message,
+        }
+    except InputError:  # a bad request (unknown method, a method that does not apply): not this solve's fault
+        raise
+    except Exception as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return {
+            "action": math.inf,
+            "method": options["method"],
+            "converged": False,
+            "error_estimate": None,
+            "message": msg,
+        }
+
+
+def _closed_form_checks(model, attractors, saddles, solves, tolerance):
+    """Each finite solve against the closed-form quasi-potential, where the symbolic layer has one."""
+    U, cf_method = _closed_form_potential(model)
+    checks = []
+    if U is None:
+        return checks
+    for (a, k), s in solves.items():
+        if not math.isfinite(s["action"]):
+            continue
+        try:
+            exact = U(saddles[k].array) - U(attractors[a].array)
+        except Exception:  # e.g. an unevaluated integral: no numeric closed form to compare
+            continue
+        if not math.isfinite(exact):
+            continue
+        rel = abs(s["action"] - exact) / max(abs(exact), 1e-300)
+        checks.append(
+            {
+                "attractor": a,
+                "saddle": k,
+                "numeric": s["action"],
+                "closed_form": exact,
+                "closed_form_method": cf_method,
+                "relative_error": rel,
+                "ok": bool(rel <= max(10 * tolerance, 1e-8)),
+            }
+        )
+    return checks
+
+
+def transition_costs(
+    model, *, method: str = "auto", points=None, tolerance: float = 1e-6, solver: str = "CLARABEL"
+) -> TransitionCosts:
+    """Costs B_ij between every pair of attractors (docs/theory.md section 2).
+
+    B_ij = min over index-1 saddles s whose unstable manifold joins basins i and j of the
+    quasi-potential V_i(s) of attractor i at s; ``inf`` when no saddle joins the two basins.
+
+    Parameters
+    ----------
+    model : analysis.Model
+    method, points, tolerance, solver
+        Passed to :func:`numerics.largedev.quasi_potential` for each (attractor, saddle) pair.
+
+    Returns
+    -------
+    TransitionCosts
+        ``converged`` False when a solve did not converge or could not be done (its message
+        says which); unpacks as ``attractors, costs, details``.
+
+    Raises
+    ------
+    InputError
+        When the options are bad for this model (an unknown method, scp without Gaussian noise,
+        exact beyond one dimension, points < 3): every solve would fail the same way.
+    """
+    atts = find_attractors(model)
+    sads = find_saddles(model, index=1)
+    m = len(atts)
+    B = np.full((m, m), np.inf)
+    np.fill_diagonal(B, 0.0)
+    best = np.full((m, m), -1, dtype=int)
+    conns = saddle_connections(model, atts, sads) if m else []
+    options = {"method": method, "tolerance": tolerance, "solver": solver}
+    if points is not None:
+        options["points"] = points
+    solves, messages = {}, []
+    for c in conns:
+        i, j = c["basins"]
+        k = c["saddle"]
+        if i is None or j is None or i < 0 or j < 0 or i == j:
+            continue  # not a gate between two distinct attractors
+        for a, z in ((i, j), (j, i)):
+            if (a, k) not in solves:
+                solves[(a, k)] = _solve_cost(model, atts[a].array, sads[k].array, options)
+                if not solves[(a, k)]["converged"]:
+                    messages.append(f"attractor {a} -> saddle {k}: {solves[(a, k)]['message']}")
+            cost = solves[(a, k)]["action"]
+            if cost < B[a, z]:
+                B[a, z], best[a, z] = cost, k
+    checks = _closed_form_checks(model, atts, sads, solves, tolerance)
+    return TransitionCosts(
+        attractors=atts,
+        costs=B,
+        saddles=sads,
+        connections=conns,
+        best_saddle=best,
+        solves=solves,
+        checks=checks,
+        converged=not messages,
+        message="; ".join(messages),
+        messages=tuple(messages),
+    )
