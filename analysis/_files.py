@@ -122,6 +122,7 @@ def model_from_dict(data: Mapping, *, origin: str = "model") -> Model:
         bounds=domain.get("bounds") if isinstance(domain, Mapping) else None,
         slow=None if ts is None else ts.get("slow"),
         epsilon=None if ts is None else ts.get("epsilon"),
+        mechanism=None if ts is None else ts.get("mechanism"),
     )
 
 

@@ -24,10 +24,16 @@ _MATRICES = {"jacobian", "hessian", "covariance"}
 
 @dataclass(frozen=True)
 class TimeScales:
-    """Two-scale split (docs/theory.md section 4): ``slow`` variables move with step eta*epsilon."""
+    """Two-scale split (docs/theory.md section 4): the ``slow`` variables and what makes them slow.
+
+    ``mechanism`` is ``"weak-coupling"`` (one step eta for every coordinate; y is slow because its
+    drift is O(epsilon) near the fast manifold, docs/theory.md section 4b) or ``"step-separation"``
+    (the slow coordinates take steps eta*epsilon, section 4a).
+    """
 
     slow: tuple
     epsilon: sp.Symbol | None = None
+    mechanism: str = "weak-coupling"
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ def model(
     bounds=None,
     slow: Sequence[str] | None = None,
     epsilon: str | None = None,
+    mechanism: str | None = None,
     name: str = "model",
     description: str = "",
 ) -> Model:
@@ -52,9 +53,10 @@ def model(
         Named constants (values exact: 0.1 means 1/10).
     bounds : list of [low, high], optional
         Where critical points are searched (default [-5, 5] each).
-    slow, epsilon : optional
-        The two-scale split: slow variables and the symbol of the weak coupling
-        (docs/theory.md section 4).
+    slow, epsilon, mechanism : optional
+        The two-scale split: slow variables, the symbol epsilon, and what makes the slow variables
+        slow: ``"weak-coupling"`` (default; one step for every coordinate) or ``"step-separation"``
+        (slow coordinates take steps eta*epsilon) (docs/theory.md section 4).
     name, description : str
         What the model is called, and one line about it.
 
@@ -122,7 +124,12 @@ def model(
         raise ModelError("[domain] bounds must be a list of [low, high] pairs of numbers") from None
 
     ts = None
-    if slow is not None or epsilon is not None:
+    if slow is not None or epsilon is not None or mechanism is not None:
+        mechanism = "weak-coupling" if mechanism is None else str(mechanism)
+        if mechanism not in ("weak-coupling", "step-separation"):
+            raise ModelError(
+                f"[timescales] mechanism must be 'weak-coupling' or 'step-separation', got {mechanism[:40]!r}"
+            )
         if slow is None:
             raise ModelError("[timescales] needs slow = [...] naming the slow variables")
         if isinstance(slow, str):
@@ -130,7 +137,7 @@ def model(
         unknown = [s for s in slow if s not in {str(v) for v in vars_}]
         if unknown:
             raise ModelError(f"[timescales] slow names unknown variable {unknown[0]}")
-        ts = TimeScales(tuple(namespace[s] for s in slow), eps_sym)
+        ts = TimeScales(tuple(namespace[s] for s in slow), eps_sym, mechanism)
     return Model(
         name=name,
         variables=vars_,
