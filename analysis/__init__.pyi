@@ -11,9 +11,10 @@ from ._collapse import (
     stationary_heterozygosity,
 )
 from ._count_chain import CountChain, check_fresh, check_masses, count_chain, exact_fixation_time_two_atoms
-from ._critical import CriticalPoint, attractors, critical_points, saddles
+from ._critical import CriticalComponent, CriticalPoint, attractors, critical_points, saddles
 from ._derive import Derivation, derive
 from ._diffusion import DiffusionScores, GaussianMixtureLaw, diffusion_scores, ou_transition
+from ._domain_checks import ModelWarning, check_domain
 from ._episodes import episode_ode, episode_steps, episode_time, fresh_episode_mean
 from ._errors import InputError, MemdynError, ModelError, SolverError
 from ._files import builtin_models, load_model, model_from_dict, parse_assignments
@@ -28,13 +29,18 @@ from ._parse import exact_number, parse_expression
 from ._qp_check import QuasiPotentialCheck, check_quasi_potential
 from ._relaxation import RelaxationOscillation, Segment, cycle_trajectory, relaxation_oscillation
 from ._result import Result
+from ._sympy_guard import symbolic_budget
 from ._timescales import two_scale_reduction
 from ._timescales_result import Branch, TwoScaleReduction
 
 __all__ = [
+    "ModelWarning",
+    "check_domain",
+    "symbolic_budget",
     "Branch",
     "ClosedFormQuasiPotential",
     "CountChain",
+    "CriticalComponent",
     "CriticalPoint",
     "Derivation",
     "DiffusionScores",

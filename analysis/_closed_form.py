@@ -33,7 +33,7 @@ from ._lambdify import array_function
 from ._lyapunov import linear_quasi_potential
 from ._model import Model
 from ._noise import GaussianNoise
-from ._sympy_guard import _INTEGRATE_SECONDS, _SIMPLIFY_SECONDS, _guarded
+from ._sympy_guard import _INTEGRATE_SECONDS, _SIMPLIFY_SECONDS, _guarded, current_budget, guarded_simplify
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -53,19 +53,32 @@ def _potential_of_drift(m: Model) -> tuple[sp.Expr | None, bool]:
     J = m.jacobian
     d = m.dim
     if any(
-        _guarded(lambda i=i, j=j: sp.simplify(J[i, j] - J[j, i]), _SIMPLIFY_SECONDS, 1) != 0
+        _guarded(
+            lambda i=i, j=j: sp.simplify(J[i, j] - J[j, i]),
+            _SIMPLIFY_SECONDS,
+            1,
+            what="simplify of the curl of the drift",
+            fallback="drift treated as not curl-free",
+        )
+        != 0
         for i in range(d)
         for j in range(i + 1, d)
     ):
         return None, False
     phi = sp.Integer(0)
     for i, v in enumerate(m.variables):  # line integral, one coordinate at a time
-        rest = sp.simplify(-m.drift[i] - sp.diff(phi, v))
-        part = _guarded(lambda rest=rest, v=v: sp.integrate(rest, v), _INTEGRATE_SECONDS, None)
+        rest = guarded_simplify(-m.drift[i] - sp.diff(phi, v), f"the drift's potential (d/d{v})")
+        part = _guarded(
+            lambda rest=rest, v=v: sp.integrate(rest, v),
+            _INTEGRATE_SECONDS,
+            None,
+            what=f"integral of the drift's potential (d{v})",
+            fallback="no closed form",
+        )
         if part is None or part.has(sp.Integral):
             return None, True
         phi = phi + part
-    return sp.simplify(phi), True
+    return guarded_simplify(phi, "the drift's potential"), True
 
 
 def _vector_function(vec, variables):
@@ -89,7 +102,7 @@ def _candidates(m: Model, grad_fn) -> list[tuple[np.ndarray, tuple | None, bool]
     dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
     for c in critical_points(m):
         if c.kind == "minimum":
-            out.append((c.array, c.exact, False))
+            out.append((c.array, c.exact, bool(getattr(c, "degenerate", False))))
         elif c.kind == "degenerate":
             ok = True
             for r in (1e-3 * width, 1e-2 * width):
@@ -107,6 +120,9 @@ def _normalised(m, raw_value, candidates):
     ``raw_value(point_float, exact_or_None) -> (float, sympy or None)`` evaluates the
     unnormalised V."""
     vals = [raw_value(x, ex if _nice(ex) else None) for x, ex, _ in candidates]
+    finite = [k for k, v in enumerate(vals) if np.isfinite(v[0])]  # a singular point is no minimum of V
+    vals = [vals[k] for k in finite]
+    candidates = [candidates[k] for k in finite]
     if not vals:
         return (), None, None, sp.Integer(0)
     floats = np.array([v[0] for v in vals])
@@ -118,7 +134,13 @@ def _normalised(m, raw_value, candidates):
     for (x, ex, deg), (fv, sv) in zip(candidates, vals):
         exact_value = None
         if sv is not None and offset_exact is not None:
-            exact_value = _guarded(lambda sv=sv: sp.simplify(sv - offset_exact), _SIMPLIFY_SECONDS, None)
+            exact_value = _guarded(
+                lambda sv=sv: sp.simplify(sv - offset_exact),
+                _SIMPLIFY_SECONDS,
+                None,
+                what="simplify of the exact V at the minima",
+                fallback="floats only",
+            )
         minima.append(
             PotentialMinimum(
                 tuple(float(t) for t in x), ex if _nice(ex) else None, float(fv - floats[k]), exact_value, deg
@@ -132,7 +154,11 @@ def _tidy(expr):
     """The shorter of simplify and factor (e.g. (x^2 - 1)^2 (3 + x)/2, not its expansion)."""
     forms = [expr]
     for f in (sp.simplify, sp.factor):
-        forms.append(_guarded(lambda f=f: f(expr), _SIMPLIFY_SECONDS, expr))
+        forms.append(
+            _guarded(
+                lambda f=f: f(expr), _SIMPLIFY_SECONDS, expr, what=f"{f.__name__} of V", fallback="shown unsimplified"
+            )
+        )
     return min(forms, key=sp.count_ops)
 
 
@@ -145,8 +171,12 @@ def _symbolic_result(m, method, V_raw, grad, prefactor, reason, raw_value=None):
         def raw_value(x, ex):
             if ex is not None:
                 sv = V_raw.xreplace(dict(zip(m.variables, ex)))
-                return float(sp.N(sv, 30)), sv
-            return float(raw_fn(x)), None
+                num = sp.N(sv, 30)
+                if num.is_real and num.is_finite:
+                    return float(num), sv
+                return float("nan"), None  # V is singular there (log 0, 1/0): not a minimum
+            with np.errstate(all="ignore"):
+                return float(raw_fn(x)), None
 
     minima, ref, ex_ref, offset = _normalised(m, raw_value, cands)
     V = _tidy(V_raw - offset) if offset != 0 else V_raw
@@ -188,14 +218,14 @@ def one_dimensional_quasi_potential(model: Model, *, timeout: float = _INTEGRATE
             "(V' is the non-zero root of H(x, p) = 0, found numerically)"
         )
     x = m.variables[0]
-    s2 = sp.simplify(m.covariance[0, 0])
+    s2 = guarded_simplify(m.covariance[0, 0], "sigma^2")
     if s2 == 0:
         raise ModelError("the noise variance is zero: there is no quasi-potential")
-    dV = sp.simplify(-2 * m.drift[0] / s2)
-    prefactor = sp.simplify(1 / s2)
+    dV = guarded_simplify(-2 * m.drift[0] / s2, "V'")
+    prefactor = guarded_simplify(1 / s2, "the prefactor sigma^-2")
     grad = sp.ImmutableMatrix([dV])
     reason = "one dimension with Gaussian noise: V = -int 2 b / sigma^2, density sigma^-2 exp(-V/eta)"
-    G = _guarded(lambda: sp.integrate(dV, x), timeout, None)
+    G = _guarded(lambda: sp.integrate(dV, x), timeout, None, what="integral of V'", fallback="quadrature")
     if G is not None and not G.has(sp.Integral):
         return _symbolic_result(m, "one-dimensional", _tidy(G), grad, prefactor, reason)
 
@@ -252,8 +282,8 @@ def closed_form_quasi_potential(model: Model, *, timeout: float = _INTEGRATE_SEC
     model : Model
         The model.
     timeout : float
-        Seconds allowed to sympy's ``integrate`` (1-D route, curl-free drifts); the guard uses
-        SIGALRM, so off the main thread sympy runs unguarded.
+        Seconds allowed to sympy's ``integrate`` (1-D route, curl-free drifts); every sympy call
+        goes through :mod:`analysis._sympy_guard` (inside ``derive`` also under its total budget).
 
     Returns
     -------
@@ -272,7 +302,11 @@ def closed_form_quasi_potential(model: Model, *, timeout: float = _INTEGRATE_SEC
     key = ("closed_form_quasi_potential", timeout)
     if key in m._cache:
         return m._cache[key]
-    m._cache[key] = result = _route(m, timeout)
+    budget = current_budget()
+    before = len(budget.notes) if budget is not None else 0
+    result = _route(m, timeout)
+    if budget is None or len(budget.notes) == before:  # a form cut short by the budget is not cached
+        m._cache[key] = result
     return result
 
 
@@ -291,10 +325,10 @@ def _route(m: Model, timeout: float) -> ClosedFormQuasiPotential:
     isotropic = m.noise.is_isotropic or d == 1
     F, curl_free = _potential_of_drift(m) if (m.is_gradient or d > 1) else (None, False)
     if F is not None and constant and isotropic:
-        s = sp.simplify(cov[0, 0])
+        s = guarded_simplify(cov[0, 0], "the noise variance")
         if s.is_zero:
             return no_closed_form("no closed form: the noise covariance is zero")
-        grad = sp.ImmutableMatrix([sp.simplify(2 * sp.diff(F, v) / s) for v in m.variables])
+        grad = sp.ImmutableMatrix([guarded_simplify(2 * sp.diff(F, v) / s, "grad V") for v in m.variables])
         return _symbolic_result(
             m,
             "gradient",

@@ -13,15 +13,30 @@ Jacobian) otherwise, so that "minimum" means "stable" in both cases:
 * ``minimum`` -- all eigenvalues positive (real parts for drift models): an attractor;
 * ``saddle`` -- mixed signs; ``index`` counts the unstable directions;
 * ``maximum`` -- all negative (a repeller); in one dimension the barrier tops;
-* ``degenerate`` -- an eigenvalue (real part) is zero to rounding: the linearisation
-  does not decide.
+A point whose linearisation is singular (an eigenvalue, or real part, zero to rounding) is
+decided by a higher-order test (docs/theory.md sections 2 and 3: degenerate minima are attractors
+and dominate the stationary law): first, does the zero set of the drift continue along the kernel
+of the linearisation (a curve or surface of critical points)? If so the whole connected set is one
+:class:`CriticalComponent`, traced by continuation (steps of 1% of the domain along the kernel, each
+projected back onto the zero set by minimum-norm Newton; 5% steps on surfaces, 10% on higher-dimensional
+sets; at most ``_MAX_SAMPLES`` sample points), and
+classified by the signs of the non-zero eigenvalues (or the sphere test in the normal directions).
+Otherwise the point is isolated and is tested on small spheres around it (three radii, 10%, 3% and 1% of the
+domain width, at most 0.3 of the distance to the nearest other critical point; +-1 in 1-D, the +-axes and 64 random
+directions in d >= 2): for gradient models F(x + r u) - F(x) > 0 in every direction makes it a
+``minimum`` (``degenerate=True``, e.g. the bottom of F = x^4), < 0 a ``maximum``, both signs at
+every radius a ``saddle``; for drift models <b(x + r u), u> < 0 in every direction (|x - x_0|
+decreases: an attractor) makes it a ``minimum``, > 0 a ``maximum``. Anything else is
+``undetermined`` (refused honestly: a finite set of directions cannot decide it). The test is
+numeric: a descent direction missed by the sampled directions would be missed by it too.
+Work is bounded: Newton iterations, sample counts (``_MAX_SAMPLES`` per component,
+``_MAX_TOTAL_SAMPLES`` in all) and directions are all capped. A set too large for the cap (e.g. an
+8-dimensional plane of minima in d = 10) is reported with ``complete=False``, and further Newton
+landings at its loss level with the same number of continuation directions are taken to lie on it.
 """
 
 from __future__ import annotations
 
-import signal
-import threading
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +44,7 @@ import sympy as sp
 
 from ._errors import SolverError
 from ._model import Model
+from ._sympy_guard import _time_limit as _sympy_guard_time_limit
 
 _EXACT_SECONDS = 10
 
@@ -49,10 +65,16 @@ class CriticalPoint:
     eigenvalues_imag: tuple
     loss: float | None = None
     exact: tuple | None = None
+    degenerate: bool = False
 
     @property
     def array(self) -> np.ndarray:
         return np.array(self.point, dtype=float)
+
+    @property
+    def samples(self) -> np.ndarray:
+        """(n, d) points standing for the critical set: the point itself for an isolated point."""
+        return self.array[None, :]
 
     @property
     def is_stable(self) -> bool:
@@ -70,26 +92,46 @@ class CriticalPoint:
             out["eigenvalues_imag"] = list(self.eigenvalues_imag)
         if self.exact is not None:
             out["exact"] = [str(c) for c in self.exact]
+        if self.degenerate:
+            out["degenerate"] = True
         return out
 
 
-@contextmanager
-def _time_limit(seconds: int):
-    """SIGALRM guard around sympy calls that can run for ever; a no-op off the main thread."""
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGALRM"):
-        yield
-        return
+@dataclass(frozen=True)
+class CriticalComponent(CriticalPoint):
+    """A connected set of critical points (a curve or surface of zeros of the drift), e.g. the
+    circle of minima of F = (x^2 + y^2 - 1)^2 (docs/theory.md section 2: the attractors K_i are
+    components, not only points).
 
-    def handler(signum, frame):
-        raise TimeoutError
+    ``point`` is a representative sample (``eigenvalues`` are those there: ``dimension`` of them
+    vanish), ``points`` the samples along the set, about ``step`` apart, found by continuation
+    (``complete`` False when the sample cap stopped it before the whole set was covered), and
+    ``dimension`` the dimension of the set. ``degenerate`` is always True.
+    """
 
-    old = signal.signal(signal.SIGALRM, handler)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
+    points: tuple = ()
+    dimension: int = 1
+    step: float = 0.0
+    complete: bool = True
+
+    @property
+    def samples(self) -> np.ndarray:
+        return np.array(self.points, dtype=float).reshape(len(self.points), -1)
+
+    def to_dict(self) -> dict:
+        out = super().to_dict()
+        out.update(
+            component=True,
+            dimension=self.dimension,
+            samples=len(self.points),
+            points=[list(p) for p in self.points],
+            complete=self.complete,
+        )
+        return out
+
+
+# the one nested-safe SIGALRM guard (an inner limit never cancels an outer one)
+_time_limit = _sympy_guard_time_limit
 
 
 def _exact_solutions(m: Model) -> list[tuple] | None:
@@ -174,44 +216,37 @@ def _numeric_roots(m: Model, *, starts: int, seed: int) -> list[np.ndarray]:
             if np.nanmax(np.abs(step), initial=0.0) < 1e-14 * max(1.0, float(np.abs(width).max())):
                 break
     X = X[np.isfinite(X).all(axis=1)]
-    roots = []
-    for x in X:
-        x = _polish(x, b, J)
-        if x is not None and _inside(x, m.bounds):
-            roots.append(x)
-    return roots
+    X, good = _polish_all(X, b, J)
+    return [x for x, g in zip(X, good) if g and _inside(x, m.bounds)]
 
 
-def _polish(x, b, J, iterations: int = 8):
-    """Undamped Newton to machine precision; None if the point is not a root."""
-    bx = b(x)
-    scale = 1.0 + float(np.abs(J(x)).max()) * (1.0 + float(np.abs(x).max()))
-    for _ in range(iterations):
-        try:
-            dx = np.linalg.solve(J(x), bx)
-        except np.linalg.LinAlgError:
-            dx = np.linalg.lstsq(J(x), bx, rcond=None)[0]
-        if not np.all(np.isfinite(dx)):
-            break
-        x_new = x - dx
-        b_new = b(x_new)
-        if np.linalg.norm(b_new) <= np.linalg.norm(bx):
-            x, bx = x_new, b_new
-        if np.linalg.norm(dx) <= 4 * np.finfo(float).eps * (1.0 + np.linalg.norm(x)):
-            break
-    return x if np.linalg.norm(bx) <= 1e-8 * scale else None
+def _polish_all(X, b, J, iterations: int = 8):
+    """Undamped Newton to machine precision on all points at once (a step is kept where it does
+    not increase |b|): (points, mask of those that are roots, |b| <= 1e-8 x the Jacobian scale)."""
+    if len(X) == 0:
+        return X, np.zeros(0, dtype=bool)
+    with np.errstate(all="ignore"):
+        bx = b(X).reshape(X.shape)
+        scale = 1.0 + np.abs(J(X)).reshape(len(X), -1).max(axis=1) * (1.0 + np.abs(X).max(axis=1))
+        for _ in range(iterations):
+            Jx = J(X).reshape(len(X), X.shape[1], X.shape[1])
+            try:
+                dx = np.linalg.solve(Jx, bx[..., None])[..., 0]
+            except np.linalg.LinAlgError:
+                dx = np.stack([np.linalg.lstsq(Jx[i], bx[i], rcond=None)[0] for i in range(len(X))])
+            fine = np.isfinite(dx).all(axis=1)
+            X_new = np.where(fine[:, None], X - np.where(fine[:, None], dx, 0.0), X)
+            b_new = b(X_new).reshape(X.shape)
+            better = fine & (np.linalg.norm(b_new, axis=1) <= np.linalg.norm(bx, axis=1))
+            X = np.where(better[:, None], X_new, X)
+            bx = np.where(better[:, None], b_new, bx)
+        good = np.isfinite(X).all(axis=1) & (np.linalg.norm(bx, axis=1) <= 1e-8 * scale)
+    return X, good
 
 
 def _classify(m: Model, x: np.ndarray) -> tuple[str, int, tuple, tuple]:
-    if m.is_gradient:
-        H = m.function("hessian")(x)
-        ev = np.linalg.eigvalsh((H + H.T) / 2)
-        re, im = ev, np.zeros_like(ev)
-    else:
-        ev = np.linalg.eigvals(-m.function("jacobian")(x))
-        order = np.lexsort((ev.imag, ev.real))
-        re, im = ev.real[order], ev.imag[order]
-    tol = 1e-8 * max(1.0, float(np.abs(re).max(initial=0.0)))
+    re, im = _spectrum(m, x)
+    tol = _zero_tol(re)
     unstable = int(np.sum(re < -tol))
     if np.any(np.abs(re) <= tol):
         kind = "degenerate"
@@ -222,6 +257,297 @@ def _classify(m: Model, x: np.ndarray) -> tuple[str, int, tuple, tuple]:
     else:
         kind = "saddle"
     return kind, unstable, tuple(float(v) for v in re), tuple(float(v) for v in im)
+
+
+def _spectrum(m: Model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues of Hess F (gradient) or real/imaginary parts of those of -Db, ascending."""
+    if m.is_gradient:
+        H = m.function("hessian")(x)
+        ev = np.linalg.eigvalsh((H + H.T) / 2)
+        return ev, np.zeros_like(ev)
+    ev = np.linalg.eigvals(-m.function("jacobian")(x))
+    order = np.lexsort((ev.imag, ev.real))
+    return ev.real[order], ev.imag[order]
+
+
+def _zero_tol(re) -> float:
+    return 1e-8 * max(1.0, float(np.abs(re).max(initial=0.0)))
+
+
+_MAX_SAMPLES = 2000  # continuation samples per component (a 2-D surface at 1% steps may need more)
+_MAX_TOTAL_SAMPLES = 8000  # over all components of a model: the work of the continuation is bounded
+_PROJECT_ITERATIONS = 40
+
+
+def _project(x, b, J, scale):
+    """Minimum-norm Newton onto the zero set of b from x; None when it does not land on it."""
+    for _ in range(_PROJECT_ITERATIONS):
+        bx = b(x)
+        if not np.all(np.isfinite(bx)):
+            return None
+        if np.linalg.norm(bx) <= 1e-12 * scale:
+            return x
+        dx = np.linalg.lstsq(J(x), bx, rcond=1e-9)[0]
+        if not np.all(np.isfinite(dx)):
+            return None
+        x = x - dx
+        if np.linalg.norm(dx) <= 4 * np.finfo(float).eps * (1.0 + np.linalg.norm(x)):
+            break
+    return x if np.all(np.isfinite(x)) and np.linalg.norm(b(x)) <= 1e-8 * scale else None
+
+
+def _kernel(m: Model, x: np.ndarray, loose: bool = False) -> np.ndarray:
+    """Orthonormal basis (k, d) of the (numerical) kernel of the linearisation at x."""
+    A = m.function("hessian")(x) if m.is_gradient else -m.function("jacobian")(x)
+    return _kernel_basis(A, loose)
+
+
+def _kernel_basis(A, loose: bool = True) -> np.ndarray:
+    """Orthonormal basis (k, d) of the numerical kernel of the matrix A (relative 1e-8, loose 1e-6)."""
+    A = np.atleast_2d(np.asarray(A, dtype=float))
+    u, sv, vt = np.linalg.svd(A)
+    tol = (1e-6 if loose else 1e-8) * max(1.0, float(sv.max(initial=0.0)))
+    return vt[sv <= tol]
+
+
+def _continuations(m, x, b, J, h, scale, bounds) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Kernel directions along which the zero set of b continues from x: a step h along them,
+    projected back, lands on it at least h/2 away. Tried: the kernel basis, the coordinate axes
+    projected onto the kernel (two crossing lines continue only along particular kernel
+    directions) and 8 random kernel directions (seed 0), until they span the kernel.
+
+    Returns an orthonormal basis (k, d) of the successful directions and the points landed on."""
+    K = _kernel(m, x)
+    if not len(K):
+        return np.zeros((0, m.dim)), []
+    cand = np.vstack([K, np.eye(m.dim) @ K.T @ K, np.random.default_rng(0).standard_normal((8, len(K))) @ K])
+    cand = cand[np.linalg.norm(cand, axis=1) > 1e-8]
+    cand /= np.linalg.norm(cand, axis=1, keepdims=True)
+    dirs, landed = [], []
+    for v in cand:
+        if len(dirs) == len(K):
+            break
+        if dirs and np.linalg.matrix_rank(np.vstack([*dirs, v]), tol=1e-6) == len(dirs):
+            continue  # already spanned
+        ok = False
+        for sign in (1.0, -1.0):
+            y = _project(x + sign * h * v, b, J, scale)
+            if y is not None and np.linalg.norm(y - x) >= 0.5 * h and _inside(y, bounds, 0.05):
+                ok = True
+                landed.append(y)
+        if ok:
+            dirs.append(v)
+    if not dirs:
+        return np.zeros((0, m.dim)), []
+    return np.linalg.qr(np.array(dirs).T)[0].T, landed
+
+
+def _trace(m, x, b, J, h, scale, bounds, cap: int = _MAX_SAMPLES) -> tuple[np.ndarray, bool]:
+    """Samples about h apart on the connected zero set through x (breadth-first continuation
+    along :func:`_continuations`); at most ``cap``, the flag False when that cap stopped it."""
+    samples = np.empty((max(cap, 1), m.dim))
+    samples[0] = x
+    n = 1
+    frontier = [x]
+    while frontier:
+        p = frontier.pop(0)
+        for y in _continuations(m, p, b, J, h, scale, bounds)[1]:
+            if not _inside(y, bounds):
+                continue
+            if np.min(np.linalg.norm(samples[:n] - y, axis=1)) < 0.5 * h:
+                continue
+            if n >= cap:
+                return samples[:n].copy(), False
+            samples[n] = y
+            n += 1
+            frontier.append(y)
+    return samples[:n].copy(), True
+
+
+def _sphere_directions(d: int, normal: np.ndarray | None = None) -> np.ndarray:
+    """Test directions: +-1 in 1-D; +-axes and 64 random ones (seed 0) otherwise; projected
+    onto the span of ``normal`` (rows) when given."""
+    if d == 1:
+        dirs = np.array([[1.0], [-1.0]])
+    else:
+        rnd = np.random.default_rng(0).standard_normal((32, d))
+        dirs = np.vstack([np.eye(d), -np.eye(d), rnd, -rnd])
+    if normal is not None:
+        if len(normal) == 0:
+            return np.zeros((0, d))
+        dirs = np.vstack([normal, -normal, dirs @ normal.T @ normal])
+    n = np.linalg.norm(dirs, axis=1)
+    dirs = dirs[n > 1e-12]
+    return dirs / np.linalg.norm(dirs, axis=1, keepdims=True)
+
+
+def _sphere_test(m: Model, x: np.ndarray, rho: float, dirs: np.ndarray) -> str:
+    """Higher-order kind of a critical point with a singular linearisation (module docstring)."""
+    if len(dirs) == 0:
+        return "undetermined"
+    signs = []
+    with np.errstate(all="ignore"):
+        for r in (rho, 0.3 * rho, 0.1 * rho):
+            X = x + r * dirs
+            if m.is_gradient:
+                F = m.function("loss")
+                f0 = float(F(x))
+                vals = np.asarray(F(X), dtype=float).reshape(-1) - f0
+                tol = 64 * np.finfo(float).eps * max(1.0, abs(f0))
+            else:  # radial component of the drift: < 0 means |x - x0| decreases
+                vals = np.einsum("ij,ij->i", m.function("drift")(X).reshape(len(X), -1), dirs)
+                tol = 64 * np.finfo(float).eps * max(1.0, float(np.abs(vals).max(initial=0.0)))
+            if not np.all(np.isfinite(vals)):
+                return "undetermined"
+            signs.append(
+                (bool(np.all(vals > tol)), bool(np.all(vals < -tol)), bool(np.any(vals > tol) and np.any(vals < -tol)))
+            )
+    up = "minimum" if m.is_gradient else "maximum"
+    down = "maximum" if m.is_gradient else "minimum"
+    if all(s[0] for s in signs):
+        return up
+    if all(s[1] for s in signs):
+        return down
+    if m.is_gradient and all(s[2] for s in signs):
+        return "saddle"
+    return "undetermined"
+
+
+def _index_of(kind: str, re, dim: int) -> int:
+    tol = _zero_tol(np.asarray(re))
+    neg = int(np.sum(np.asarray(re) < -tol))
+    return dim if kind == "maximum" else max(neg, 1) if kind == "saddle" else neg
+
+
+def _same_level(a, b) -> bool:
+    """Equal losses to 1e-9 relative (None -- drift models -- matches None)."""
+    if a is None or b is None:
+        return a is None and b is None
+    return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
+
+
+def _step(h: float, k: int) -> float:
+    """Sample spacing on a k-dimensional set: 1% of the domain on curves, 5% on surfaces, 10% above
+    (the sample cap)."""
+    return h * {1: 1.0, 2: 5.0}.get(k, 10.0)
+
+
+def _resolve_degenerate(m, unique, width, loss_fn):
+    """Split the degenerate points of ``unique`` into isolated points (decided by the sphere
+    test) and components (traced by continuation, merged where their samples meet, e.g. crossing
+    curves); returns CriticalPoint/CriticalComponent."""
+    from scipy.spatial import cKDTree
+
+    b, J = m.function("drift"), m.function("jacobian")
+    h = 0.01 * width
+    all_pts = np.array([x for _, x in unique]).reshape(len(unique), m.dim)
+    out: list[CriticalPoint] = []
+    traced: list[list] = []  # [samples, step, scale, complete, starts]
+    isolated = []
+    for ex, x in sorted(unique, key=lambda t: tuple(t[1])):
+        kind, index, re, im = _classify(m, x)
+        loss = float(loss_fn(x)) if loss_fn is not None else None
+        pt = tuple(float(v) for v in x)
+        if kind != "degenerate":
+            out.append(CriticalPoint(pt, kind, index, re, im, loss, ex))
+            continue
+        if any(np.min(np.linalg.norm(t[0] - x, axis=1)) <= 2 * t[1] for t in traced):
+            continue  # on a component already traced
+        scale = 1.0 + float(np.abs(J(x)).max()) * (1.0 + float(np.abs(x).max()))
+        tangent = _continuations(m, x, b, J, h, scale, m.bounds)[0] if m.dim > 1 else np.zeros((0, 1))
+        if len(tangent):
+            same = [t for t in traced if not t[3] and t[5] == len(tangent) and _same_level(t[6], loss)]
+            if same:  # a set too large to sample whole (the cap): a root at its level is taken to lie on it
+                continue
+            hk = _step(h, len(tangent))
+            budget = _MAX_TOTAL_SAMPLES - sum(len(t[0]) for t in traced)
+            S, complete = _trace(m, x, b, J, hk, scale, m.bounds, cap=min(_MAX_SAMPLES, max(budget, 1)))
+            traced.append([S, hk, scale, complete, [x], len(tangent), loss])
+        else:
+            isolated.append((ex, x, re, im, loss, pt))
+    # merge components whose samples come within a step of each other (crossing curves)
+    merged: list[list] = []
+    for t in traced:
+        for g in merged:
+            gap = cKDTree(g[0]).query(t[0], distance_upper_bound=max(g[1], t[1]))[0]
+            if np.isfinite(gap).any():
+                g[0] = np.vstack([g[0], t[0]])
+                g[1], g[3], g[4] = max(g[1], t[1]), g[3] and t[3], g[4] + t[4]
+                g[5] = min(g[5], t[5])
+                break
+        else:
+            merged.append(list(t))
+    for S, hk, scale, complete, starts, _, _ in merged:
+        comp = _component(m, S, hk, scale, complete, all_pts, width, loss_fn)
+        fine = _step(h, comp.dimension)
+        if fine < hk:  # traced from a crossing with more directions: resample at the spacing of its dimension
+            parts = [_trace(m, x0, b, J, fine, scale, m.bounds) for x0 in starts]
+            S = np.vstack([p[0] for p in parts])
+            keep = [0]
+            for i in range(1, len(S)):  # drop duplicates (the parts overlap)
+                if np.min(np.linalg.norm(S[keep] - S[i], axis=1)) >= 0.5 * fine:
+                    keep.append(i)
+            comp = _component(m, S[keep], fine, scale, all(p[1] for p in parts), all_pts, width, loss_fn)
+        out.append(comp)
+    comps = [c.samples for c in out if isinstance(c, CriticalComponent)]
+    for ex, x, re, im, loss, pt in isolated:
+        if any(np.min(np.linalg.norm(S - x, axis=1)) <= 2 * h for S in comps):
+            continue
+        others = all_pts[np.linalg.norm(all_pts - x, axis=1) > 1e-7 * width]
+        rho = _sphere_radius(x, others, width)
+        dkind = _sphere_test(m, x, rho, _sphere_directions(m.dim))
+        out.append(CriticalPoint(pt, dkind, _index_of(dkind, re, m.dim), re, im, loss, ex, True))
+    return out
+
+
+def _component(m, S, hk, scale, complete, all_pts, width, loss_fn) -> CriticalComponent:
+    """The component with samples S: its dimension is the most common number of continuation
+    directions over (at most 32) samples, the representative the first sample with it (a crossing
+    of two curves continues in more directions), and its kind from the non-zero eigenvalues there
+    (the sphere test in the normal directions when some normal eigenvalue vanishes too)."""
+    from scipy.spatial import cKDTree
+
+    b, J = m.function("drift"), m.function("jacobian")
+    probe = np.unique(np.linspace(0, len(S) - 1, min(len(S), 32)).astype(int))
+    tangents = {int(i): _continuations(m, S[i], b, J, hk, scale, m.bounds)[0] for i in probe}
+    counts = np.bincount([len(t) for t in tangents.values()])
+    k = int(np.argmax(counts[1:]) + 1) if len(counts) > 1 else 1
+    first = next((i for i in probe if len(tangents[int(i)]) == k), int(probe[0]))
+    rep = S[first]
+    tangent = tangents[int(first)][:k]
+    re, im = _spectrum(m, rep)
+    normal = np.linalg.svd(np.eye(m.dim) - tangent.T @ tangent)[2][: m.dim - len(tangent)]
+    tol = _zero_tol(re)
+    rest = re[np.abs(re) > tol]
+    if len(rest) == m.dim - k:  # non-degenerate across the set: the signs decide
+        kind = "minimum" if np.all(rest > 0) else "maximum" if np.all(rest < 0) else "saddle"
+    else:
+        near = cKDTree(S).query(all_pts, distance_upper_bound=2 * hk)[0]
+        others = all_pts[~np.isfinite(near)]
+        kind = _sphere_test(m, rep, _sphere_radius(rep, others, width), _sphere_directions(m.dim, normal))
+    index = int(np.sum(re < -tol))
+    loss = float(loss_fn(rep)) if loss_fn is not None else None
+    return CriticalComponent(
+        tuple(float(v) for v in rep),
+        kind,
+        index,
+        tuple(float(v) for v in re),
+        tuple(float(v) for v in im),
+        loss,
+        None,
+        True,
+        points=tuple(tuple(float(v) for v in s) for s in S),
+        dimension=k,
+        step=hk,
+        complete=complete,
+    )
+
+
+def _sphere_radius(x, others, width) -> float:
+    rho = 0.1 * width
+    if len(others):
+        rho = min(rho, 0.3 * float(np.min(np.linalg.norm(others - x, axis=1))))
+    return rho
 
 
 def critical_points(
@@ -244,7 +570,10 @@ def critical_points(
     Returns
     -------
     tuple of CriticalPoint
-        Sorted lexicographically by coordinates.
+        Sorted lexicographically by coordinates. Points with a singular linearisation carry
+        ``degenerate=True`` and the kind of the higher-order test (``"undetermined"`` when it
+        cannot decide); a curve or surface of critical points is one :class:`CriticalComponent`
+        (module docstring).
 
     Raises
     ------
@@ -275,21 +604,14 @@ def critical_points(
     # de-duplicate, preferring exact representatives
     width = max(hi - lo for lo, hi in model.bounds)
     unique: list[tuple[tuple | None, np.ndarray]] = []
+    kept = np.empty((len(found), model.dim))
     for ex, x in sorted(found, key=lambda t: t[0] is None):
-        if all(np.linalg.norm(x - y) > 1e-7 * width for _, y in unique):
+        if not len(unique) or np.min(np.linalg.norm(kept[: len(unique)] - x, axis=1)) > 1e-7 * width:
+            kept[len(unique)] = x
             unique.append((ex, x))
     loss_fn = model.function("loss") if model.is_gradient else None
-    out, kept_degenerate = [], []
-    for ex, x in sorted(unique, key=lambda t: tuple(t[1])):
-        kind, index, re, im = _classify(model, x)
-        if kind == "degenerate" and ex is None:
-            # a curve or surface of critical points (e.g. a ring of minima) is not a finite set:
-            # Newton lands anywhere on it, so keep representatives 2% of the domain apart
-            if any(np.linalg.norm(x - y) < 0.02 * width for y in kept_degenerate):
-                continue
-            kept_degenerate.append(x)
-        loss = float(loss_fn(x)) if loss_fn is not None else None
-        out.append(CriticalPoint(tuple(float(v) for v in x), kind, index, re, im, loss, ex))
+    out = _resolve_degenerate(model, unique, width, loss_fn)
+    out.sort(key=lambda c: c.point)
     result = tuple(out)
     model._cache[key] = result
     return result
@@ -298,17 +620,26 @@ def critical_points(
 def attractors(model: Model, **kw) -> tuple[CriticalPoint, ...]:
     """Stable critical points (kind ``minimum``): the attractors K_i of docs/theory.md section 2.
 
+    Degenerate minima (e.g. the bottom of F = x^4) are included; a continuum of minima (a circle,
+    a valley) is one :class:`CriticalComponent` with its sample points.
+
     Examples
     --------
     >>> from analysis import load_model
     >>> [c.point for c in attractors(load_model("maier-stein"))]
     [(-1.0, 0.0), (1.0, 0.0)]
+    >>> from analysis import model
+    >>> ring = model(variables=["x", "y"], loss="(x**2 + y**2 - 1)**2", covariance="1", bounds=[[-2, 2], [-2, 2]])
+    >>> [(type(a).__name__, a.kind, a.dimension, len(a.points)) for a in attractors(ring)]   # one circle, 1% steps
+    [('CriticalComponent', 'minimum', 1, 157)]
     """
     return tuple(c for c in critical_points(model, **kw) if c.kind == "minimum")
 
 
 def saddles(model: Model, index: int = 1, **kw) -> tuple[CriticalPoint, ...]:
-    """Non-degenerate critical points with ``index`` unstable directions.
+    """Critical points with ``index`` unstable directions: non-degenerate ones, and components of
+    saddles (a ridge of F, e.g. the line x = 0 of (x^2 - 1)^2 + 0 y, is a continuum of index-1
+    gates). Isolated degenerate points are left out (the linearisation does not give their index).
 
     With ``index=1`` these are the gates between basins; in one dimension they are the
     maxima of F (the barrier tops), which is why the filter is on the index, not the kind.
@@ -319,4 +650,8 @@ def saddles(model: Model, index: int = 1, **kw) -> tuple[CriticalPoint, ...]:
     >>> [(c.point, c.kind) for c in saddles(load_model("maier-stein"))]
     [((0.0, 0.0), 'saddle')]
     """
-    return tuple(c for c in critical_points(model, **kw) if c.kind != "degenerate" and c.index == index)
+    return tuple(
+        c
+        for c in critical_points(model, **kw)
+        if c.index == index and c.kind in ("saddle", "maximum") and (not c.degenerate or len(c.samples) > 1)
+    )

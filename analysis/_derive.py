@@ -22,6 +22,7 @@ from ._format import to_jsonable
 from ._hwang import hwang_weights
 from ._model import Model
 from ._result import Result
+from ._sympy_guard import DEFAULT_BUDGET_SECONDS, symbolic_budget
 from ._timescales import two_scale_reduction
 
 
@@ -33,6 +34,8 @@ class Derivation(Result):
     trustworthy answer (a :class:`analysis.SolverError`); a part that does not apply to the
     model (no closed form, no ``[timescales]``, no tied minima) is None with its reason and
     leaves ``converged`` True. ``message`` lists the parts that are missing, with their reasons.
+    ``notes`` says what the symbolic time budget skipped (a simplification not done, an integral
+    taken numerically): the objects are still exact, just not in their shortest form.
     """
 
     model: Model
@@ -50,6 +53,7 @@ class Derivation(Result):
     hwang_weights_reason: str | None
     two_scale: Any | None  # analysis.TwoScaleReduction
     two_scale_reason: str | None
+    notes: tuple = ()  # what the symbolic budget skipped, one line each (analysis._sympy_guard)
     converged: bool = True
     message: str = ""
 
@@ -84,6 +88,8 @@ class Derivation(Result):
             )
         if self.two_scale is not None:
             rows.append(("two-scale branches", len(self.two_scale.branches)))
+        if self.notes:
+            rows.append(("notes", "; ".join(self.notes)))
         return rows
 
     def to_json_dict(self) -> dict:
@@ -117,6 +123,7 @@ class Derivation(Result):
             "lagrangian": None if self.lagrangian is None else str(self.lagrangian),
             "noise": m.noise.kind,
             "gradient": m.is_gradient,
+            "notes": list(self.notes),
         }
         if self.critical_points_reason:
             out["critical_points_reason"] = self.critical_points_reason
@@ -173,7 +180,7 @@ def _two_scale_json(reduction) -> dict:
 
 
 # ---------------------------------------------------------------------- entry point
-def derive(model: Model, *, seed: int = 0) -> Derivation:
+def derive(model: Model, *, seed: int = 0, budget_seconds: float = DEFAULT_BUDGET_SECONDS) -> Derivation:
     """Derive every object of docs/theory.md sections 0, 1, 3 and 4 for ``model``.
 
     Parameters
@@ -182,6 +189,10 @@ def derive(model: Model, *, seed: int = 0) -> Derivation:
         The model.
     seed : int
         Seed of the numeric multistarts (critical points, two-scale branches).
+    budget_seconds : float
+        Total time for the sympy calls that can run for ever (simplify, solve, integrate, ...;
+        :mod:`analysis._sympy_guard`). When it is spent, or one call exceeds its own limit, the
+        object is kept unsimplified or taken by its numeric route, and ``notes`` says so.
 
     Returns
     -------
@@ -198,7 +209,13 @@ def derive(model: Model, *, seed: int = 0) -> Derivation:
     >>> d.converged, [c.kind for c in d.critical_points]
     (True, ['minimum', 'saddle', 'minimum'])
     """
+    with symbolic_budget(budget_seconds) as budget:
+        return _derive(model, seed, budget)
+
+
+def _derive(model: Model, seed: int, budget) -> Derivation:
     failed = []  # parts where a solver gave no trustworthy answer (SolverError)
+    lagrangian = model.lagrangian  # simplified under the symbolic budget (Model.lagrangian)
 
     def attempt(part, compute):
         """(value, None) or (None, the one-line reason) for one part of the derivation."""
@@ -228,6 +245,8 @@ def derive(model: Model, *, seed: int = 0) -> Derivation:
         ts, ts_reason = None, "model has no [timescales] section"
     else:
         ts, ts_reason = attempt("two-scale reduction", lambda: two_scale_reduction(model, seed=seed))
+        if ts is not None and not ts.converged:  # refused (a fold, A singular, no separation): say why
+            ts_reason = ts.message
 
     missing = [
         (name, reason)
@@ -235,7 +254,7 @@ def derive(model: Model, *, seed: int = 0) -> Derivation:
             ("critical points", cps, cps_reason),
             ("quasi-potential", qp if qp is None or qp.converged else None, qp_reason),
             ("Hwang weights", hw, hw_reason),
-            ("two-scale reduction", ts, ts_reason),
+            ("two-scale reduction", ts if ts is None or ts.converged else None, ts_reason),
         )
         if not value
     ]
@@ -247,7 +266,7 @@ def derive(model: Model, *, seed: int = 0) -> Derivation:
         hessian=model.hessian,
         covariance=model.covariance,
         hamiltonian=model.hamiltonian,
-        lagrangian=model.lagrangian,
+        lagrangian=lagrangian,
         critical_points=cps,
         critical_points_reason=cps_reason,
         quasi_potential=qp,
@@ -256,6 +275,7 @@ def derive(model: Model, *, seed: int = 0) -> Derivation:
         hwang_weights_reason=hw_reason,
         two_scale=ts,
         two_scale_reason=ts_reason,
+        notes=tuple(budget.notes),
         converged=not failed,
         message=message,
     )

@@ -92,6 +92,10 @@ def render_summary(d: Derivation) -> str:
             lines.append("  fold points: " + "; ".join("(" + ", ".join(map(str, p)) + ")" for p in r.fold_points))
         if not r.branches:
             lines.append(f"  {r.message}")
+    if d.notes:
+        lines.append("")
+        lines.append("notes (symbolic time budget):")
+        lines += [f"  {n}" for n in d.notes]
     return "\n".join(lines) + "\n"
 
 
@@ -156,6 +160,9 @@ def render_latex(d: Derivation) -> str:
     if d.two_scale is not None:
         out.append(r"\paragraph{Two time scales.}")
         out.append(d.two_scale.latex.rstrip())
+    if d.notes:
+        out.append(r"\paragraph{Notes.}")
+        out.append("\\begin{itemize}\n" + "\n".join(rf"\item {latex_escape(n)}" for n in d.notes) + "\n\\end{itemize}")
     return "\n".join(out) + "\n"
 
 

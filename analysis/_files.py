@@ -7,10 +7,14 @@ from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 
+from ._domain_checks import check_domain
 from ._errors import InputError, ModelError
 from ._model import Model
 from ._model_builder import model
+from ._parse import exact_number, quote
 
+MAX_FILE_BYTES = 1_000_000
+"""Largest model file read (bytes); each expression in it is also limited (analysis._parse.MAX_EXPRESSION_CHARS)."""
 _KNOWN_TOP = {"name", "description", "variables", "parameters", "loss", "drift", "noise", "domain", "timescales"}
 
 
@@ -35,7 +39,13 @@ def _read_source(source: str | Path) -> tuple[str, str]:
     if text_path.suffix == ".toml" or text_path.exists():
         if not text_path.is_file():
             raise InputError(f"model file not found: {source}")
-        return text_path.read_text(encoding="utf-8"), str(text_path)
+        size = text_path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ModelError(f"model file {text_path} is {size} bytes long; the limit is {MAX_FILE_BYTES}")
+        try:
+            return text_path.read_text(encoding="utf-8"), str(text_path)
+        except UnicodeDecodeError:
+            raise ModelError(f"model file {text_path} is not UTF-8 text") from None
     name = str(source)
     res = resources.files("analysis").joinpath("models", f"{name}.toml")
     if not res.is_file():
@@ -109,6 +119,9 @@ def model_from_dict(data: Mapping, *, origin: str = "model") -> Model:
     params = data.get("parameters", {})
     if not isinstance(params, Mapping):
         raise ModelError("[parameters] must be a table of NAME = value")
+    for key, value in params.items():  # NaN, inf, a non-number: named here, before the model is built
+        exact_number(value, name=str(key))
+    _check_bounds(domain)
     return model(
         name=str(data.get("name", origin)),
         description=str(data.get("description", "")),
@@ -126,6 +139,18 @@ def model_from_dict(data: Mapping, *, origin: str = "model") -> Model:
     )
 
 
+def _check_bounds(domain) -> None:
+    """[domain] bounds: finite numbers (an infinite box has no grid to check or search)."""
+    import math
+
+    if not isinstance(domain, Mapping) or not isinstance(domain.get("bounds"), list):
+        return
+    for pair in domain["bounds"]:
+        if isinstance(pair, list) and len(pair) == 2 and all(isinstance(t, (int, float)) for t in pair):
+            if not all(math.isfinite(t) for t in pair):
+                raise ModelError(f"[domain] bounds must be finite numbers, got {pair}")
+
+
 def load_model(source: str | Path, overrides: Mapping[str, object] | None = None) -> Model:
     """Load a model from a TOML file path or a built-in name, applying ``--set`` overrides.
 
@@ -141,7 +166,12 @@ def load_model(source: str | Path, overrides: Mapping[str, object] | None = None
     InputError
         when there is no such file or built-in model, or an override names an unknown parameter.
     ModelError
-        when the file is not a valid model.
+        when the file is not a valid model, or an override is not a finite real number.
+
+    Warns
+    -----
+    ModelWarning
+        when the loss or covariance is singular at a point of the domain (``analysis._domain_checks``).
 
     Examples
     --------
@@ -153,9 +183,14 @@ def load_model(source: str | Path, overrides: Mapping[str, object] | None = None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ModelError(f"malformed TOML in {origin}: {exc}") from None
+        raise ModelError(f"malformed TOML in {origin}: {str(exc)[:120]}") from None
     m = model_from_dict(data, origin=origin)
-    return m.with_parameters(**overrides) if overrides else m
+    for key, value in (overrides or {}).items():
+        exact_number(value, name=str(key))  # --set a=nan: named before it reaches the model
+    if overrides:  # model() checked the file's values; new parameter values need the check again
+        m = m.with_parameters(**overrides)
+        check_domain(m)
+    return m
 
 
 def parse_assignments(items) -> dict[str, str]:
@@ -169,7 +204,7 @@ def parse_assignments(items) -> dict[str, str]:
     out = {}
     for item in items or []:
         if "=" not in item:
-            raise InputError(f"--set expects NAME=VALUE, got {item!r}")
+            raise InputError(f"--set expects NAME=VALUE, got {quote(item)}")
         key, val = item.split("=", 1)
         out[key.strip()] = val.strip()
     return out

@@ -16,9 +16,15 @@ dominates: the non-degenerate tied minima get weight 0 (each carries a ``note``)
 In one dimension the weights among the dominant minima come exactly from the
 lowest-order terms V ~ c_i (x - x_i)^(2k): the mass is
 C_i 2 Gamma(1 + 1/2k) (eta / c_i)^(1/2k), only the largest k survives and
-w_i ∝ C_i c_i^(-1/2k). In d >= 2 a single degenerate global minimum gets weight 1;
-two or more raise :class:`ModelError` (their relative weights need the lowest-order
-terms of V in every direction, which this function does not derive).
+w_i ∝ C_i c_i^(-1/2k) (exact: the Gamma factors cancel within one order). In d >= 2 a
+single degenerate global minimum gets weight 1 (exact as eta -> 0: its mass decays like
+a smaller power of eta than the eta^(d/2) of a non-degenerate one); a continuum of minima
+(:class:`analysis.CriticalComponent`, mass ~ eta^((d - k)/2) for a k-dimensional one) counts
+as degenerate. Two or more degenerate tied minima in d >= 2 raise :class:`ModelError`:
+their relative weights need the lowest-order terms of V in every direction (after
+eliminating the non-degenerate ones), which this function does not derive -- refused, not
+guessed. The finite-eta split in 1-D is the quadrature of C exp(-V/eta)
+(:func:`numerics.largedev.predict`).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import sympy as sp
 
 from ._errors import ModelError
 from ._model import Model
+from ._sympy_guard import guarded_simplify
 
 _TIE_RTOL = 1e-9
 
@@ -64,7 +71,7 @@ class HwangWeight:
 def _at(expr, variables, exact, point):
     """(sympy value, float) of expr at the exact point if known, else at the float point."""
     if exact is not None:
-        v = sp.simplify(expr.xreplace(dict(zip(variables, exact))))
+        v = guarded_simplify(expr.xreplace(dict(zip(variables, exact))), "V at a minimum")
         return v, float(sp.N(v, 30))
     v = float(sp.N(expr.xreplace(dict(zip(variables, [sp.Float(t, 17) for t in point]))), 17))
     return None, v
@@ -84,7 +91,7 @@ def _global_minima(q):
     exact_tie = all(mn.exact_value is not None for mn in out)
     if exact_tie:  # drop near-ties that are exactly different: exp(-dV/eta) decides them
         # (a difference simplify cannot reduce is judged at 50 digits)
-        diffs = [sp.simplify(mn.exact_value - ref.exact_value) for mn in out]
+        diffs = [guarded_simplify(mn.exact_value - ref.exact_value, "a tie of V") for mn in out]
         out = [mn for mn, dv in zip(out, diffs) if dv == 0 or abs(sp.N(dv, 50)) < 1e-40]
     return out, exact_tie
 
@@ -189,7 +196,7 @@ def hwang_weights(model: Model, *, timeout: float = 5) -> tuple[HwangWeight, ...
         total = sp.Add(*terms)
         out = []
         for (mn, _, det_f, _, c_f, _), t in zip(rows, terms):
-            w = sp.simplify(t / total)
+            w = guarded_simplify(t / total, "a Hwang weight")
             if w.has(sp.Float):
                 w = sp.Float(float(sp.N(w, 20)), 17)
             out.append(make(mn, w, det_f, c_f, ""))
@@ -241,7 +248,7 @@ def hwang_weights(model: Model, *, timeout: float = 5) -> tuple[HwangWeight, ...
             )
             out.append(make(mn, sp.Integer(0), det_f, c_f, note))
         else:
-            w = sp.simplify(t / total)
+            w = guarded_simplify(t / total, "a Hwang weight")
             note = (
                 f"degenerate minima dominate: weights C_i c_i^(-1/{top}) from the lowest-order terms "
                 f"V ~ c_i (x - x_i)^{top}"

@@ -13,6 +13,7 @@ from ._closed_form_result import NO_FORM_ADVICE, ClosedFormQuasiPotential, Poten
 from ._errors import InputError
 from ._lambdify import array_function
 from ._model import Model
+from ._sympy_guard import guarded_simplify
 
 
 def lyapunov_covariance(A, Sigma) -> sp.ImmutableMatrix:
@@ -58,7 +59,7 @@ def lyapunov_covariance(A, Sigma) -> sp.ImmutableMatrix:
             "the Lyapunov equation A P + P A^T = Sigma has no unique solution (two eigenvalues of A sum to zero)"
         )
     sol = M.LUsolve(rhs)
-    return sp.ImmutableMatrix(P.xreplace(dict(zip(unknowns, sol))).applyfunc(sp.simplify))
+    return sp.ImmutableMatrix(P.xreplace(dict(zip(unknowns, sol))).applyfunc(lambda e: guarded_simplify(e, "P")))
 
 
 def linear_quasi_potential(m: Model) -> ClosedFormQuasiPotential | None:
@@ -92,11 +93,11 @@ def linear_quasi_potential(m: Model) -> ClosedFormQuasiPotential | None:
             "no closed form: the Lyapunov covariance P is singular (the noise does not reach "
             "every direction), so V is infinite off a subspace"
         )
-    Pinv = sp.Matrix(P).inv().applyfunc(sp.simplify)
+    Pinv = sp.Matrix(P).inv().applyfunc(lambda e: guarded_simplify(e, "P^-1"))
     r = th - star
     V = sp.expand((r.T * Pinv * r)[0, 0] / 2)
     grad = sp.ImmutableMatrix((Pinv * r).applyfunc(sp.expand))
-    ex = tuple(sp.simplify(c) for c in star)
+    ex = tuple(guarded_simplify(c, "theta*") for c in star)
     pt = tuple(float(c) for c in ex)
     fn = array_function(V, m.variables)
     mins = (PotentialMinimum(pt, ex, 0.0, sp.Integer(0)),)

@@ -18,6 +18,7 @@ from ._errors import InputError, ModelError
 from ._lambdify import array_function, scalar_kernel
 from ._noise import GaussianNoise, MinibatchNoise, check_psd_on_grid
 from ._parse import exact_number
+from ._sympy_guard import guarded_simplify
 
 _MATRICES = {"jacobian", "hessian", "covariance"}
 
@@ -117,6 +118,11 @@ class Model:
             return
         if cov.is_symmetric() is False:
             raise ModelError("noise covariance is not symmetric")
+        from ._domain_checks import check_values  # complex/overflowing entries named before the PSD test
+
+        d = self.dim
+        entries = [(f"covariance[{i}][{j}]", cov[i, j]) for i in range(d) for j in range(i, d)]
+        check_values(entries, self.variables, self.bounds)
         check_psd_on_grid(array_function(cov, self.variables), self.bounds, self.dim)
 
     # ------------------------------------------------------------------ basics
@@ -165,9 +171,9 @@ class Model:
         new = dict(self.parameters)
         for key, val in values.items():
             if key in current:
-                new[current[key][0]] = exact_number(val)
+                new[current[key][0]] = exact_number(val, name=key)
             elif eps is not None and key == str(eps):
-                new[eps] = exact_number(val)
+                new[eps] = exact_number(val, name=key)
             else:
                 known = ", ".join(sorted(current)) or "none"
                 raise InputError(f"unknown parameter {key} (parameters: {known})")
@@ -258,7 +264,7 @@ class Model:
             except ValueError:
                 return None
         r = sp.Matrix(self.velocities) - self.drift
-        return sp.simplify((r.T * inv * r)[0, 0] / 2)
+        return guarded_simplify((r.T * inv * r)[0, 0] / 2, "the Lagrangian", seconds=5)
 
     # ------------------------------------------------------------------ numerics
     def function(self, name_or_expr, extra: Sequence[sp.Symbol] = ()):

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import sympy as sp
 
+from ._domain_checks import check_domain
 from ._errors import ModelError
 from ._model import Model, TimeScales
 from ._noise import GaussianNoise, MinibatchNoise
 from ._parse import _as_symbols, _parse_covariance, exact_number, parse_expression
+from ._sympy_guard import guarded_simplify
 
 DEFAULT_BOUND = 5.0
 """Half-width of the search box of a variable without ``[domain] bounds``."""
@@ -85,7 +88,7 @@ def model(
     namespace = {str(s): s for s in vars_ + psyms}
     if eps_sym is not None:
         namespace[str(eps_sym)] = eps_sym
-    pvals = tuple((s, exact_number(v)) for s, v in zip(psyms, params.values()))
+    pvals = tuple((s, exact_number(v, name=str(s))) for s, v in zip(psyms, params.values()))
 
     if covariance is not None and samples is not None:
         raise ModelError("[noise] gives both a covariance and minibatch samples; choose one kind")
@@ -110,9 +113,6 @@ def model(
         drift_expr = sp.ImmutableMatrix(
             [parse_expression(e, namespace, f"[drift] expr[{i}]") for i, e in enumerate(list(drift))]
         )
-    if isinstance(noise, MinibatchNoise) and loss_expr is not None:
-        if sp.simplify(loss_expr - noise.mean_loss) != 0:
-            raise ModelError("[loss] differs from the mean of the minibatch samples; omit [loss] or make them agree")
     if isinstance(noise, MinibatchNoise) and drift_expr is not None:
         raise ModelError("minibatch noise is defined by per-sample losses; it cannot be used with [drift]")
 
@@ -122,6 +122,11 @@ def model(
         bnds = tuple((float(lo), float(hi)) for lo, hi in bounds)
     except (TypeError, ValueError):
         raise ModelError("[domain] bounds must be a list of [low, high] pairs of numbers") from None
+    if not all(np.isfinite(lo) and np.isfinite(hi) and lo < hi for lo, hi in bnds):
+        raise ModelError(f"[domain] bounds must be finite with low < high, got {list(bnds)}")
+    if isinstance(noise, MinibatchNoise) and loss_expr is not None:
+        if not _identically_zero(loss_expr - noise.mean_loss, vars_, bnds):
+            raise ModelError("[loss] differs from the mean of the minibatch samples; omit [loss] or make them agree")
 
     ts = None
     if slow is not None or epsilon is not None or mechanism is not None:
@@ -138,7 +143,7 @@ def model(
         if unknown:
             raise ModelError(f"[timescales] slow names unknown variable {unknown[0]}")
         ts = TimeScales(tuple(namespace[s] for s in slow), eps_sym, mechanism)
-    return Model(
+    built = Model(
         name=name,
         variables=vars_,
         noise=noise,
@@ -149,3 +154,19 @@ def model(
         timescales=ts,
         description=description,
     )
+    check_domain(built)  # complex values, overflow: refused; a singularity inside the domain: warned
+    return built
+
+
+def _identically_zero(expr, variables, bounds) -> bool:
+    """Whether ``expr`` is 0: sympy's simplify under a time limit, else 0 at random points of the box."""
+    simplified = guarded_simplify(expr, "[loss] minus the mean of the samples")
+    if simplified == 0:
+        return True
+    f = sp.lambdify(list(variables), expr, "numpy")
+    rng = np.random.default_rng(0)
+    lo, hi = np.array([b[0] for b in bounds]), np.array([b[1] for b in bounds])
+    with np.errstate(all="ignore"):
+        values = [complex(f(*(lo + (hi - lo) * rng.random(len(lo))))) for _ in range(16)]
+    scale = max(1.0, *(abs(v) for v in values))
+    return all(abs(v) <= 1e-9 * scale for v in values)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from ._errors import ModelError
+from ._sympy_guard import _guarded, guarded_simplify
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,11 @@ class GaussianNoise:
         """True when Sigma = s(theta) I."""
         c = self.covariance
         d = c.shape[0]
-        return all(sp.simplify(c[i, j] - (c[0, 0] if i == j else 0)) == 0 for i in range(d) for j in range(d))
+        return all(
+            _guarded(lambda e=c[i, j] - (c[0, 0] if i == j else 0): sp.simplify(e), 5, None, what="isotropy test") == 0
+            for i in range(d)
+            for j in range(d)
+        )
 
     def cumulant(self, variables, p, drift) -> sp.Expr:
         """Lambda(theta, p) = p^T Sigma p / 2."""
@@ -74,7 +79,7 @@ class MinibatchNoise:
         grads = self.sample_gradients(variables)
         g = sum(grads, sp.zeros(len(variables), 1)) / len(grads)
         cov = sum(((gi - g) * (gi - g).T for gi in grads), sp.zeros(len(variables)))
-        return (cov / (len(grads) * self.batch)).applyfunc(sp.simplify)
+        return (cov / (len(grads) * self.batch)).applyfunc(lambda e: guarded_simplify(e, "the minibatch covariance"))
 
     def cumulant(self, variables, p, drift) -> sp.Expr:
         grads = self.sample_gradients(variables)
@@ -99,7 +104,8 @@ def check_psd_on_grid(cov_fn, bounds: Sequence[Sequence[float]], d: int, *, poin
     corners = np.array(np.meshgrid(*[[0.0, 1.0]] * d)).reshape(d, -1).T if d <= 8 else np.zeros((0, d))
     unit = np.vstack([pts, corners, np.full((1, d), 0.5)])
     X = lo + unit * (hi - lo)
-    C = cov_fn(X)
+    with np.errstate(all="ignore"):  # a non-finite entry is reported below, by point
+        C = cov_fn(X)
     if not np.all(np.isfinite(C)):
         k = int(np.argmax(~np.isfinite(C).reshape(len(X), -1).all(axis=1)))
         raise ModelError(f"noise covariance is not finite at {X[k].round(6).tolist()}")

@@ -88,7 +88,11 @@ def check_quasi_potential(
             f"(variables: {', '.join(map(str, m.variables))})"
         )
     grad = [sp.diff(Uexpr, v) for v in m.variables]
-    if all(_guarded(lambda g=g: sp.simplify(g), _SIMPLIFY_SECONDS, g) == 0 for g in grad):
+    if all(
+        _guarded(lambda g=g: sp.simplify(g), _SIMPLIFY_SECONDS, g, what="simplify of grad U", fallback="kept as is")
+        == 0
+        for g in grad
+    ):
         return QuasiPotentialCheck(
             False,
             sp.Integer(0),
@@ -98,7 +102,7 @@ def check_quasi_potential(
             Uexpr,
         )
     H = m.hamiltonian.xreplace(dict(zip(m.momenta, grad)))
-    res = _guarded(lambda: sp.simplify(H), timeout, None)
+    res = _guarded(lambda: sp.simplify(H), timeout, None, what="simplify of H(x, grad U)", fallback="expanded")
     if res is None:
         res = sp.expand(H)
     if res == 0:

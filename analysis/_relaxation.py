@@ -18,6 +18,7 @@ import sympy as sp
 from ._errors import ModelError
 from ._model import Model
 from ._result import Result
+from ._sympy_guard import _INTEGRATE_SECONDS, _SIMPLIFY_SECONDS, _guarded, guarded_simplify
 from ._timescales import _at0, _split, two_scale_reduction
 
 
@@ -85,15 +86,18 @@ def _slow_drift_xy(model: Model):
         raise ModelError("relaxation oscillations are computed for one fast and one slow variable")
     G = _at0(bx[0], eps)
     by0 = _at0(by[0], eps)
-    if sp.simplify(by0) != 0:
+    if guarded_simplify(by0, "b_y at eps = 0") != 0:
         raise ModelError("the slow variable moves on the fast time scale (b_y != 0 at eps = 0)")
     by1 = sp.diff(by[0], eps).subs(eps, 0)
     bx1 = sp.diff(bx[0], eps).subs(eps, 0)
     Gx = sp.diff(G, fast[0])
     # the O(eps) shift of the branch changes b_y only when b_x depends on eps and b_y on x
     shifted = bx1 != 0 and sp.diff(by0, fast[0]) != 0
-    g = sp.simplify(by1 - sp.diff(by0, fast[0]) * bx1 / Gx) if shifted else sp.simplify(by1)
+    g = guarded_simplify(by1 - sp.diff(by0, fast[0]) * bx1 / Gx if shifted else by1, "the slow drift")
     return fast[0], slow[0], G, g
+
+
+_SOLVE_SECONDS = _SIMPLIFY_SECONDS
 
 
 def relaxation_oscillation(model: Model) -> RelaxationOscillation:
@@ -136,14 +140,16 @@ def relaxation_oscillation(model: Model) -> RelaxationOscillation:
         msg = f"model {model.name!r} has {len(red.fold_points)} fold point(s): no relaxation oscillation"
         model._cache["relaxation_oscillation_error"] = msg
         raise ModelError(msg)
-    sols = sp.solve(G, y)
+    sols = _guarded(lambda: sp.solve(G, y), _SOLVE_SECONDS, None, what="solve of the fast condition for y")
+    if sols is None:
+        raise ModelError(f"could not solve the fast equilibrium condition for y within {_SOLVE_SECONDS} s")
     if len(sols) != 1:
         raise ModelError("the fast equilibrium condition must be solvable as y = h(x) (once) for the cycle")
-    h = sp.simplify(sols[0])
+    h = guarded_simplify(sols[0], "the fast branch y = h(x)")
     hp = sp.diff(h, x)
     Gx = sp.diff(G, x)
     folds = [sp.nsimplify(p[0]) if isinstance(p[0], sp.Float) else p[0] for p in red.fold_points]
-    gy = sp.simplify(g.subs(y, h))
+    gy = guarded_simplify(g.subs(y, h), "the slow drift on the branch")
 
     def landing(xf):
         """Other stable root of G(., h(xf)) = 0: where the jump from the fold at xf lands."""
@@ -151,10 +157,14 @@ def relaxation_oscillation(model: Model) -> RelaxationOscillation:
         roots = [r for r in sp.roots(poly, x) if r.is_real]
         if not roots:
             roots = [sp.nsimplify(r) for r in np.roots([float(c) for c in poly.all_coeffs()]) if abs(r.imag) < 1e-12]
-        cand = [r for r in roots if sp.simplify(r - xf) != 0 and float(Gx.subs({x: r, y: h.subs(x, xf)})) < 0]
+        cand = [
+            r
+            for r in roots
+            if guarded_simplify(r - xf, "a landing root") != 0 and float(Gx.subs({x: r, y: h.subs(x, xf)})) < 0
+        ]
         if len(cand) != 1:
             raise ModelError("cannot identify where the jump from a fold lands (need exactly one other stable root)")
-        return sp.simplify(cand[0])
+        return guarded_simplify(cand[0], "a landing point")
 
     segments = []
     start = folds[0]
@@ -166,9 +176,16 @@ def relaxation_oscillation(model: Model) -> RelaxationOscillation:
         if not ahead:
             raise ModelError("the slow flow on a branch does not reach a fold: no relaxation oscillation")
         xe = min(ahead, key=lambda f: abs(float(f - xl)))
-        integrand = sp.simplify(hp / gy)
-        dur = sp.simplify(sp.integrate(integrand, (x, xl, xe)))
-        if dur.has(sp.Integral) or not dur.is_number:
+        integrand = guarded_simplify(hp / gy, "a segment's integrand")
+        dur = _guarded(
+            lambda f=integrand, a=xl, b=xe: sp.integrate(f, (x, a, b)),
+            _INTEGRATE_SECONDS,
+            None,
+            what="a segment's duration",
+        )
+        if dur is not None:
+            dur = guarded_simplify(dur, "a segment's duration")
+        if dur is None or dur.has(sp.Integral) or not dur.is_number:
             from scipy.integrate import quad
 
             fn = sp.lambdify(x, integrand, "math")
@@ -179,7 +196,7 @@ def relaxation_oscillation(model: Model) -> RelaxationOscillation:
             break
     else:
         raise ModelError("the jumps between folds do not close a cycle")
-    period = sp.simplify(sum(s.duration for s in segments))
+    period = guarded_simplify(sum(s.duration for s in segments), "the period")
     out = RelaxationOscillation(period, float(period), tuple(segments), x, y, h, g)
     model._cache["relaxation_oscillation"] = out
     return out

@@ -1,22 +1,22 @@
-"""Two time scales: fast equilibria and the slow (Danskin) drift (docs/theory.md section 4).
+"""Two time scales: fast equilibria and the reduced slow flow of each mechanism (docs/theory.md section 4).
 
-Split theta = (x, y) into fast variables x and the slow variables y of ``[timescales]``.
-With epsilon kept symbolic, write the drift as b = (b_x, b_y)(x, y; eps).
+Split theta = (x, y) into fast variables x and the slow variables y of ``[timescales]``,
+write b = b^0 + eps b^1 + O(eps^2) and, on the manifold x = lambda(y) of stable zeros of
+b_x^0(., y): A = D_x b_x^0, C = D_x b_y^0, Dlambda = -A^-1 D_y b_x^0.
 
-* Fast equilibria lambda_i(y): the *stable* zeros of b_x(., y) at eps = 0 (for a gradient
-  model the local minimisers of F(., y) as eps -> 0), i.e. those where -D_x b_x has
-  eigenvalues with positive real parts.
-* Slow drift on branch i: the leading eps-order of b_y along the slow manifold
-  x = lambda_i(y; eps) = lambda_i(y) + eps lambda_i'(y) + O(eps^2). If b_y(lambda_i(y), y) = 0 at
-  eps = 0, the slow variable moves on the time scale eta*eps with drift
-  g_i(y) = d/d eps b_y(lambda_i(y; eps), y; eps) at eps = 0
-       = d_eps b_y - D_x b_y (D_x b_x)^{-1} d_eps b_x      (all at eps = 0, x = lambda_i(y)),
-  (the second term is the first-order shift of the branch; it vanishes when lambda_i does not
-  depend on y or b_y does not depend on x); otherwise it moves on the time scale eta with
-  drift b_y(lambda_i(y), y) at eps = 0.  For a gradient model both equal -grad Psi_i with
-  Psi_i(y) = F(lambda_i(y), y) to first order in eps (Danskin's theorem; the branch shift only
-  changes F at order eps^2), so ``slow_drift = -grad(potential)/eps`` on the eta*eps scale.
-* Fold points: zeros of b_x at eps = 0 where det D_x b_x = 0, the ends of the branches.
+* Fast equilibria lambda_i(y): zeros of b_x(., y) at eps = 0 where A has its eigenvalues in
+  the open left half-plane; fold points (det A = 0) end the branches.
+* ``mechanism = "weak-coupling"`` (section 4b; one step eta for every coordinate): b_y^0 must
+  vanish on the manifold, which must be normally attracting (A - Dlambda C stable); then
+  ydot = (I - C A^-1 Dlambda)^-1 (b_y^1 - C A^-1 b_x^1) at (lambda(y), y), on t = n eta eps.
+  For a gradient model this is -(I + Dlambda^T Dlambda)^-1 grad Psi(y), Psi = F^1(lambda(y), y)
+  (``potential`` holds eps Psi), and Danskin's -grad_y F^1 when Dlambda = 0.
+* ``mechanism = "step-separation"`` (section 4a; y takes steps eta*eps): ydot = b_y^0(lambda(y), y)
+  on t = n eta eps (Tikhonov) when b_y^0 does not vanish on the manifold; when it does,
+  ydot = b_y^1 - C A^-1 b_x^1 on t = n eta eps^2.
+* Refused, with the reason in ``refusals`` (never a guess): no epsilon, eps absent from a weak
+  coupling, A singular everywhere or on a branch (a fold at every y), no attracting or no
+  normally attracting manifold, weak coupling with b_y^0 != 0 on the manifold (no separation).
 
 Symbolic branches come from ``sympy.solve`` (only for a single fast variable or a polynomial
 system, under a time limit); a solution set that needs complex numbers (Cardano's formula)
@@ -30,12 +30,12 @@ from __future__ import annotations
 
 import numpy as np
 import sympy as sp
+from sympy.matrices.exceptions import NonInvertibleMatrixError
 
-from ._critical import _time_limit
 from ._errors import ModelError, SolverError
 from ._lambdify import array_function
 from ._model import Model
-from ._sympy_guard import _guarded
+from ._sympy_guard import _guarded, _time_limit, guarded_simplify
 
 # the numeric continuation of branches (batch Newton, multistart, continuation) lives there
 from ._timescales_numeric import _box, _close, _Fast, _samples, _System
@@ -88,7 +88,7 @@ def _solve_fast(G, fast, slow):
     for s in sols:
         if set(s) != set(fast):
             return None  # a continuum of fast equilibria: no isolated branches
-        cand = tuple(sp.simplify(s[v]) for v in fast)
+        cand = tuple(guarded_simplify(s[v], "a fast equilibrium") for v in fast)
         if any(c.has(sp.I, sp.CRootOf) or (c.free_symbols - set(slow)) for c in cand):
             return None  # Cardano-type formulas switch branches with y: use numeric branches
         out.append(cand)
@@ -146,7 +146,7 @@ def _fold_points(G, fast, slow, bounds_fast, bounds_slow, fastsys, seed):
             for s in sols:
                 if set(s) != set(unknowns):
                     raise NotImplementedError
-                c = tuple(sp.simplify(s[v]) for v in unknowns)
+                c = tuple(guarded_simplify(s[v], "a fold point") for v in unknowns)
                 z = np.array([complex(sp.N(e, 30)) for e in c])
                 if (
                     np.all(np.abs(z.imag) <= 1e-12 * (1 + np.abs(z.real)))
@@ -177,7 +177,7 @@ def _fold_points(G, fast, slow, bounds_fast, bounds_slow, fastsys, seed):
 def two_scale_reduction(
     model: Model, *, starts: int = 64, seed: int = 0, exact: bool | None = None
 ) -> TwoScaleReduction:
-    """Fast equilibria lambda_i(y), slow drift and potential on each stable branch, folds.
+    """Fast equilibria lambda_i(y), the slow flow of the declared mechanism on each branch, folds.
 
     Parameters
     ----------
@@ -193,7 +193,9 @@ def two_scale_reduction(
     Returns
     -------
     TwoScaleReduction
-        ``converged`` is False when no stable branch of fast equilibria lies in the domain.
+        ``mechanism``, each branch's clock (``time_scale``: t = n*eta*eps or n*eta*eps**2) and
+        slow drift; ``converged`` is False, with the reasons in ``refusals`` and ``message``,
+        when no branch carries a reduction whose hypotheses hold.
 
     Raises
     ------
@@ -208,23 +210,35 @@ def two_scale_reduction(
     >>> r = two_scale_reduction(load_model("two-scale"))
     >>> sorted((str(b.fast_equilibrium[0]), str(b.slow_drift[0])) for b in r.branches)
     [('-1', '-y - 1'), ('1', '1 - y')]
+    >>> r.mechanism, r.branches[0].clock
+    ('weak-coupling', 't = n*eta*eps')
     """
     if model.timescales is None:
         raise ModelError("model has no [timescales] section")
+    mechanism = getattr(model.timescales, "mechanism", "weak-coupling")
     fast, slow, eps, F, bx, by = _split(model)
     G = bx.applyfunc(lambda e: _at0(e, eps))
     Jx = G.jacobian(list(fast))
     by0 = by.applyfunc(lambda e: _at0(e, eps))
-    # first-order slow drift as a function of (x, y): d_eps b_y - D_x b_y (D_x b_x)^{-1} d_eps b_x
     bx1, by1 = _d_eps(bx, eps), _d_eps(by, eps)
-    Dby0 = by0.jacobian(list(fast))
-    if any(e != 0 for e in bx1) and any(e != 0 for e in Dby0):
-        s1 = by1 - Dby0 * Jx.LUsolve(bx1)
-    else:
-        s1 = by1
+    refusal = _global_refusal(mechanism, eps, bx1, by1, Jx)
+    if refusal:
+        return _refused(fast, slow, eps, mechanism, refusal)
+    # first-order drift of the projection (docs/theory.md section 4b), as expressions in (x, y):
+    # rhs = b_y^1 - C A^-1 b_x^1 and, for weak coupling, (I - C A^-1 Dlambda)^-1 rhs with
+    # A = D_x b_x^0, C = D_x b_y^0, Dlambda = -A^-1 D_y b_x^0
+    C = by0.jacobian(list(fast))
+    try:
+        with _time_limit(_SOLVE_SECONDS):
+            pieces = _first_order(Jx, C, G.jacobian(list(slow)), bx1, by1, len(slow))
+    except TimeoutError:
+        raise SolverError(f"the first-order slow drift took longer than {_SOLVE_SECONDS} s in sympy") from None
+    if pieces is None:
+        return _refused(fast, slow, eps, mechanism, "D_x b_x is singular (a fold): no normally attracting manifold")
+    rhs, projected, normal_expr = pieces
+    normal = None if normal_expr is None else array_function(normal_expr, tuple(fast) + tuple(slow))
     F0 = None if F is None else _at0(F, eps)
     F1 = None if F is None or eps is None else _at0(sp.diff(F, eps), eps)
-
     idx = {v: i for i, v in enumerate(model.variables)}
     fb = [model.bounds[idx[v]] for v in fast]
     sb = [model.bounds[idx[v]] for v in slow]
@@ -250,27 +264,58 @@ def two_scale_reduction(
 
         return f
 
+    refused = []  # one-line reasons for the attracting branches whose reduction is refused
+    unattracting = []  # exact fast equilibria that are not attracting (reported when no branch survives)
+
     def finish(lam_exact, lam_fn, anchor):
         X = lam_fn(Ysamp)
         mask = np.isfinite(X).all(axis=-1)
         if not mask.any():
+            if lam_exact is not None:
+                unattracting.append(_unattracting(lam_exact, Jx, fast))
             return None
         Xs, Ys = X[mask], Ysamp[mask]
-        zero0 = eps is not None
-        if zero0:
-            v = array_function(list(by0), tuple(fast) + tuple(slow))(np.concatenate([Xs, Ys], axis=-1))
-            zero0 = bool(np.all(np.abs(v) <= scale_tol * (1 + np.abs(Xs).max() + np.abs(Ys).max())))
-        drift_xy = s1 if zero0 else by0
-        time_scale = "eta*eps" if zero0 else "eta"
+        v = array_function(list(by0), tuple(fast) + tuple(slow))(np.concatenate([Xs, Ys], axis=-1))
+        zero0 = bool(np.all(np.abs(v) <= scale_tol * (1 + np.abs(Xs).max() + np.abs(Ys).max())))
+        if lam_exact is not None:
+            where = "x = " + ", ".join(map(str, lam_exact))
+        else:
+            where = "through (x, y) = " + str(tuple(round(v, 6) for v in anchor[1] + anchor[0]))
+        if mechanism == "weak-coupling" and zero0 and projected is None:
+            refused.append(f"I - C A^-1 Dlambda is singular on the manifold {where}: no normally attracting manifold")
+            return None
+        if mechanism == "weak-coupling" and zero0 and normal is not None:
+            mask = mask & _normally_attracting(normal, X, Ysamp)
+            if not mask.any():
+                refused.append(f"the manifold {where} is not normally attracting: A - Dlambda C is not stable")
+                return None
+            lam_fn = _restrict(lam_fn, normal)
+        if mechanism == "weak-coupling":
+            if not zero0:
+                refused.append(
+                    f"weak coupling but b_y at {eps} = 0 does not vanish on the branch {where}: no time-scale "
+                    "separation (declare mechanism = 'step-separation' if y takes steps eta*eps)"
+                )
+                return None
+            drift_xy, time_scale = projected, "eta*eps"
+        elif zero0:
+            if all(e == 0 for e in rhs):
+                refused.append(
+                    f"step separation: the slow drift vanishes on the branch {where} to first order in {eps}"
+                )
+                return None
+            drift_xy, time_scale = rhs, "eta*eps**2"
+        else:
+            drift_xy, time_scale = by0, "eta*eps"
         pot = None
         if F is not None:
             pot = F0 + eps * F1 if zero0 else F0
         if lam_exact is not None:
             sub = dict(zip(fast, lam_exact))
-            drift = tuple(sp.simplify(e.xreplace(sub)) for e in drift_xy)
-            pot = None if pot is None else sp.simplify(pot.xreplace(sub))
+            drift = tuple(_simplify(e.xreplace(sub)) for e in drift_xy)
+            pot = None if pot is None else _simplify(pot.xreplace(sub))
         else:
-            drift = tuple(sp.simplify(e) for e in drift_xy)
+            drift = tuple(_simplify(e) for e in drift_xy)
         intervals = _intervals(mask, Ysamp[:, 0], ylo[0], yhi[0], folds_y) if len(slow) == 1 else None
         return Branch(
             lam_exact,
@@ -326,16 +371,106 @@ def two_scale_reduction(
         b = finish(None, lam_fn, (tuple(float(v) for v in y0), tuple(float(v) for v in x0)))
         if b is not None:
             branches.append(b)
-    if branches and all(b.exact for b in branches):
+    if (branches and all(b.exact for b in branches)) or (not branches and cands and not numeric):
         method = "symbolic"
     elif any(b.exact for b in branches):
         method = "mixed"
     else:
         method = "numeric"
-    msg = "" if branches else "no stable fast equilibrium in the domain"
-    if numeric:
+    refused = tuple(dict.fromkeys(refused + ([] if branches else unattracting)))
+    if branches:
+        msg = ""
+    elif refused:
+        msg = "; ".join(refused)
+    else:
+        msg = (
+            "no normally attracting manifold: no fast equilibrium in the domain where D_x b_x has its "
+            "eigenvalues in the open left half-plane"
+        )
+    if numeric and branches:
         msg = (
             "numeric branches: fast_equilibrium is None and slow_drift/potential are expressions in "
             "(x, y) to evaluate at x = lambda_i(y)"
         )
-    return TwoScaleReduction(fast, slow, eps, tuple(branches), folds, method, converged=bool(branches), message=msg)
+    return TwoScaleReduction(
+        fast, slow, eps, tuple(branches), folds, method, mechanism, refused, converged=bool(branches), message=msg
+    )
+
+
+def _normally_attracting(normal, X, Y):
+    """True where the normal Jacobian at (X, Y) has eigenvalues in the open left half-plane."""
+    out = np.zeros(len(X), bool)
+    ok = np.isfinite(X).all(axis=-1)
+    if ok.any():
+        with np.errstate(all="ignore"):
+            N = normal(np.concatenate([X[ok], Y[ok]], axis=-1))
+            good = np.isfinite(N).all(axis=(-1, -2))
+            re = np.full(len(N), np.inf)
+            re[good] = np.linalg.eigvals(N[good]).real.max(axis=-1)
+        out[np.flatnonzero(ok)] = re < -1e-9 * (1 + np.abs(np.nan_to_num(N)).max(axis=(-1, -2)))
+    return out
+
+
+def _restrict(lam_fn, normal):
+    """lam_fn with NaN where the manifold is not normally attracting."""
+
+    def f(Y):
+        Y = np.asarray(Y, float)
+        flat = Y.reshape(-1, Y.shape[-1])
+        X = lam_fn(flat).reshape(len(flat), -1).copy()
+        X[~_normally_attracting(normal, X, flat)] = np.nan
+        return X.reshape(Y.shape[:-1] + (X.shape[-1],))
+
+    return f
+
+
+def _first_order(Jx, C, B, bx1, by1, m):
+    """(rhs, projected, normal Jacobian or None) as matrices in (x, y), or None when A is singular.
+
+    rhs = b_y^1 - C A^-1 b_x^1; projected = (I - C A^-1 Dlambda)^-1 rhs (None where that matrix is
+    singular); the normal Jacobian of the eps = 0 flow on the manifold is A - Dlambda C (its
+    eigenvalues must lie in the open left half-plane; det(I - C A^-1 Dlambda) = 0 where one
+    crosses 0). A = D_x b_x^0, B = D_y b_x^0, C = D_x b_y^0, Dlambda = -A^-1 B.
+    """
+    try:
+        rhs = by1 - C * Jx.LUsolve(bx1) if any(e != 0 for e in C) and any(e != 0 for e in bx1) else by1
+        if not (any(e != 0 for e in C) and any(e != 0 for e in B)):
+            return rhs, rhs, None
+        Dlam = -Jx.LUsolve(B)
+        M = sp.eye(m) - C * Jx.LUsolve(Dlam)
+    except NonInvertibleMatrixError:
+        return None
+    try:
+        projected = M.LUsolve(rhs)
+    except NonInvertibleMatrixError:
+        projected = None  # refused on every branch that needs it
+    return rhs, projected, Jx - Dlam * C
+
+
+def _refused(fast, slow, eps, mechanism, reason) -> TwoScaleReduction:
+    return TwoScaleReduction(fast, slow, eps, (), (), "symbolic", mechanism, (reason,), converged=False, message=reason)
+
+
+def _simplify(e):
+    return _guarded(lambda: sp.simplify(e), _SOLVE_SECONDS, e)
+
+
+def _global_refusal(mechanism, eps, bx1, by1, Jx) -> str:
+    """The reason why no reduction of this mechanism exists for the whole model ("" if none)."""
+    if eps is None:
+        return f"{mechanism} needs [timescales] epsilon (the weak coupling or the slow step ratio); the model has none"
+    if mechanism == "weak-coupling" and all(e == 0 for e in list(bx1) + list(by1)):
+        return f"weak coupling but {eps} does not appear in the drift: nothing makes y slow"
+    det = _guarded(lambda: sp.simplify(Jx.det()), _SOLVE_SECONDS, None)
+    if det is not None and det == 0:
+        return "D_x b_x is singular at every point (a continuum of fast equilibria): no normally attracting manifold"
+    return ""
+
+
+def _unattracting(lam, Jx, fast) -> str:
+    """Why an exact branch of fast equilibria carries no reduction: a fold or an unstable branch."""
+    where = ", ".join(map(str, lam))
+    det = _guarded(lambda: sp.simplify(Jx.det().xreplace(dict(zip(fast, lam)))), _SOLVE_SECONDS, None)
+    if det is not None and det == 0:
+        return f"D_x b_x is singular on the fast equilibrium x = {where} (a fold at every y): no reduction there"
+    return f"the fast equilibrium x = {where} is not attracting (no normally attracting manifold)"

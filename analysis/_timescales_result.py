@@ -41,11 +41,17 @@ class Branch:
     def exact(self) -> bool:
         return self.fast_equilibrium is not None
 
+    @property
+    def clock(self) -> str:
+        """The slow clock as text, e.g. ``"t = n*eta*eps"``."""
+        return f"t = n*{self.time_scale}"
+
     def to_dict(self) -> dict:
         out = {
             "fast_equilibrium": None if self.fast_equilibrium is None else [str(e) for e in self.fast_equilibrium],
             "slow_drift": [str(e) for e in self.slow_drift],
             "time_scale": self.time_scale,
+            "clock": self.clock,
             "potential": None if self.potential is None else str(self.potential),
             "stable_for": self.stable_for,
         }
@@ -68,8 +74,11 @@ class TwoScaleReduction(Result):
     fold_points : (x..., y...) coordinates (exact sympy when sympy solved the fold system,
         floats otherwise) inside the domain where b_x = 0 and det D_x b_x = 0 at eps = 0.
     method : ``"symbolic"``, ``"numeric"`` or ``"mixed"``: how the branches were found.
-    converged : True when at least one stable branch was found (there is a reduced dynamics).
-    message : why there is no branch, or how to read numeric branches.
+    mechanism : ``"weak-coupling"`` or ``"step-separation"`` (the model's ``[timescales]``).
+    refusals : one-line reasons for every reduction refused because its hypotheses fail (no
+        time-scale separation, a fold, no normally attracting manifold, eps absent).
+    converged : True when at least one branch carries a reduced dynamics.
+    message : why there is none (the refusals), or how to read numeric branches.
     """
 
     fast: tuple
@@ -78,6 +87,8 @@ class TwoScaleReduction(Result):
     branches: tuple
     fold_points: tuple
     method: str
+    mechanism: str = "weak-coupling"
+    refusals: tuple = ()
     converged: bool = True
     message: str = ""
 
@@ -89,8 +100,11 @@ class TwoScaleReduction(Result):
             "slow": [str(v) for v in self.slow],
             "epsilon": None if self.epsilon is None else str(self.epsilon),
             "method": self.method,
+            "mechanism": self.mechanism,
+            "clock": sorted({b.clock for b in self.branches}),
             "branches": [b.to_dict() for b in self.branches],
             "fold_points": [[str(c) for c in p] for p in self.fold_points],
+            "refusals": list(self.refusals),
             "message": self.message,
             "converged": self.converged,
         }
@@ -100,6 +114,7 @@ class TwoScaleReduction(Result):
             ("fast", ", ".join(map(str, self.fast))),
             ("slow", ", ".join(map(str, self.slow))),
             ("method", self.method),
+            ("mechanism", self.mechanism),
         ]
         for i, b in enumerate(self.branches, 1):
             lam = ", ".join(map(str, b.fast_equilibrium)) if b.exact else "numeric"
@@ -110,6 +125,7 @@ class TwoScaleReduction(Result):
                 )
             )
         rows.append(("fold points", len(self.fold_points)))
+        rows += [("refused", r) for r in self.refusals]
         return rows
 
     @property
@@ -119,7 +135,7 @@ class TwoScaleReduction(Result):
         xs = sp.latex(sp.Matrix(self.fast)) if len(self.fast) > 1 else sp.latex(self.fast[0])
         lines = []
         for i, b in enumerate(self.branches, 1):
-            scale = rf"\eta {eps}" if b.time_scale == "eta*eps" else r"\eta"
+            scale = rf"\eta {eps}" if b.time_scale == "eta*eps" else rf"\eta {eps}^2"
             lam = (
                 sp.latex(b.fast_equilibrium[0])
                 if b.exact and len(b.fast_equilibrium) == 1
@@ -136,5 +152,6 @@ class TwoScaleReduction(Result):
             pts = ", ".join("(" + ", ".join(sp.latex(c) for c in p) + ")" for p in self.fold_points)
             lines.append(rf"\text{{folds:}}\ & {pts}")
         if not lines:
-            lines.append(r"\text{no stable branch of fast equilibria}")
+            why = (self.message or "no stable branch").replace("_", r"\_").replace("^", r"\^{}")
+            lines.append(r"\text{no reduction: " + why + "}")
         return "\\begin{align*}\n" + " \\\\\n".join(lines) + "\n\\end{align*}\n"

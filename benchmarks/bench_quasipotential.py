@@ -6,6 +6,13 @@ H = 0 form run on a one-dimensional minibatch case. References: closed forms of 
 section 1, Maier-Stein's exact 1/2 for beta <= 4 (Maier and Stein 1993); for beta = 5, 10 no
 published value was found, the reference is gMAM at 1025 nodes with Richardson extrapolation
 (tolerance 1e-10), marked "gMAM n=1025+R".
+
+A second table times ``method="auto"`` in d = 5, 10, 50 on two chains of d coordinates
+(double well in x0, harmonic x1..x_{d-1}, nearest-neighbour coupling 0.1, Sigma = I):
+"rotated", b = -(I - R) grad W with R the antisymmetric tridiagonal rotation of strength 0.5
+(non-gradient and non-linear: no closed form, gMAM runs; exact V = 2 W by the orthogonal
+decomposition, docs/theory.md section 1.4), and "gradient", b = -grad W (the closed form
+2 (W - W(min)) is used). Goals: d = 10 under 10 s, d = 50 under 2 min.
 """
 
 from __future__ import annotations
@@ -41,6 +48,52 @@ def cases():
     dw = model(variables=["x", "y"], loss="(x**2 - 1)**2/4 + x/20 + y**2/2", covariance="1/2")
     F = lambda v: (v**2 - 1) ** 2 / 4 + v / 20
     yield "tilted double well 2-D", dw, [xm[0], 0], [xm[1], 0], 4 * (F(xm[1]) - F(xm[0])), "2 dF/sigma^2"
+
+
+def chain(d: int, rotation: float | None, kappa: float = 0.1):
+    """The d-dimensional chain of the high-dimension table: (model, attractor, exact action to 0)."""
+    import sympy as sp
+    from scipy.optimize import root
+
+    xs = sp.symbols(f"x0:{d}")
+    W = (xs[0] ** 2 - 1) ** 2 / 4 + sum(x**2 / 2 for x in xs[1:])
+    W += sum(sp.Rational(kappa).limit_denominator(1000) * (xs[i] - xs[i + 1]) ** 2 / 2 for i in range(d - 1))
+    names = [str(x) for x in xs]
+    if rotation is None:
+        m = model(variables=names, loss=str(W), covariance="1")
+    else:
+        g = [sp.diff(W, x) for x in xs]
+        c = sp.Rational(rotation).limit_denominator(1000)
+        drift = [-g[i] + (c * g[i + 1] if i + 1 < d else 0) - (c * g[i - 1] if i else 0) for i in range(d)]
+        m = model(variables=names, drift=[str(sp.expand(e)) for e in drift], covariance="1")
+    f = m.function("drift")
+    a = root(lambda x: f(x[None]).ravel(), np.r_[-1.0, np.zeros(d - 1)], tol=1e-14).x
+    Wf = sp.lambdify(xs, W)
+    return m, a, 2 * (Wf(*np.zeros(d)) - Wf(*a))
+
+
+def high_dimension(dims=(5, 10, 50)):
+    """Rows of the high-dimension table: ``method="auto"`` from the attractor to the saddle at 0."""
+    rows = []
+    for d in dims:
+        for kind, rotation in (("rotated", 0.5), ("gradient", None)):
+            m, a, exact = chain(d, rotation)
+            t = time.perf_counter()
+            r = quasi_potential(m, a, np.zeros(d))
+            dt = time.perf_counter() - t
+            rows.append(
+                [
+                    d,
+                    kind,
+                    r.method,
+                    r.points,
+                    f"{r.action:.12g}",
+                    f"{abs(r.action - exact) / exact:.1e}",
+                    f"{dt:.2f}",
+                    r.converged,
+                ]
+            )
+    return rows
 
 
 def main():
@@ -130,6 +183,15 @@ def main():
                 ]
                 for r in rows
             ],
+        )
+    )
+
+    print()
+    print("High dimension (method auto; seconds include the closed-form derivation when it is used)")
+    print(
+        text_table(
+            ["d", "drift", "method", "points", "action", "rel. error vs 2 dW", "seconds", "converged"],
+            high_dimension(),
         )
     )
 

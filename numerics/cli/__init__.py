@@ -1,7 +1,8 @@
 """The ``memdyn`` command line: one module per sub-command, each exposing
 ``add_parser(subparsers)`` and ``run(args) -> int``.
 
-Errors print one line ``memdyn: error: ...`` and no traceback. Exit codes (README, "Exit status"):
+Errors print one line ``memdyn: error: ...`` and no traceback; warnings (a singularity of the
+model inside its domain, say) print one line ``memdyn: warning: ...`` each, once. Exit codes (README, "Exit status"):
 0 success; 1 a check failed (verify) or a result did not converge (stationary); 2 bad input
 (:class:`analysis.ModelError`, :class:`analysis.InputError`, unreadable files); 3 a solver could
 not deliver a trustworthy answer (:class:`analysis.SolverError`); 130 interrupted (Ctrl-C, after
@@ -12,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
+import warnings
 
 # sub-command name -> module in this package (imported lazily: numba/cvxpy load only when used)
 COMMANDS = {
@@ -31,7 +34,29 @@ COMMANDS = {
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2, no usage dump mixed with tracebacks
+        # "argument --seed: --seed must be ..." (numerics.cli._args names its flag): say it once
+        m = re.match(r"argument (\S+?)(?:/\S+)?: (.*)", message)
+        if m and m.group(2).startswith(m.group(1) + " "):
+            message = m.group(2)
         self.exit(2, f"memdyn: error: {message}\n")
+
+
+_SHOWN: set = set()
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """One line per distinct warning on stderr, ``memdyn: warning: ...`` (no source line, no file
+    name); numpy's floating-point warnings ("overflow encountered in exp") are shown once in all."""
+    text = str(message).splitlines()[0] if str(message) else category.__name__
+    if issubclass(category, RuntimeWarning) and " encountered in " in text:
+        if "floating-point" in _SHOWN:
+            return
+        _SHOWN.add("floating-point")
+        text = f"numpy: {text} (further floating-point warnings not shown)"
+    if text in _SHOWN:
+        return
+    _SHOWN.add(text)
+    print(f"memdyn: warning: {text}", file=sys.stderr)
 
 
 def _available():
@@ -60,7 +85,11 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.run(args) or 0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")  # _show_warning prints each distinct text once
+            warnings.showwarning = _show_warning
+            _SHOWN.clear()
+            return int(args.run(args) or 0)
     except MemdynError as exc:
         print(f"memdyn: error: {exc}", file=sys.stderr)
         return exc.exit_code

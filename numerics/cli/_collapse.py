@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from numerics.cli._args import count_type, positive_float_type, seed_type
+
 
 def add_parser(sub):
     p = sub.add_parser(
@@ -13,10 +15,18 @@ def add_parser(sub):
         "each with a 95%% interval.",
     )
     p.add_argument("--fit", choices=["empirical", "gaussian", "gaussian-mle", "bayes"], default="gaussian")
-    p.add_argument("--samples", type=int, default=10, metavar="N", help="samples per round (default 10)")
-    p.add_argument("--rounds", type=int, default=50, metavar="K", help="rounds (default 50)")
-    p.add_argument("--replicates", type=int, default=2000, metavar="R", help="independent chains (default 2000)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--samples", type=count_type("--samples"), default=10, metavar="N", help="samples per round (default 10)"
+    )
+    p.add_argument("--rounds", type=count_type("--rounds"), default=50, metavar="K", help="rounds (default 50)")
+    p.add_argument(
+        "--replicates",
+        type=count_type("--replicates"),
+        default=2000,
+        metavar="R",
+        help="independent chains (default 2000)",
+    )
+    p.add_argument("--seed", type=seed_type(), default=0)
     p.add_argument(
         "--support",
         default=None,
@@ -30,7 +40,12 @@ def add_parser(sub):
         metavar="BETA",
         help="probability that a sample is fresh from pi_0, in [0, 1) (default 0)",
     )
-    p.add_argument("--concentration", type=float, default=None, help="prior concentration of --fit bayes (default N)")
+    p.add_argument(
+        "--concentration",
+        type=positive_float_type("--concentration"),
+        default=None,
+        help="prior concentration of --fit bayes (default N)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=run)
 

@@ -3,11 +3,16 @@
 Prints a readable summary of everything :func:`analysis.derive` finds (drift, Hessian,
 covariance, Hamiltonian, Lagrangian, critical points, closed-form quasi-potential, Hwang
 weights, two-scale reduction); ``--json`` prints one JSON object instead, ``--latex FILE``
-also writes a standalone LaTeX document with every derived object (atomically).
+also writes a standalone LaTeX document with every derived object (atomically). ``--budget
+SECONDS`` bounds the time sympy may spend simplifying and integrating; what it skipped is
+listed under "notes" (the objects stay exact, only unsimplified or taken numerically).
 """
 
 from __future__ import annotations
 
+from ._args import seconds_type, seed_type
+
+DEFAULT_BUDGET_SECONDS = 30.0  # analysis._sympy_guard.DEFAULT_BUDGET_SECONDS (not imported: the CLI loads lazily)
 DEFAULT_MODEL = "tilted-double-well"
 
 
@@ -34,7 +39,15 @@ def add_parser(sub):
     )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
     p.add_argument("--latex", metavar="FILE", help="also write a standalone LaTeX document to FILE")
-    p.add_argument("--seed", type=int, default=0, help="seed of the numeric multistarts (default 0)")
+    p.add_argument("--seed", type=seed_type("--seed"), default=0, help="seed of the numeric multistarts (default 0)")
+    p.add_argument(
+        "--budget",
+        type=seconds_type("--budget"),
+        default=DEFAULT_BUDGET_SECONDS,
+        metavar="SECONDS",
+        help=f"total time for sympy's simplify/solve/integrate (default {DEFAULT_BUDGET_SECONDS:g}); "
+        "what it skips is listed under notes",
+    )
     p.set_defaults(run=run)
 
 
@@ -43,7 +56,7 @@ def run(args) -> int:
     from numerics.report import dumps, latex_document, write_atomic
 
     model = load_model(args.model, parse_assignments(args.assignments))
-    d = derive(model, seed=args.seed)
+    d = derive(model, seed=args.seed, budget_seconds=args.budget)
     if args.latex:
         # the document's preamble loads amsmath, which the fragment's align* needs
         write_atomic(args.latex, latex_document(d.latex()))

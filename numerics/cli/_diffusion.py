@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from numerics.cli._args import count_type, positive_float_type, seed_type
+
 
 def add_parser(sub):
     p = sub.add_parser(
@@ -16,7 +18,7 @@ def add_parser(sub):
         default="mixture2d",
         help="built-in data set (gaussian1d, mixture1d, gaussian2d, mixture2d, ring) or a CSV file of points",
     )
-    p.add_argument("--train-size", type=int, default=16, help="number of training points N")
+    p.add_argument("--train-size", type=count_type("--train-size"), default=16, help="number of training points N")
     p.add_argument(
         "--score",
         default="empirical",
@@ -24,12 +26,12 @@ def add_parser(sub):
         help="empirical: exact memorizing optimum; linear: random Fourier features; mlp: two-layer "
         "network; kernel: training set smoothed with a learned bandwidth",
     )
-    p.add_argument("--eta", type=float, default=0.01, help="constant SGD step (default 0.01)")
-    p.add_argument("--steps", type=int, default=2000, help="SGD steps")
-    p.add_argument("--batch", type=int, default=64, help="minibatch size")
-    p.add_argument("--samples", type=int, default=500, help="generated samples")
-    p.add_argument("--t-min", type=float, default=1e-3, help="sampler cut-off time t_min > 0")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--eta", type=positive_float_type("--eta"), default=0.01, help="constant SGD step (default 0.01)")
+    p.add_argument("--steps", type=count_type("--steps"), default=2000, help="SGD steps")
+    p.add_argument("--batch", type=count_type("--batch"), default=64, help="minibatch size")
+    p.add_argument("--samples", type=count_type("--samples"), default=500, help="generated samples")
+    p.add_argument("--t-min", type=positive_float_type("--t-min"), default=1e-3, help="sampler cut-off time t_min > 0")
+    p.add_argument("--seed", type=seed_type(), default=0)
     p.add_argument("--checkpoint", default=None, help="npz file: training state saved every 1000 steps")
     p.add_argument("--resume", action="store_true", help="continue the training saved in --checkpoint")
     p.add_argument("--json", action="store_true", help="print the measurements as JSON")

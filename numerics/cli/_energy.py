@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import sys
 
+from numerics.cli._args import count_type, positive_float_type
+
 
 def add_parser(sub):
     from numerics.largedev._methods import METHODS
@@ -20,12 +22,25 @@ def add_parser(sub):
         "and mean exit times in SGD steps (docs/theory.md section 2).",
     )
     p.add_argument("model", help="model file (.toml) or built-in name (see `memdyn models`)")
-    p.add_argument("--eta", type=float, default=None, help="SGD step; omitted: eta -> 0 weights, no exit times")
+    p.add_argument(
+        "--eta",
+        type=positive_float_type("--eta"),
+        default=None,
+        help="SGD step; omitted: eta -> 0 weights, no exit times",
+    )
     p.add_argument(
         "--method", choices=("auto", *METHODS), default="auto", help="quasi-potential solver (default: auto)"
     )
-    p.add_argument("--points", type=int, default=None, metavar="N", help="path points per solve")
-    p.add_argument("--tolerance", type=float, default=1e-6, metavar="TOL", help="solver tolerance (default 1e-6)")
+    p.add_argument(
+        "--points", type=count_type("--points", minimum=3), default=None, metavar="N", help="path points per solve"
+    )
+    p.add_argument(
+        "--tolerance",
+        type=positive_float_type("--tolerance"),
+        default=1e-6,
+        metavar="TOL",
+        help="solver tolerance (default 1e-6)",
+    )
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a model parameter")
     p.add_argument("--json", action="store_true", help="print a JSON object")
     p.set_defaults(run=run)
@@ -81,6 +96,15 @@ def run(args) -> int:
                 ["i", "point", "F", "E", "weight", "Laplace weight", "exit cost", "exit steps", "exit method"], rows
             )
         )
+        for i, a in enumerate(r.attractors):
+            if len(getattr(a, "points", ())) > 1:
+                print(
+                    f"attractor {i} is a continuum of minima (dimension {a.dimension}, {len(a.points)} sample "
+                    "points; the point shown is one of them; costs from it: min over its points)"
+                    + ("" if a.complete else "; sampling stopped at the cap, the set may extend further")
+                )
+            elif getattr(a, "degenerate", False):
+                print(f"attractor {i} is a degenerate minimum (singular Hessian; it dominates tied quadratic minima)")
         if n:
             print("\ncosts B[i][j] (from attractor i to attractor j)")
             print(text_table(["i \\ j", *map(str, range(n))], [[i, *r.costs[i]] for i in range(n)], digits=6))

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from numerics.cli._args import count_type, positive_float_type, probability_type, seed_type
+
 
 def add_parser(sub):
     p = sub.add_parser(
@@ -17,16 +19,36 @@ def add_parser(sub):
     p.add_argument(
         "model", nargs="?", default="fold", help="fold (default), stylised, or a model file/built-in with [timescales]"
     )
-    p.add_argument("--eta", type=float, default=0.2, help="step (initial step for --schedule decreasing)")
-    p.add_argument("--epsilon", type=float, default=None, help="two-scale epsilon (default: the model's)")
-    p.add_argument("--fresh", type=float, default=0.0, metavar="BETA", help="fresh-output probability in [0, 1)")
+    p.add_argument(
+        "--eta", type=positive_float_type("--eta"), default=0.2, help="step (initial step for --schedule decreasing)"
+    )
+    p.add_argument(
+        "--epsilon",
+        type=positive_float_type("--epsilon"),
+        default=None,
+        help="two-scale epsilon (default: the model's)",
+    )
+    p.add_argument(
+        "--fresh",
+        type=probability_type("--fresh"),
+        default=0.0,
+        metavar="BETA",
+        help="fresh-output probability in [0, 1)",
+    )
     p.add_argument("--schedule", choices=["constant", "decreasing"], default="constant")
-    p.add_argument("--steps", type=int, default=8000)
-    p.add_argument("--chains", type=int, default=16)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--delta", type=float, default=0.05, help="drift distance that ends an episode (default 0.05)")
-    p.add_argument("--window", type=int, default=64, help="detector window (default 64)")
-    p.add_argument("--rtol", type=float, default=1e-6, help="detector relative tolerance (default 1e-6)")
+    p.add_argument("--steps", type=count_type("--steps"), default=8000)
+    p.add_argument("--chains", type=count_type("--chains"), default=16)
+    p.add_argument("--seed", type=seed_type(), default=0)
+    p.add_argument(
+        "--delta",
+        type=positive_float_type("--delta"),
+        default=0.05,
+        help="drift distance that ends an episode (default 0.05)",
+    )
+    p.add_argument("--window", type=count_type("--window"), default=64, help="detector window (default 64)")
+    p.add_argument(
+        "--rtol", type=positive_float_type("--rtol"), default=1e-6, help="detector relative tolerance (default 1e-6)"
+    )
     p.add_argument(
         "--feedback",
         action=argparse.BooleanOptionalAction,
@@ -36,7 +58,12 @@ def add_parser(sub):
     )
     p.add_argument("--x0", type=float, default=1.0, help="initial fast variable (default 1)")
     p.add_argument("--y0", type=float, default=0.0, help="initial slow variable (default 0)")
-    p.add_argument("--spread", type=float, default=None, help="spread s of a fresh output (default delta/10)")
+    p.add_argument(
+        "--spread",
+        type=positive_float_type("--spread"),
+        default=None,
+        help="spread s of a fresh output (default delta/10)",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=run)
 

@@ -1,15 +1,19 @@
 """``memdyn quasipotential``: the quasi-potential between two points (docs/theory.md section 0).
 
 Prints the action (V(to) when ``--from`` is an attractor), the method, its convergence and
-error estimate, and the minimum-action path. Exit 3 when the solver did not converge (the
-result is still printed) or could not deliver an answer, 2 on bad input. The ``--method``
-choices are "auto" and the registry :data:`numerics.largedev.METHODS`.
+error estimate, whether the search vouches for a global minimum, and the minimum-action path.
+``--from`` is a point or ``cycle:X,Y``: the stable limit cycle the flow from (X, Y) settles on.
+Exit 3 when the solver did not converge (the result is still printed) or could not deliver an
+answer, 2 on bad input. The ``--method`` choices are "auto" and the registry
+:data:`numerics.largedev.METHODS`.
 """
 
 from __future__ import annotations
 
 import re
 import sys
+
+from numerics.cli._args import count_type, positive_float_type
 
 # "-1,0" starts with "-": let argparse read it as a value, not as an option
 _NEGATIVE_POINT = re.compile(r"^-[0-9.]")
@@ -25,11 +29,35 @@ def add_parser(sub):
     )
     p._negative_number_matcher = _NEGATIVE_POINT
     p.add_argument("model", help="model file (.toml) or built-in name (see `memdyn models`)")
-    p.add_argument("--from", dest="start", required=True, metavar="POINT", help="start point, e.g. -1,0")
+    p.add_argument(
+        "--from",
+        dest="start",
+        required=True,
+        metavar="POINT",
+        help="start point, e.g. -1,0, or cycle:X,Y for the stable limit cycle near (X, Y)",
+    )
     p.add_argument("--to", dest="end", required=True, metavar="POINT", help="end point, e.g. 0,0")
     p.add_argument("--method", choices=("auto", *METHODS), default="auto", help="solver (default: auto)")
-    p.add_argument("--points", type=int, default=None, metavar="N", help="path points (default: refine to TOL)")
-    p.add_argument("--tolerance", type=float, default=1e-6, metavar="TOL", help="target relative error (default 1e-6)")
+    p.add_argument(
+        "--points",
+        type=count_type("--points", minimum=3),
+        default=None,
+        metavar="N",
+        help="path points (default: refine to TOL)",
+    )
+    p.add_argument(
+        "--tolerance",
+        type=positive_float_type("--tolerance"),
+        default=1e-6,
+        metavar="TOL",
+        help="target relative error (default 1e-6)",
+    )
+    p.add_argument(
+        "--search",
+        choices=("few", "many"),
+        default="few",
+        help="initial paths to try: few (default) or many (more bumps, via saddles, more turns on a cycle)",
+    )
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a model parameter")
     p.add_argument("--json", action="store_true", help="print a JSON object")
     p.set_defaults(run=run)
@@ -67,9 +95,15 @@ def run(args) -> int:
     if not args.tolerance > 0:
         raise InputError(f"--tolerance must be positive, got {args.tolerance}")
     m = load_model(args.model, parse_assignments(args.set))
-    start = parse_point(args.start, m.dim, "--from")
+    text = str(args.start).strip()
+    if text.lower().startswith("cycle:"):
+        start = "cycle:" + ",".join(str(v) for v in parse_point(text[6:], m.dim, "--from cycle:"))
+    else:
+        start = parse_point(text, m.dim, "--from")
     end = parse_point(args.end, m.dim, "--to")
-    r = quasi_potential(m, start, end, method=args.method, points=args.points, tolerance=args.tolerance)
+    r = quasi_potential(
+        m, start, end, method=args.method, points=args.points, tolerance=args.tolerance, search=args.search
+    )
     if args.json:
         print(dumps(r.to_dict(), indent=2))
     else:
@@ -85,6 +119,8 @@ def run(args) -> int:
                     ["error estimate", r.error_estimate],
                     ["iterations", r.iterations],
                     ["path points", len(path)],
+                    ["global minimum vouched", r.global_minimum_vouched],
+                    ["source", r.source],
                     ["message", r.message],
                 ],
             )

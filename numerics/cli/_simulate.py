@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import sys
 
+from numerics.cli._args import count_type, positive_float_type, seed_type
+
 
 def add_parser(sub):
     p = sub.add_parser("simulate", help="Monte Carlo of the SGD recursion (basin fractions, transitions)")
     p.add_argument("model", help="model file (.toml) or built-in name")
-    p.add_argument("--eta", type=float, required=True, help="step size (the temperature)")
-    p.add_argument("--steps", type=int, required=True, help="recorded steps per chain")
-    p.add_argument("--chains", type=int, required=True, help="independent chains")
-    p.add_argument("--seed", type=int, required=True, help="seed: chain c uses the stream (seed, c)")
-    p.add_argument("--burn-in", type=int, default=0, help="unrecorded steps first")
-    p.add_argument("--threads", type=int, default=None, help="numba threads (results do not depend on it)")
+    p.add_argument("--eta", type=positive_float_type("--eta"), required=True, help="step size (the temperature)")
+    p.add_argument("--steps", type=count_type("--steps"), required=True, help="recorded steps per chain")
+    p.add_argument("--chains", type=count_type("--chains"), required=True, help="independent chains")
+    p.add_argument("--seed", type=seed_type(), required=True, help="seed: chain c uses the stream (seed, c)")
+    p.add_argument("--burn-in", type=count_type("--burn-in", minimum=0), default=0, help="unrecorded steps first")
+    p.add_argument(
+        "--threads", type=count_type("--threads"), default=None, help="numba threads (results do not depend on it)"
+    )
     p.add_argument("--checkpoint", default=None, help="checkpoint file (.npz), written atomically")
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -26,9 +30,10 @@ def add_parser(sub):
         "--schedule",
         choices=["constant", "robbins-monro", "two-scale"],
         default="constant",
-        help="step sizes: constant eta, eta/(1+n/n0)^alpha, or slow variables at eta*epsilon",
+        help="step sizes: constant eta, eta/(1+n/n0)^alpha, or the model's [timescales] mechanism "
+        "(weak-coupling: eta for every coordinate; step-separation: slow variables at eta*epsilon)",
     )
-    p.add_argument("--n0", type=float, default=1000.0, help="Robbins-Monro n0")
+    p.add_argument("--n0", type=positive_float_type("--n0"), default=1000.0, help="Robbins-Monro n0")
     p.add_argument("--alpha", type=float, default=1.0, help="Robbins-Monro exponent in (1/2, 1]")
     p.add_argument(
         "--bound", type=float, default=1e3, help="divergence bound, in domain widths around its centre (default 1e3)"
@@ -78,6 +83,12 @@ def run(args) -> int:
             print(f"memdyn: checkpoint written to {args.checkpoint}; continue with --resume", file=sys.stderr)
         raise
     out = res.to_dict()
+    if args.schedule == "two-scale":
+        from numerics.sgd._schedules import mechanism, step_parameters
+
+        params = step_parameters(_schedule(args), args.eta, m)
+        out["mechanism"] = mechanism(m)
+        out["slow_step"] = float(params[3])
     if args.output:
         write_atomic(args.output, dumps(out, indent=2) + "\n")
     if args.json:
@@ -89,6 +100,8 @@ def run(args) -> int:
         f"{m.name}: eta={res.eta:g}, {res.chains} chains x {res.completed} steps (burn-in {res.burn_in}), "
         f"seed {res.seed}; {res.chain_steps_per_second:.3g} chain-steps/s"
     )
+    if "mechanism" in out:
+        print(f"two-scale schedule: {out['mechanism']} (slow step {out['slow_step']:g})")
     rows = [
         [
             str([round(float(v), 4) for v in res.minima[i]]),

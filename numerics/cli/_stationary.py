@@ -6,13 +6,15 @@ not (the output then says why), 2 on bad input.
 
 from __future__ import annotations
 
+from numerics.cli._args import positive_float_type
+
 
 def add_parser(sub):
     p = sub.add_parser(
         "stationary", help="exact stationary law of the SGD chain (transfer operator, d <= 2): basin masses, leak"
     )
     p.add_argument("model", help="model file (.toml) or built-in name")
-    p.add_argument("--eta", type=float, required=True, help="step size (the temperature)")
+    p.add_argument("--eta", type=positive_float_type("--eta"), required=True, help="step size (the temperature)")
     p.add_argument(
         "--points",
         type=int,

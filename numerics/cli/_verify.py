@@ -1,10 +1,51 @@
-"""``memdyn verify``: the paper's claims, theory against the SGD recursion, with verdicts."""
+"""``memdyn verify``: the paper's claims, theory against the SGD recursion, with verdicts.
+
+Exit status (README, "Exit status"): 0 every claim passed; 1 some claim failed (theory and
+measurement disagree beyond the tolerance); 4 no claim failed but some was inconclusive (a
+confidence interval wider than the tolerance: the budget is too small to decide -- rerun with a
+larger ``--budget``); 130 interrupted; 2 bad input, 3 a solver gave no trustworthy answer.
+"""
 
 from __future__ import annotations
 
+from ._args import seed_type
+
+EXIT_PASSED = 0
+EXIT_FAILED = 1
+EXIT_INCONCLUSIVE = 4
+EXIT_INTERRUPTED = 130
+
+
+def exit_status(report) -> int:
+    """The exit status of a verification report: failed beats inconclusive beats passed.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as NS
+    >>> def rep(*verdicts, interrupted=False):
+    ...     return NS(results=[NS(verdict=v) for v in verdicts], interrupted=interrupted)
+    >>> [exit_status(rep("pass")), exit_status(rep("pass", "fail", "inconclusive")), exit_status(rep("inconclusive"))]
+    [0, 1, 4]
+    >>> exit_status(rep()), exit_status(rep("pass", interrupted=True))
+    (1, 130)
+    """
+    if report.interrupted:
+        return EXIT_INTERRUPTED
+    verdicts = [r.verdict for r in report.results]
+    if not verdicts or "fail" in verdicts:
+        return EXIT_FAILED
+    if "inconclusive" in verdicts:
+        return EXIT_INCONCLUSIVE
+    return EXIT_PASSED if all(v == "pass" for v in verdicts) else EXIT_FAILED
+
 
 def add_parser(sub):
-    p = sub.add_parser("verify", help="check the paper's claims numerically (the main job)")
+    p = sub.add_parser(
+        "verify",
+        help="check the paper's claims numerically (the main job)",
+        description="Exit status: 0 every claim passed, 1 a claim failed, 4 none failed but some was "
+        "inconclusive (the budget is too small to decide), 130 interrupted.",
+    )
     p.add_argument(
         "--budget",
         choices=["tiny", "quick", "full"],
@@ -12,7 +53,7 @@ def add_parser(sub):
         help="Monte Carlo budget (quick: whole catalogue in a few minutes)",
     )
     p.add_argument("--claims", default=None, help="comma-separated claim ids (default: all)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_type("--seed"), default=0, help="master seed (default 0)")
     p.add_argument("--model", default=None, help="run every claim that applies to this model file")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a model parameter")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -57,6 +98,4 @@ def run(args) -> int:
     if args.figures:
         report.write_figures(args.figures)
     print(dumps_report(report) if args.json else report.table())
-    if report.interrupted:
-        return 130
-    return 0 if report.passed else 1
+    return exit_status(report)

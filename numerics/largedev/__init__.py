@@ -1,8 +1,9 @@
 """Large deviations: quasi-potentials, transition costs, W-graph energies, stationary weights, exit times.
 
-:func:`quasi_potential` solves the Freidlin-Wentzell control problem between two points with a
-method from the registry :data:`METHODS` (gMAM, cvxpy SCP, the exact 1-D root; see
-:class:`QuasiPotentialMethod` for what a method provides). :func:`transition_costs`,
+:func:`quasi_potential` solves the Freidlin-Wentzell control problem between two points (or from
+a stable limit cycle, :func:`find_cycle`) with a method from the registry :data:`METHODS` (gMAM,
+cvxpy SCP, the exact 1-D root, the closed form; see :class:`QuasiPotentialMethod` for what a
+method provides). :func:`transition_costs`,
 :func:`wgraph_energies` and :func:`predict` turn those actions into energies, weights, exit
 times and the ground state (docs/theory.md section 2).
 

@@ -10,6 +10,15 @@
    then goes through other attractors. Where the symbolic layer has a closed-form
    quasi-potential, every solve is checked against it.
 
+A continuum of minima K_i (:class:`analysis.CriticalComponent`) is one attractor: the flow from a
+saddle reaches it when it comes within the capture radius of one of its sample points, and
+V_i(s) = min over its points p of V_p(s): from the closed form U when the symbolic layer has one
+(V_p(s) = U(s) - U(p), minimised over all the samples; U is constant on K_i for gradient drift), else
+the minimum of the path solves from at most ``_COMPONENT_STARTS`` samples spread along it (an upper
+bound that converges as the samples refine; each solve is reported). A ridge of saddles (a saddle
+component) is one gate: with the closed form its cost is the minimum over its points, else the path
+solves end at its representative point (an upper bound).
+
 Example
 -------
 >>> from analysis import load_model
@@ -117,24 +126,32 @@ class TransitionCosts(Result):
         return rows
 
 
+_COMPONENT_STARTS = 8
+
+
 def _follow_flow(b, x0, targets, radius, box, t_max):
     """Integrate x' = b(x) from x0 until within ``radius`` of a target (returns its index),
-    outside ``box`` (returns -1: the flow leaves the domain) or t_max (returns None)."""
+    outside ``box`` (returns -1: the flow leaves the domain) or t_max (returns None).
+    A target is a point (d,) or the sample points (n, d) of a component; ``radius`` a number
+    or one per target."""
     from scipy.integrate import solve_ivp
 
     lo, hi = box
+    radii = np.broadcast_to(np.asarray(radius, dtype=float), (len(targets),))
 
     def rhs(t, x):
         return b(x)
 
-    def near(target):
+    def near(target, r):
+        pts = np.atleast_2d(target)
+
         def event(t, x):
-            return float(np.linalg.norm(x - target)) - radius
+            return float(np.min(np.linalg.norm(pts - x, axis=1))) - r
 
         event.terminal, event.direction = True, -1
         return event
 
-    events = [near(a) for a in targets]
+    events = [near(a, r) for a, r in zip(targets, radii)]
 
     def leave(t, x):  # positive inside the enlarged box
         return float(min(np.min(x - lo), np.min(hi - x)))
@@ -164,8 +181,15 @@ def saddle_connections(model, attractors, saddles):
     """
     b = model.function("drift")
     jac = model.function("jacobian")
-    pts = [a.array for a in attractors] + [s.array for s in saddles]
-    spacing = min((np.linalg.norm(p - q) for i, p in enumerate(pts) for q in pts[i + 1 :]), default=1.0)
+    sets = [_samples(a) for a in attractors] + [s.array[None, :] for s in saddles]
+    spacing = min(
+        (
+            float(np.min(np.linalg.norm(p[:, None, :] - q[None], axis=2)))
+            for i, p in enumerate(sets)
+            for q in sets[i + 1 :]
+        ),
+        default=1.0,
+    )
     width = np.array([hi - lo for lo, hi in model.bounds])
     box = (
         np.array([lo for lo, _ in model.bounds]) - 0.5 * width,
@@ -173,10 +197,14 @@ def saddle_connections(model, attractors, saddles):
     )
     # capture radius: a tenth of the smallest distance between critical points, so a
     # trajectory inside it is near one stable point and no other critical point
-    radius = 0.1 * spacing
-    slowest = min((min(abs(e) for e in a.eigenvalues) for a in attractors), default=1.0)
+    # (a component: at least 0.75 of its sample spacing, so that the flow meets it between samples)
+    radius = [max(0.1 * spacing, 0.75 * getattr(a, "step", 0.0)) for a in attractors]
+    # slowest linear rate of approach (zero eigenvalues -- degenerate minima, the tangent of a
+    # component -- excluded; a degenerate minimum is approached polynomially, within the x100 margin)
+    rates = [abs(e) for a in attractors for e in a.eigenvalues if abs(e) > 1e-8 * max(1.0, *map(abs, a.eigenvalues))]
+    slowest = min(rates, default=1.0)
     out = []
-    targets = [a.array for a in attractors]
+    targets = [_samples(a) for a in attractors]
     for k, s in enumerate(saddles):
         ev, vec = np.linalg.eig(jac(s.array))
         u = int(np.argmax(ev.real))
@@ -189,6 +217,47 @@ def saddle_connections(model, attractors, saddles):
         ends = tuple(_follow_flow(b, s.array + sign * h * v, targets, radius, box, t_max) for sign in (1, -1))
         out.append({"saddle": k, "basins": ends, "unstable_eigenvalue": lam})
     return out
+
+
+def _samples(att) -> np.ndarray:
+    """(n, d) points of an attractor: its samples for a component, the point otherwise."""
+    return np.asarray(getattr(att, "samples", att.array[None, :]), dtype=float).reshape(-1, len(att.point))
+
+
+def _starts(att) -> np.ndarray:
+    """Start points of the cost solves from an attractor: at most _COMPONENT_STARTS samples."""
+    S = _samples(att)
+    if len(S) <= _COMPONENT_STARTS:
+        return S
+    return S[np.linspace(0, len(S) - 1, _COMPONENT_STARTS).astype(int)]
+
+
+def _solve_from(model, att, saddle, options, U=None):
+    """min over the start points of the attractor of one solve each (a single solve for a point).
+
+    A component with a closed-form U (V_p(s) = U(s) - U(p) in its basin) needs no path solve:
+    min over all its samples of U(s) - U(p)."""
+    S = _samples(att)
+    gates = _samples(saddle)
+    if (len(S) > 1 or len(gates) > 1) and U is not None and options["method"] in ("auto", "closed-form"):
+        try:
+            action = min(U(s) for s in gates) - max(U(p) for p in S)
+        except Exception:  # the closed form cannot be evaluated here: path solves below
+            action = math.nan
+        if math.isfinite(action):
+            return {
+                "action": float(action),
+                "method": "closed-form",
+                "converged": True,
+                "error_estimate": 0.0,
+                "message": f"closed form: min over {len(gates)} gate point(s) of V minus max over {len(S)} "
+                "attractor point(s)",
+            }
+    records = [_solve_cost(model, p, saddle.array, options) for p in _starts(att)]
+    best = min(records, key=lambda r: r["action"])
+    if len(records) > 1:
+        best = dict(best, starts=len(records), converged=all(r["converged"] for r in records) and best["converged"])
+    return best
 
 
 def _closed_form_potential(model):
@@ -302,6 +371,7 @@ def transition_costs(
     if points is not None:
         options["points"] = points
     solves, messages = {}, []
+    U = _closed_form_potential(model)[0] if any(len(_samples(a)) > 1 for a in (*atts, *sads)) else None
     for c in conns:
         i, j = c["basins"]
         k = c["saddle"]
@@ -309,7 +379,7 @@ def transition_costs(
             continue  # not a gate between two distinct attractors
         for a, z in ((i, j), (j, i)):
             if (a, k) not in solves:
-                solves[(a, k)] = _solve_cost(model, atts[a].array, sads[k].array, options)
+                solves[(a, k)] = _solve_from(model, atts[a], sads[k], options, U)
                 if not solves[(a, k)]["converged"]:
                     messages.append(f"attractor {a} -> saddle {k}: {solves[(a, k)]['message']}")
             cost = solves[(a, k)]["action"]

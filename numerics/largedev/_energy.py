@@ -9,6 +9,13 @@ Pipeline (paper section 4.2; Freidlin-Wentzell):
    when Sigma depends on theta or the noise is not Gaussian;
 4. exit times: Eyring-Kramers for gradient drift with constant isotropic noise, otherwise the
    log-asymptotic Arrhenius law eta log tau -> min_j B_ij (:mod:`numerics.largedev._exit_times`).
+
+Attractors include degenerate minima (a singular Hessian, e.g. a quartic bottom) and continua of
+minima (a circle or valley of critical points, one attractor each, :class:`analysis.CriticalComponent`;
+costs from a continuum are the minimum over its points, see :mod:`numerics.largedev._costs`). Tied with
+non-degenerate minima they take all the weight as eta -> 0 (docs/theory.md section 3); in 1-D the
+finite-eta split of such a tie is the quadrature of C exp(-V/eta) over the basins
+(:mod:`numerics.largedev._weights`).
 """
 
 from __future__ import annotations
@@ -66,7 +73,8 @@ class EnergyResult(Result):
 
     @property
     def ground_state_shift(self) -> bool:
-        """True when the ground state (min E) is not the global minimum of F."""
+        """True when the ground state (min E) is not a global minimum of F (``global_minimum_of_F`` is
+        the ground state itself when F ties there)."""
         return self.global_minimum_of_F is not None and self.ground_state != self.global_minimum_of_F
 
     def to_dict(self) -> dict:
@@ -74,6 +82,13 @@ class EnergyResult(Result):
         return to_jsonable(
             {
                 "attractors": [list(a.point) for a in self.attractors],
+                "degenerate": [bool(getattr(a, "degenerate", False)) for a in self.attractors],
+                "components": [
+                    {"dimension": a.dimension, "samples": len(a.points), "complete": a.complete}
+                    if len(getattr(a, "points", ())) > 1
+                    else None
+                    for a in self.attractors
+                ],
                 "costs": self.costs.tolist(),
                 "energies": self.energies.tolist(),
                 "weights": self.weights.tolist(),
@@ -153,7 +168,10 @@ def predict(
     :func:`analysis.hwang_weights` when it covers them, else det Hess F^(-1/2) (gradient,
     constant isotropic noise) or sigma^-2 (F''/sigma^2)^(-1/2) (one dimension, Gaussian),
     else equally (``weight_method`` says which). Non-tied prefactors are not known: the
-    weights are log-asymptotic, -eta log w_i -> E_i - min E.
+    weights are log-asymptotic, -eta log w_i -> E_i - min E. Degenerate attractors (a singular
+    Hessian, a continuum of minima) take the whole tie as eta -> 0; at finite eta a 1-D tie with
+    one of them is split by the quadrature of C exp(-V/eta) over the basins (docs/theory.md
+    section 3). ``converged`` is False, with a message, when no gate joins the attractors.
 
     Examples
     --------
@@ -171,7 +189,11 @@ def predict(
     exit_costs, times, logs, emethods = _exit_times(model, atts, tc.saddles, B, details, eta)
     gmin = None
     if model.is_gradient and atts:
-        gmin = int(np.argmin([a.loss for a in atts]))
+        # minima of F tied to rounding (e.g. a flat and a quadratic minimum, both at F = 0) are all
+        # global minima: the ground state among them is no ground-state shift
+        losses = np.array([a.loss for a in atts], dtype=float)
+        tied_F = np.flatnonzero(losses - losses.min() <= 1e-12 * max(1.0, float(np.abs(losses).max())))
+        gmin = ground if ground in tied_F else int(tied_F[0])
     msgs = list(tc.messages)
     msgs += [
         f"cost attractor {c['attractor']} -> saddle {c['saddle']} differs from the closed form by "
@@ -181,7 +203,13 @@ def predict(
     ]
     if not atts:
         msgs.append("no attractor inside the model bounds")
-    converged = bool(tc.converged) and bool(atts)
+    disconnected = len(atts) > 1 and not np.isfinite(E).any()
+    if disconnected:
+        msgs.append(
+            "no gate joins the attractors (no index-1 saddle or ridge of saddles between them): "
+            "energies and weights are undefined"
+        )
+    converged = bool(tc.converged) and bool(atts) and not disconnected
     return EnergyResult(
         attractors=atts,
         saddles=tc.saddles,

@@ -33,13 +33,16 @@ def _root(H, y: float, direction: float) -> float:
     if h(1e-8) >= 0.0:  # H increasing from 0 along the direction: moving with the drift costs nothing
         return 0.0
     hi = 1.0
-    while h(hi) < 0.0:
+    while (value := h(hi)) < 0.0:
+        # steep drifts (exp(100 x)) have roots far beyond 1e12: search to the end of double precision
         hi *= 2.0
-        if hi > 1e12:
+        if hi > 1e300:
             raise SolverError(
-                f"no non-zero root of H(x, p) = 0 at x = {y:.6g}: the noise cannot push "
-                "against the drift there, the quasi-potential is infinite"
+                f"no non-zero root of H(x, p) = 0 at x = {y:.6g} below 1e300: the noise cannot push "
+                "against the drift there, the quasi-potential is infinite (or beyond double precision)"
             )
+    if np.isnan(value):
+        raise SolverError(f"H(x, p) overflows double precision at x = {y:.6g} before its root: rescale the model")
     lo = hi
     while h(lo) >= 0.0:
         lo *= 0.5

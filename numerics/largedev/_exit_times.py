@@ -5,8 +5,10 @@ Used by :func:`numerics.largedev.predict` (and the exit-times claim). Two regime
 * gradient drift with constant isotropic noise Sigma = sigma^2 I: the Eyring-Kramers
   formula with its sharp prefactor (eps = eta sigma^2 / 2 in diffusion time; the rates of
   parallel gates add);
-* anything else: the log-asymptotic Arrhenius law eta log tau -> min_j B_ij (the
-  prefactor is unknown, so only the exponent is asserted).
+* anything else, and any degenerate attractor or gate (a singular Hessian, e.g. a quartic bottom,
+  a continuum of minima or a ridge of saddles, where the Eyring-Kramers prefactor degenerates): the
+  log-asymptotic Arrhenius law eta log tau -> min_j B_ij (the prefactor is unknown, so only
+  the exponent is asserted).
 """
 
 from __future__ import annotations
@@ -63,7 +65,10 @@ def _exit_times(model, atts, sads, B, details, eta):
             and all(x is not None and x >= 0 for x in c["basins"])
             and c["basins"][0] != c["basins"][1]
         ]
-        if var is not None and eta is not None:
+        sharp = not getattr(atts[i], "degenerate", False) and not any(
+            getattr(sads[k], "degenerate", False) for k in gates
+        )
+        if var is not None and eta is not None and sharp:
             # Eyring-Kramers in time t with eps = eta sigma^2 / 2; rates of parallel gates add
             eps = eta * var / 2.0
             hm = np.linalg.det(hess(atts[i].array))

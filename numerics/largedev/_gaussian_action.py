@@ -52,6 +52,45 @@ def covariance_derivatives(model):
     return False, model.function(sp.ImmutableMatrix(len(dcov), 1, dcov))
 
 
+def sparse_function(model, name: str):
+    """A vectorised callable of the model's ``name`` (drift, jacobian, covariance) that evaluates only
+    the entries that depend on the point, the constants once.
+
+    Same output as ``model.function(name)`` (shape ``(m, ...)``), but the cost of a call grows with
+    the number of non-constant entries, not with their total: a d x d Jacobian with a few
+    non-linear entries costs O(m) per call instead of O(m d^2) (the high-dimensional models of
+    the benchmarks: tridiagonal couplings, one double-well coordinate).
+    """
+    expr = getattr(model, name)
+    mat = sp.Matrix(expr)
+    shape = (model.dim,) if name == "drift" else tuple(mat.shape)
+    flat = [model.substitute(sp.sympify(e)) for e in mat]
+    free = set(model.variables)
+    varying = [k for k, e in enumerate(flat) if e.free_symbols & free]
+    const = np.zeros(len(flat))
+    for k, e in enumerate(flat):
+        if k not in varying:
+            const[k] = float(e)
+    if not varying:
+
+        def f(X):
+            X = np.asarray(X, float)
+            return np.broadcast_to(const, X.shape[:-1] + (len(flat),)).reshape(X.shape[:-1] + shape).copy()
+
+        return f
+    g = model.function(sp.ImmutableMatrix(len(varying), 1, [flat[k] for k in varying]))
+    idx = np.array(varying)
+
+    def f(X):
+        X = np.asarray(X, float)
+        out = np.empty(X.shape[:-1] + (len(flat),))
+        out[...] = const
+        out[..., idx] = g(X).reshape(X.shape[:-1] + (len(varying),))
+        return out.reshape(X.shape[:-1] + shape)
+
+    return f
+
+
 class GaussianLocalAction:
     """G(x, v) = |v|_M |b|_M - <v, b>_M with M = Sigma(x)^{-1}, and its x- and v-gradients.
 
@@ -65,14 +104,25 @@ class GaussianLocalAction:
         self.model = model
         self.d = model.dim
         self.drift = model.function("drift")
-        self.jac = model.function("jacobian")
+        self.jac = sparse_function(model, "jacobian")
         self.cov = model.function("covariance")
         self.constant, self.dcov = covariance_derivatives(model)
         self.calls = 0
+        # constant Sigma: M = Sigma^{-1} checked and inverted once, applied as one d x d matrix
+        self._M = None
+        if self.constant:
+            origin = np.zeros((1, self.d))
+            S0 = self.cov(origin).reshape(1, self.d, self.d)
+            eig = np.linalg.eigvalsh(S0[0]) if np.all(np.isfinite(S0)) else None
+            if eig is not None and eig[0] <= 1e-14 * max(eig[-1], _TINY):
+                rank = int(np.sum(eig > 1e-14 * max(eig[-1], _TINY)))
+                raise SolverError(
+                    f"noise covariance is singular (constant, rank {rank} of {self.d}): the path methods need an "
+                    "invertible Sigma; use method control (or closed-form for linear drift)"
+                )
+            self._M = self._inverse(S0, origin)[0]
 
-    def metric(self, X: np.ndarray) -> np.ndarray:
-        """M = Sigma^{-1} at the rows of X, shape (m, d, d); SolverError where Sigma is singular."""
-        S = self.cov(X).reshape(len(X), self.d, self.d)
+    def _inverse(self, S, X):
         if not np.all(np.isfinite(S)):
             k = int(np.argmax(~np.isfinite(S).reshape(len(X), -1).all(axis=1)))
             raise SolverError(f"noise covariance is not finite at {np.round(X[k], 6).tolist()}")
@@ -86,6 +136,13 @@ class GaussianLocalAction:
             )
         return np.linalg.inv(S)
 
+    def metric(self, X: np.ndarray) -> np.ndarray:
+        """M = Sigma^{-1} at the rows of X, shape (m, d, d); SolverError where Sigma is singular."""
+        if self._M is not None:
+            return np.broadcast_to(self._M, (len(X), self.d, self.d))
+        S = self.cov(X).reshape(len(X), self.d, self.d)
+        return self._inverse(S, X)
+
     def __call__(self, X, V, grad=True):
         """``(G, G_x, G_v)`` at the rows (X, V), each ``(m,)`` or ``(m, d)``; gradients None unless ``grad``."""
         self.calls += 1
@@ -94,9 +151,14 @@ class GaussianLocalAction:
         if not np.all(np.isfinite(b)):
             k = int(np.argmax(~np.isfinite(b).all(axis=1)))
             raise SolverError(f"drift is not finite at {np.round(X[k], 6).tolist()}")
-        M = self.metric(X)
-        Mb = np.einsum("nij,nj->ni", M, b)
-        Mv = np.einsum("nij,nj->ni", M, V)
+        if self._M is not None:
+            M = None
+            Mb = b @ self._M
+            Mv = V @ self._M
+        else:
+            M = self.metric(X)
+            Mb = np.einsum("nij,nj->ni", M, b)
+            Mv = np.einsum("nij,nj->ni", M, V)
         nb = np.sqrt(np.maximum(np.einsum("ni,ni->n", b, Mb), 0.0))
         nv = np.sqrt(np.maximum(np.einsum("ni,ni->n", V, Mv), 0.0))
         G = nv * nb - np.einsum("ni,ni->n", V, Mb)

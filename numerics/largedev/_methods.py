@@ -10,7 +10,13 @@ local actions and path utilities that solver needs:
   (:mod:`numerics.largedev._gaussian_action`) or, for other noise such as minibatch, its H = 0
   form (:mod:`numerics.largedev._hamiltonian_action`);
 * ``scp`` -- :mod:`numerics.largedev._scp` (cvxpy), Gaussian noise;
-* ``exact`` -- :mod:`numerics.largedev._exact_1d`, one dimension, any noise.
+* ``exact`` -- :mod:`numerics.largedev._exact_1d`, one dimension, any noise;
+* ``control`` -- :mod:`numerics.largedev._control`: the time-explicit optimal-control transcription
+  for constant Gaussian noise, singular (positive semi-definite) Sigma included; "auto" takes it
+  when Sigma is singular or nearly so and there is no closed form;
+* ``closed-form`` -- :mod:`numerics.largedev._closed_form_action`: V(end) - V(start) from the
+  symbolic layer's closed form (any dimension, singular noise included), when the start is an
+  attractor and the end lies in its basin; "auto" takes it whenever it applies.
 
 Adding a method is one subclass of :class:`QuasiPotentialMethod` here and one entry in
 :data:`METHODS`; the command line's ``--method`` choices follow the registry.
@@ -18,7 +24,7 @@ Adding a method is one subclass of :class:`QuasiPotentialMethod` here and one en
 Example
 -------
 >>> list(METHODS)
-['gmam', 'scp', 'exact']
+['gmam', 'scp', 'exact', 'control', 'closed-form']
 >>> from analysis import load_model
 >>> METHODS["scp"].refusal(load_model("minibatch-least-squares"), MethodOptions())
 'scp needs Gaussian noise (a closed-form Lagrangian); use gmam for minibatch noise'
@@ -32,6 +38,8 @@ from typing import ClassVar
 import numpy as np
 
 from analysis import GaussianNoise, InputError
+from numerics.largedev._closed_form_action import ClosedFormAction
+from numerics.largedev._control import ControlLevel
 from numerics.largedev._exact_1d import exact_action_1d
 from numerics.largedev._gaussian_action import GaussianLocalAction
 from numerics.largedev._gmam import minimise_polyline
@@ -223,8 +231,115 @@ class ExactOneDimensional(QuasiPotentialMethod):
         )
 
 
+NEAR_SINGULAR = 1e-2
+"""Eigenvalue ratio (smallest / largest) of a constant Sigma below which "auto" uses the control method:
+the geometric form of gMAM/SCP then settles on paths that do not resolve the nearly forbidden
+direction (measured: 4% above the exact bound for Sigma = diag(1e-3, 2), underdamped Langevin)."""
+
+
+def singular_constant_noise(model) -> bool:
+    """Whether the noise is Gaussian with a constant covariance that is singular or nearly so
+    (eigenvalue ratio below :data:`NEAR_SINGULAR`)."""
+    if not _is_gaussian(model):
+        return False
+    cov = model.covariance
+    if cov.free_symbols & set(model.variables):
+        return False
+    S = model.function("covariance")(np.zeros((1, model.dim))).reshape(model.dim, model.dim)
+    if not np.all(np.isfinite(S)):
+        return False
+    ev = np.linalg.eigvalsh(S)
+    return bool(ev[0] <= NEAR_SINGULAR * max(float(ev[-1]), 1e-300))
+
+
+class OptimalControl(QuasiPotentialMethod):
+    """The time-explicit control problem phi' = b + B w, action 1/2 int |w|^2 dt (B B^T = Sigma).
+
+    For constant Gaussian noise whose covariance may be singular (noise in some directions only:
+    momentum, underdamped Langevin): the control lies in range(Sigma) by construction
+    (:mod:`numerics.largedev._control`). A long fixed horizon T and n equal steps; the midpoint
+    action converges like n^-2. The first level has 129 nodes (coarser grids do not resolve T).
+    """
+
+    name = "control"
+    applies_to = "Gaussian noise with a constant covariance, singular (positive semi-definite) allowed"
+    order = 2.0
+    first_points = 129
+
+    @classmethod
+    def refusal(cls, model, options):
+        if not _is_gaussian(model):
+            return "control needs Gaussian noise; use gmam for minibatch noise"
+        if model.covariance.free_symbols & set(model.variables):
+            return "control needs a constant noise covariance; use gmam or scp"
+        if str(options.solver).upper() not in SOLVERS:
+            return f"unknown SCP solver {options.solver!r}; choose one of {', '.join(SOLVERS)}"
+        return None
+
+    def __init__(self, model, options):
+        super().__init__(model, options)
+        self.level = ControlLevel(model)
+        self.solver = str(options.solver).upper()
+
+    def solve_level(self, path):
+        return self.level.solve(path, max_iterations=self.options.max_iterations, solver=self.solver)
+
+
+class ClosedFormMethod(QuasiPotentialMethod):
+    """V(end) - V(start) from :func:`analysis.closed_form_quasi_potential` (docs/theory.md section 1).
+
+    Exact up to rounding and cost independent of any path resolution, in any dimension; applies
+    when a closed form exists, the start is an attractor and the end is in its basin (checked by
+    following the flow, :mod:`numerics.largedev._closed_form_action`). The path shown is the
+    fluctuation path (time reverse of phi' = b + Sigma grad V).
+    """
+
+    name = "closed-form"
+    applies_to = "models with a closed-form quasi-potential, from an attractor to a point of its basin"
+    order = None
+
+    @classmethod
+    def refusal(cls, model, options):
+        from analysis import closed_form_quasi_potential
+
+        form = closed_form_quasi_potential(model)
+        if not form.converged:
+            return f"method 'closed-form' does not apply: {form.reason}"
+        return None
+
+    def __init__(self, model, options):
+        super().__init__(model, options)
+        self.closed = ClosedFormAction(model)
+
+    def pair_refusal(self, start, end) -> str | None:
+        """Why V(end) - V(start) is not the action between these points (None: it is)."""
+        return self.closed.applies_between(start, end)
+
+    def solve_directly(self, start, end, points):
+        reason = self.pair_refusal(start, end)
+        if reason is not None:
+            raise InputError(f"method 'closed-form' does not apply: {reason}; use gmam or scp")
+        action = self.closed.action(start, end)
+        va, vz = self.closed.value(start), self.closed.value(end)
+        error = 64 * np.finfo(float).eps * (abs(va) + abs(vz) + abs(action))
+        return DirectSolution(
+            action,
+            error,
+            0,
+            self.closed.path(start, end, points),
+            f"closed form ({self.closed.form.method}): V(end) - V(start), {self.closed.form.reason}",
+        )
+
+
 METHODS: dict[str, type[QuasiPotentialMethod]] = {
-    cls.name: cls for cls in (GeometricMinimumAction, SequentialConvexProgramming, ExactOneDimensional)
+    cls.name: cls
+    for cls in (
+        GeometricMinimumAction,
+        SequentialConvexProgramming,
+        ExactOneDimensional,
+        OptimalControl,
+        ClosedFormMethod,
+    )
 }
 """Quasi-potential methods by name (the choices of ``quasi_potential(method=...)`` besides "auto")."""
 

@@ -183,23 +183,99 @@ def candidate_paths(start, end, n: int, amplitude: float = 0.25) -> list[np.ndar
     critical point of the action that a gradient method never leaves; bumps of both signs
     in the first two normal directions break the symmetry deterministically.
     """
+    return [p for _, p in labelled_candidates(start, end, n, (amplitude,))]
+
+
+def labelled_candidates(start, end, n: int, amplitudes=(0.25,), normals: int = 2, via=()):
+    """``(label, path)`` initial guesses: the straight segment, bumps of each ``amplitudes`` to both
+    sides in the first ``normals`` normal directions, and a polyline through each point of ``via``
+    (e.g. the saddles), each with ``n`` nodes."""
     start, end = np.asarray(start, float), np.asarray(end, float)
-    line = straight_path(start, end, n)
+    out = [("straight", straight_path(start, end, n))]
     d = start.size
-    if d == 1:
-        return [line]
-    u = end - start
-    length = float(np.linalg.norm(u))
-    u = u / length
-    # orthonormal complement of u, ordered by the coordinate axes (deterministic)
-    q, _ = np.linalg.qr(np.column_stack([u, np.eye(d)]))
-    normals = [q[:, k] for k in range(1, min(d, 3))]
-    bump = np.sin(np.pi * np.linspace(0.0, 1.0, n))[:, None]
-    out = [line]
-    for nv in normals:
-        for sign in (1.0, -1.0):
-            out.append(line + sign * amplitude * length * bump * nv)
+    if d > 1:
+        u = end - start
+        length = float(np.linalg.norm(u))
+        u = u / length
+        q, _ = np.linalg.qr(np.column_stack([u, np.eye(d)]))
+        bump = np.sin(np.pi * np.linspace(0.0, 1.0, n))[:, None]
+        for a in amplitudes:
+            for k in range(1, min(d, normals + 1)):
+                for sign in (1.0, -1.0):
+                    label = f"bump {'+' if sign > 0 else '-'}{a:g} n{k}"
+                    out.append((label, out[0][1] + sign * a * length * bump * q[:, k]))
+    for x in via:
+        x = np.asarray(x, float)
+        if np.allclose(x, start) or np.allclose(x, end):
+            continue
+        out.append((f"via {np.round(x, 4).tolist()}", reparametrise(np.vstack([start, x, end]), n)))
     return out
+
+
+CLEAN_ORDER_SLACK = 0.5
+"""Observed orders within the assumed order +- this count as clean convergence (see :func:`richardson_check`)."""
+
+
+def observed_order(values, ratio: float = 2.0) -> float | None:
+    """The order p_obs = log(d_{k-1} / d_k) / log(ratio) of the last three levels (None if undefined).
+
+    d_k = S_k - S_{k-1} are the increments between levels; p_obs is undefined (None) with fewer
+    than three levels, or when the increments change sign or vanish.
+    """
+    v = [float(x) for x in values]
+    if len(v) < 3:
+        return None
+    d1, d2 = v[-2] - v[-3], v[-1] - v[-2]
+    if d1 == 0.0 or d2 == 0.0 or np.sign(d1) != np.sign(d2):
+        return None
+    return float(np.log(abs(d1) / abs(d2)) / np.log(ratio))
+
+
+def richardson_check(values, ratio: float = 2.0, order: float = 2.0, noise: float = 1e-11):
+    """Richardson extrapolation that checks its own assumption: ``(estimate, error, note)``.
+
+    The extrapolation assumes S_N = S + c N^{-order}; the last three levels show whether they
+    converge at that order (the observed order of :func:`observed_order` within
+    ``order`` +- :data:`CLEAN_ORDER_SLACK`). When they do not -- increments that change sign
+    or shrink at another rate, as when the minimiser is not resolved yet or the levels land in
+    different local minima -- the extrapolated error estimate is not trustworthy: the error
+    becomes at least the largest of the last two increments (never smaller than the observed
+    change) and, when the observed order is below the assumed one, twice the sum of the
+    geometric tail d2 rho / (1 - rho), rho = |d2 / d1| (infinite for rho >= 1); the estimate is the
+    finest level, and ``note`` says "no clean convergence order".
+    Increments below ``noise`` times the action are rounding and count as clean.
+
+    >>> richardson_check([1.04, 1.01, 1.0025])[2] is None   # order 2 observed
+    True
+    >>> est, err, note = richardson_check([1.04, 1.01, 1.009])   # order 4.9: not the assumed 2
+    >>> est, round(err, 12), note.startswith("no clean convergence order")
+    (1.009, 0.03, True)
+    """
+    estimate, error = richardson(values, ratio, order)
+    v = [float(x) for x in values]
+    if len(v) < 3:
+        return estimate, error, None
+    d1, d2 = v[-2] - v[-3], v[-1] - v[-2]
+    floor = noise * max(abs(v[-1]), 1e-300)
+    if max(abs(d1), abs(d2)) <= floor:
+        return estimate, error, None
+    p = observed_order(v, ratio)
+    if p is not None and abs(p - order) <= CLEAN_ORDER_SLACK:
+        return estimate, error, None
+    largest = max(abs(d1), abs(d2))
+    bound = largest
+    if p is not None and p < order:
+        # slower than assumed: the increments still to come sum to about d2 rho / (1 - rho) for a
+        # pure power law; twice that, since the observed order is itself an estimate
+        rho = abs(d2) / abs(d1)
+        bound = max(largest, 2.0 * abs(d2) * rho / (1.0 - rho)) if rho < 1.0 else float("inf")
+    shown = "increments change sign" if p is None else f"observed order {p:.2g}, assumed {order:g}"
+    note = (
+        f"no clean convergence order ({shown}; increments {d1:.3g}, {d2:.3g}): "
+        "the error estimate is the largest recent increment"
+        + (" or the geometric tail of the observed order" if bound > largest else "")
+    )
+    return v[-1], max(error, bound), note
 
 
 def richardson(values, ratio: float = 2.0, order: float = 2.0) -> tuple[float, float]:

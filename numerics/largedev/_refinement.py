@@ -3,13 +3,16 @@
 A path method (:class:`numerics.largedev._methods.QuasiPotentialMethod` with an ``order``)
 solves one resolution level at a time; :func:`refine_until_tolerance` drives it:
 
-1. **start**: the candidate initial paths (the straight segment and symmetry-breaking bumps, or
-   the user's guess) are solved on a coarse grid of at most 9 nodes, where Newton/SCP from a
-   crude guess is fast (on fine grids it is slow: stiff and indefinite far from the optimum),
-   and the best one is prolonged to ``points`` nodes;
+1. **start**: the candidate initial paths (the straight segment and symmetry-breaking bumps,
+   paths via the saddles with ``search="many"``, paths riding a limit cycle, or the user's
+   guess) are solved on a coarse grid of at most 9 nodes, where Newton/SCP from a crude guess is
+   fast (on fine grids it is slow: stiff and indefinite far from the optimum), and the best one
+   is prolonged to ``points`` nodes; when the candidates end in different minima (or only one
+   was tried) the record says that only a local minimum is vouched for;
 2. **levels**: n, 2n - 1, 4n - 3, ... nodes (each warm-started from the previous level); the
    actions are Richardson-extrapolated with the method's order
-   (:func:`numerics.largedev._paths.richardson`);
+   (:func:`numerics.largedev._paths.richardson_check`: when the levels do not show that order
+   the error estimate is the largest recent increment, never smaller than the observed change);
 3. **stopping**: when the estimated error is below ``tolerance`` times the action (after at
    least three levels, so that the estimate is an observed one), when the next level would
    exceed ``max_points``, when the time limit is spent, or when the action does not converge
@@ -63,6 +66,12 @@ class Refinement:
     unconverged : "n=<nodes>: <reason>" for each level whose minimisation did not converge.
     stop_reason : why the loop stopped before the tolerance or ``max_points`` (no convergence
         with refinement, time limit), or None.
+    order_note : set when the last levels do not converge at the method's order ("no clean
+        convergence order"); the error is then the largest recent increment
+        (:func:`numerics.largedev._paths.richardson_check`).
+    candidates : ``(label, action)`` of every initial path solved on the coarse grid.
+    vouched : whether the candidates vouch for a global minimum: all of them (two at least)
+        ended within :data:`AGREE` of the best; ``vouch_note`` says why not.
     """
 
     estimate: float
@@ -72,6 +81,10 @@ class Refinement:
     iterations: int = 0
     unconverged: list = field(default_factory=list)
     stop_reason: str | None = None
+    order_note: str | None = None
+    candidates: list = field(default_factory=list)
+    vouched: bool = True
+    vouch_note: str | None = None
 
     def reached(self, tolerance: float) -> bool:
         """Whether the estimated error is within ``tolerance`` times the action."""
@@ -94,18 +107,52 @@ def _degenerate_end_note(model, end) -> str:
     return ""
 
 
-def _start(method, start, end, points, initial_path):
-    """Solve the candidate initial paths on the coarse grid, keep the best, prolong it to ``points``."""
-    coarse = min(points, COARSE_POINTS)
+AGREE = 1e-3
+"""Candidates whose coarse actions lie within this fraction of the best count as the same minimum."""
+
+
+def _vouch(labels, actions, user_path: bool) -> tuple[bool, str | None]:
+    """Whether the candidates vouch for a global minimum, and if not, why (see :func:`_start`)."""
+    finite = [(a, lab) for a, lab in zip(actions, labels, strict=True) if np.isfinite(a)]
+    best = min(a for a, _ in finite)
+    others = [(a, lab) for a, lab in finite if abs(a - best) > AGREE * max(abs(best), 1e-300)]
+    if user_path:
+        return False, "only a local minimum is vouched for: one initial path (the one given) was tried"
+    if len(finite) < 2:
+        return False, "only a local minimum is vouched for: a single initial path gave a finite action"
+    if others:
+        shown = ", ".join(f"{lab} {a:.6g}" for a, lab in sorted(others)[:4])
+        return False, (
+            f"only a local minimum is vouched for: the initial paths ended in different minima "
+            f"(best {best:.6g}; {shown}); the best is reported (search='many' tries more)"
+        )
+    return True, None
+
+
+def _start(method, start, end, points, initial_path, candidates=None, coarse_points=COARSE_POINTS):
+    """Solve the candidate initial paths on the coarse grid, keep the best, prolong it to ``points``.
+
+    ``candidates`` is a list of ``(label, path)``; default: the straight segment and bumps
+    (:func:`numerics.largedev._paths.labelled_candidates`), or the user's ``initial_path``.
+    Returns ``(solution, iterations, [(label, coarse action)], vouched, note)``.
+    """
+    coarse = min(points, coarse_points)
     if initial_path is not None:
-        candidates = [_paths.resample(initial_path, coarse)]
+        candidates = [("given", _paths.resample(initial_path, coarse))]
+    elif candidates is None:
+        candidates = list(_paths.labelled_candidates(start, end, coarse))
     else:
-        candidates = _paths.candidate_paths(start, end, coarse)
-    solutions = [method.solve_level(c) for c in candidates]
+        candidates = [(lab, _paths.resample(c, coarse)) for lab, c in candidates]
+    solutions = [method.solve_level(c) for _, c in candidates]
     finite = [s for s in solutions if np.isfinite(s.action)]
     if not finite:
         raise SolverError(f"{method.name}: the action is infinite along every initial path ({solutions[0].message})")
     sol = min(finite, key=lambda s: s.action)
+    labels = [lab for lab, _ in candidates]
+    actions = [float(s.action) for s in solutions]
+    vouched, note = _vouch(labels, actions, initial_path is not None)
+    if start.size == 1:  # one dimension: the monotone segment is the minimiser
+        vouched, note = True, None
     iterations = sum(s.iterations for s in solutions)
     while len(sol.path) < points:
         finer = 2 * len(sol.path) - 1
@@ -113,7 +160,7 @@ def _start(method, start, end, points, initial_path):
             _paths.refine(sol.path) if finer <= points else _paths.reparametrise(sol.path, points, smooth=True)
         )
         iterations += sol.iterations
-    return sol, iterations
+    return sol, iterations, list(zip(labels, actions, strict=True)), vouched, note
 
 
 def refine_until_tolerance(
@@ -127,6 +174,8 @@ def refine_until_tolerance(
     initial_path=None,
     time_limit: float | None = None,
     started: float | None = None,
+    candidates=None,
+    coarse_points: int = COARSE_POINTS,
 ) -> Refinement:
     """Run ``method`` on levels of ``points``, 2 ``points`` - 1, ... nodes until the tolerance is met.
 
@@ -148,6 +197,11 @@ def refine_until_tolerance(
         Seconds from ``started`` after which no further level is started.
     started : float, optional
         ``time.perf_counter()`` at the start of the request (default: now).
+    candidates : list of (str, numpy.ndarray), optional
+        Labelled initial paths (e.g. riding a limit cycle, :mod:`numerics.largedev._cycles`);
+        default: the straight segment and bumps.
+    coarse_points : int
+        Nodes of the grid on which the candidates are solved.
 
     Returns
     -------
@@ -156,8 +210,11 @@ def refine_until_tolerance(
     """
     started = time.perf_counter() if started is None else started
     start, end = np.asarray(start, float), np.asarray(end, float)
-    sol, iterations = _start(method, start, end, points, initial_path)
+    sol, iterations, tried, vouched, note = _start(method, start, end, points, initial_path, candidates, coarse_points)
     out = Refinement(
+        candidates=tried,
+        vouched=vouched,
+        vouch_note=note,
         estimate=sol.action,
         error=float("inf"),
         levels=[sol.action],
@@ -180,7 +237,7 @@ def refine_until_tolerance(
             out.stop_reason = f"time limit {time_limit:g} s reached at n={len(sol.path)}"
             break
         if len(values) >= 2:
-            out.estimate, out.error = _paths.richardson(values, order=method.order)
+            out.estimate, out.error, out.order_note = _paths.richardson_check(values, order=method.order)
             # two levels give an error estimate but not an observed one: refine at least once more
             if len(values) >= 3 and out.reached(tolerance):
                 break

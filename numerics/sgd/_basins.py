@@ -10,6 +10,14 @@ still decreases W_A on that set (checked on rays); such a set lies in the basin 
 A point that leaves the escape box, stops being finite or has not been captured after a
 time T_max gets the label -1.
 
+A continuum of minima (a circle or valley of critical points, :class:`analysis.CriticalComponent`)
+is one attractor and one basin: its capture set is the tube {dist(x, samples) < c_A} around the
+component's sample points, c_A at least 0.75 of the sample spacing (so the tube covers the whole
+set) and at most half the largest radius at which the drift points back towards the set on rays
+in the normal directions of every sample. Degenerate isolated minima (F = x^4) use the plain
+distance with strict decrease. Work is bounded: the integrator stops after ``_MAX_STEPS`` steps
+(points still unsettled then get -1, as after T_max).
+
 For d <= 3 a grid table over the domain (``lo``, ``hi``, ``shape``, flat C-order int32
 ``labels``) serves per-step lookups in compiled code: the cell with multi-index
 (i_0, .., i_{d-1}) holds the label of the flow from its centre lo + (i + 1/2) h and the
@@ -56,7 +64,10 @@ class BasinMap(Result):
     labels : flat int32 C-order table of length prod(shape) (None for d > 3).
     boundary_cells : number of table cells with a differently labelled neighbour; only
         these can be mislabelled (see module docstring).
-    capture : (m,) levels c_A of the capture sets {(x-A)^T P_A (x-A) < c_A}.
+    capture : (m,) levels c_A of the capture sets {(x-A)^T P_A (x-A) < c_A} (for a component:
+        the tube radius, see the module docstring).
+    components : per attractor, the (n, d) sample points of a continuum of minima, or None
+        for an isolated attractor (empty when the minima were given).
     converged, message : always True and "": a map that cannot be built raises instead.
     """
 
@@ -72,6 +83,8 @@ class BasinMap(Result):
     escape_hi: np.ndarray = field(repr=False)
     t_max: float = field(repr=False)
     _drift: object = field(repr=False, metadata={"json": False})
+    _tubes: tuple = field(default=(), repr=False, metadata={"json": False})
+    components: tuple = field(default=(), repr=False)
     converged: bool = True
     message: str = ""
 
@@ -100,7 +113,15 @@ class BasinMap(Result):
             raise InputError(f"expected points with {self.dim} coordinate(s), got array of shape {X.shape}")
         flat = X.reshape(-1, self.dim)
         out = _integrate(
-            flat, self._drift, self.minima, self.lyapunov, self.capture, self.escape_lo, self.escape_hi, self.t_max
+            flat,
+            self._drift,
+            self.minima,
+            self.lyapunov,
+            self.capture,
+            self.escape_lo,
+            self.escape_hi,
+            self.t_max,
+            tubes=self._tubes,
         )
         return out.reshape(X.shape[:-1])
 
@@ -185,22 +206,67 @@ def _lyapunov_sets(minima, drift, jac, lo, hi):
     return np.array(Ps), np.array(cs), (min(finite) if finite else None)
 
 
-def _in_capture(X, minima, P, c):
+def _tube_radius(S, dim, drift, d):
+    """Capture-tube radius around a component's samples S of dimension ``dim`` (module docstring), or 0.
+
+    The normal directions at a sample are the complement of the top ``dim`` principal directions of
+    its neighbouring samples (the linearisation may vanish across the set too, e.g. (r^2 - 1)^4)."""
+    from scipy.spatial import cKDTree
+
+    tree = cKDTree(S)
+    step = float(np.median(tree.query(S, k=2)[0][:, 1])) if len(S) > 1 else 0.0
+    sub = S[np.linspace(0, len(S) - 1, min(len(S), 64)).astype(int)]
+    radii = 0.5 * 0.85 ** np.arange(60) * max(1.0, float(np.ptp(S, axis=0).max(initial=1.0)))
+    ok = np.inf
+    for p in sub:
+        near = S[tree.query_ball_point(p, 2.5 * step)]
+        if len(near) <= dim or dim >= d:
+            return 0.0
+        tangent = np.linalg.svd(near - near.mean(axis=0))[2][:dim]
+        normal = np.linalg.svd(np.eye(d) - tangent.T @ tangent)[2][: d - dim]
+        dirs = np.vstack([normal, -normal])
+        r_ok = 0.0
+        for r in radii[::-1]:
+            b = drift(p + r * dirs).reshape(len(dirs), d)
+            inward = np.einsum("ij,ij->i", b, dirs)
+            if not np.all(np.isfinite(inward)) or np.any(inward >= 0):
+                break
+            r_ok = r
+        ok = min(ok, r_ok)
+    c = 0.5 * ok
+    return c if c >= 0.75 * step else 0.0
+
+
+def _in_capture(X, minima, P, c, tubes=()):
     lab = np.full(len(X), -1, dtype=np.int64)
     for k in range(len(minima)):
-        dx = X - minima[k]
-        w = np.einsum("ij,jk,ik->i", dx, P[k], dx)
-        lab[(lab < 0) & (w < c[k])] = k
+        tree = tubes[k] if k < len(tubes) else None
+        if tree is not None:
+            dist, _ = tree.query(X, distance_upper_bound=c[k])
+            hit = np.isfinite(dist) & (dist < c[k])
+        else:
+            dx = X - minima[k]
+            hit = np.einsum("ij,jk,ik->i", dx, P[k], dx) < c[k]
+        lab[(lab < 0) & hit] = k
     return lab
 
 
-def _integrate(X0, drift, minima, P, c, elo, ehi, t_max, rtol=3e-4, atol=1e-10):
-    """Adaptive Bogacki-Shampine 3(2) on all points at once, one step size per point."""
+_MAX_STEPS = 20000
+
+
+def _integrate(X0, drift, minima, P, c, elo, ehi, t_max, rtol=3e-4, atol=1e-10, tubes=()):
+    """Adaptive Bogacki-Shampine 3(2) on all points at once, one step size per point
+    (at most ``_MAX_STEPS`` steps: points not settled by then get -1)."""
+    with np.errstate(over="ignore", invalid="ignore"):  # runaway flows are labelled -1, not warned about
+        return _integrate_points(X0, drift, minima, P, c, elo, ehi, t_max, rtol, atol, tubes)
+
+
+def _integrate_points(X0, drift, minima, P, c, elo, ehi, t_max, rtol, atol, tubes):
     n, d = X0.shape
     labels = np.full(n, -1, dtype=np.int64)
     X = X0.copy()
     active = np.all(np.isfinite(X), axis=1)
-    lab = _in_capture(X[active], minima, P, c)
+    lab = _in_capture(X[active], minima, P, c, tubes)
     idx = np.flatnonzero(active)
     labels[idx] = lab
     act = idx[lab < 0]
@@ -209,9 +275,15 @@ def _integrate(X0, drift, minima, P, c, elo, ehi, t_max, rtol=3e-4, atol=1e-10):
     x = X[act]
     t = np.zeros(len(act))
     f = lambda z: drift(z).reshape(len(z), d)  # noqa: E731
-    k1 = f(x)
+    with np.errstate(all="ignore"):
+        k1 = f(x)
+    # a drift that is not finite or beyond 1e150 (exp(100 x)) would shrink the steps for ever: unlabelled
+    sane = np.all(np.isfinite(k1), axis=1) & (np.abs(k1).max(axis=1, initial=0.0) < 1e150)
+    act, x, t, k1 = act[sane], x[sane], t[sane], k1[sane]
+    if act.size == 0:
+        return labels
     dt = np.minimum(0.01 * (np.linalg.norm(x, axis=1) + 1.0) / (np.linalg.norm(k1, axis=1) + 1e-12), t_max)
-    for _ in range(200000):
+    for _ in range(_MAX_STEPS):
         if act.size == 0:
             break
         k2 = f(x + 0.5 * dt[:, None] * k1)
@@ -232,7 +304,7 @@ def _integrate(X0, drift, minima, P, c, elo, ehi, t_max, rtol=3e-4, atol=1e-10):
         bad = ~np.all(np.isfinite(x), axis=1) | np.any(x < elo, axis=1) | np.any(x > ehi, axis=1)
         lab = np.full(len(x), -1, dtype=np.int64)
         good = ~bad
-        lab[good] = _in_capture(x[good], minima, P, c)
+        lab[good] = _in_capture(x[good], minima, P, c, tubes)
         labels[act] = np.where(bad, -1, lab)
         done = bad | (lab >= 0) | (t >= t_max)
         keep = ~done
@@ -241,23 +313,16 @@ def _integrate(X0, drift, minima, P, c, elo, ehi, t_max, rtol=3e-4, atol=1e-10):
 
 
 def _default_minima(model, drift, jac, lo, hi):
-    """Stable points from analysis.attractors, plus degenerate critical points (singular
-    linearisation, e.g. F = x^4) whose neighbourhood the flow does enter (non-empty
-    capture set), since those attract too."""
-    from analysis._critical import attractors, critical_points
+    """Attractors from analysis.attractors (degenerate minima and continua of minima included):
+    ``(minima, components)`` with, per attractor, the sample points of a continuum or None."""
+    from analysis._critical import attractors
 
-    pts = [a.array for a in attractors(model)]
-    for cp in critical_points(model):
-        if cp.kind == "degenerate":
-            A = np.asarray(cp.array, dtype=float).reshape(1, -1)
-            try:
-                _lyapunov_sets(A, drift, jac, lo, hi)
-            except SolverError:
-                continue
-            pts.append(A[0])
-    if not pts:
+    atts = attractors(model)
+    if not atts:
         raise ModelError(f"model {model.name!r} has no attractor in its bounds; basins are undefined")
-    return np.array(pts, dtype=float).reshape(len(pts), model.dim)
+    pts = np.array([a.array for a in atts], dtype=float).reshape(len(atts), model.dim)
+    comps = tuple((a.samples, a.dimension) if len(a.samples) > 1 else None for a in atts)
+    return pts, comps
 
 
 def basin_map(model, *, resolution=None, minima=None, bounds=None, table: bool | None = None) -> BasinMap:
@@ -269,8 +334,9 @@ def basin_map(model, *, resolution=None, minima=None, bounds=None, table: bool |
     resolution : int or tuple, optional
         Table cells per dimension (default ``DEFAULT_RESOLUTION``: 4096, 256x256, 64^3).
     minima : array, optional
-        (m, d) attractors; default ``analysis.attractors(model)`` (docs/theory.md section 2)
-        plus degenerate critical points that attract (e.g. x = 0 for F = x^4).
+        (m, d) attractors; default ``analysis.attractors(model)`` (docs/theory.md section 2),
+        degenerate minima (e.g. x = 0 for F = x^4) and continua of minima (one basin each)
+        included.
     bounds : sequence of [low, high], optional
         Box of the table, default ``model.bounds``. The flow may leave it; it is stopped
         (label -1) only outside the escape box, the table box widened by its width on each side.
@@ -322,12 +388,42 @@ def basin_map(model, *, resolution=None, minima=None, bounds=None, table: bool |
     hit = _CACHE.get(key)
     if hit is not None:
         return hit
-    mins = (
-        _default_minima(model, drift, jac, lo, hi) if minima is None else np.asarray(minima, dtype=float).reshape(-1, d)
-    )
+    if minima is None:
+        mins, comps = _default_minima(model, drift, jac, lo, hi)
+    else:
+        mins, comps = np.asarray(minima, dtype=float).reshape(-1, d), ()
     width = hi - lo
     elo, ehi = lo - width, hi + width
-    P, c, rate = _lyapunov_sets(mins, drift, jac, lo, hi)
+    point_idx = [k for k in range(len(mins)) if not (comps and comps[k] is not None)]
+    P = np.tile(np.eye(d), (len(mins), 1, 1))
+    c = np.zeros(len(mins))
+    rates = []
+    if point_idx:
+        Pp, cp, rate_p = _lyapunov_sets(mins[point_idx], drift, jac, lo, hi)
+        P[point_idx], c[point_idx] = Pp, cp
+        if rate_p:
+            rates.append(rate_p)
+    tubes = []
+    for k in range(len(mins)):
+        comp = comps[k] if comps else None
+        if comp is None:
+            tubes.append(None)
+            continue
+        from scipy.spatial import cKDTree
+
+        S, dim = comp
+        c[k] = _tube_radius(S, dim, drift, d)
+        if c[k] <= 0:
+            raise SolverError(
+                f"the continuum of minima through {mins[k].tolist()} has no capture tube: the drift "
+                "does not point back towards it on its normal rays"
+            )
+        ev = np.linalg.eigvals(-np.atleast_2d(jac(mins[k]))).real
+        nonzero = ev[np.abs(ev) > 1e-8 * max(1.0, np.abs(ev).max())]
+        if len(nonzero):
+            rates.append(float(nonzero.min()))
+        tubes.append(cKDTree(S))
+    rate = min(rates) if rates else None
     # long enough to come from the escape box and contract from the capture-set scale
     t_max = 200.0 / rate if rate else 1e4
     bm = BasinMap(
@@ -343,6 +439,8 @@ def basin_map(model, *, resolution=None, minima=None, bounds=None, table: bool |
         escape_hi=ehi,
         t_max=t_max,
         _drift=drift,
+        _tubes=tuple(tubes) if any(t is not None for t in tubes) else (),
+        components=tuple(None if comp is None else comp[0] for comp in comps),
     )
     if shape is not None:
         labels = bm.assign(bm.cell_centres()).astype(np.int32)

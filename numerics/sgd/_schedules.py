@@ -6,12 +6,12 @@ burn-in included) for the fast variables and b_n for the slow ones (``model.time
 * :class:`Constant` -- a_n = eta (the constant-step SGD whose stationary law is exp(-V/eta));
 * :class:`RobbinsMonro` -- a_n = eta / (1 + n/n0)^alpha, alpha in (1/2, 1], so that
   sum a_n = inf and sum a_n^2 < inf (paper section 4.2);
-* :class:`TwoScale` -- the slow variables use b_n = factor * a_n (factor defaults to the
-  value of the model's epsilon: step eta*eps, paper (2.7)-(2.8)) or their own schedule
-  with b_n / a_n -> 0 (a Robbins-Monro schedule with a larger exponent).
-
-Note: a loss written as f(x) + eps g(x, y) already moves y with effective step eta*eps
-through its gradient; :class:`TwoScale` is for losses that do not carry the factor.
+* :class:`TwoScale` -- the mechanism the model declares in ``[timescales]`` (docs/theory.md
+  section 4): ``weak-coupling`` runs one step a_n for every coordinate (the plain SGD
+  recursion; y is slow through eps in its drift), ``step-separation`` gives the slow
+  variables b_n = eps * a_n (eps the value of the model's epsilon, paper (2.7)-(2.8)).
+  An explicit ``factor`` (b_n = factor * a_n) or ``slow`` schedule (b_n / a_n -> 0, e.g. a
+  Robbins-Monro schedule with a larger exponent) overrides the declaration.
 Every schedule compiles to six numbers (eta_f, n0_f, alpha_f, eta_s, n0_s, alpha_s) read by
 the kernel, which computes a_n = eta_f / (1 + n/n0_f)^alpha_f (alpha 0: constant).
 
@@ -75,8 +75,9 @@ class RobbinsMonro:
 class TwoScale:
     """Two step sizes: the fast variables follow ``fast``, the slow ones b_n = factor * a_n.
 
-    Or the slow ones follow ``slow``, their own schedule, whose steps must become
-    negligible: b_n / a_n -> 0.
+    ``factor`` None follows the model's mechanism: 1 for weak coupling, the value of eps for
+    step separation. Or the slow ones follow ``slow``, their own schedule, whose steps must
+    become negligible: b_n / a_n -> 0.
     """
 
     fast: Constant | RobbinsMonro = Constant()
@@ -115,6 +116,8 @@ def step_parameters(schedule, eta: float, model) -> np.ndarray:
     f = schedule.fast.triple(eta)
     if schedule.slow is None:
         factor = schedule.factor
+        if factor is None and mechanism(model) == "weak-coupling":
+            factor = 1.0
         if factor is None:
             eps = model.epsilon
             values = model.parameter_values
@@ -132,6 +135,12 @@ def step_parameters(schedule, eta: float, model) -> np.ndarray:
                 f"(b_n/a_n -> 0), got exponents fast {f[2]} and slow {s[2]}"
             )
     return np.array(f + s, dtype=float)
+
+
+def mechanism(model) -> str | None:
+    """The two-scale mechanism the model declares (None without ``[timescales]``)."""
+    ts = getattr(model, "timescales", None)
+    return None if ts is None else getattr(ts, "mechanism", "weak-coupling")
 
 
 def describe(schedule) -> dict:

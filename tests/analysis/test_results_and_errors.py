@@ -76,7 +76,7 @@ def test_closed_form_status_follows_whether_there_is_a_closed_form():
 
 def test_two_scale_reduction_without_stable_branch_has_not_converged():
     r = two_scale_reduction(model(**NO_STABLE_BRANCH))
-    assert r.branches == () and not r.converged and r.message == "no stable fast equilibrium in the domain"
+    assert r.branches == () and not r.converged and "not attracting" in r.message
     ok = two_scale_reduction(load_model("two-scale"))
     assert ok.converged and ok.to_dict()["converged"] is True
     assert "| branch 1 | x = -1; slow drift -y - 1 (time scale eta*eps) |" in ok._repr_markdown_()

@@ -14,6 +14,20 @@ from analysis import ModelError, load_model, model, two_scale_reduction
 Y = np.linspace(-0.9, 0.9, 7)
 
 
+def _model(loss=None, drift=None, *, mechanism=None, eps="1/100", bounds=((-3, 3), (-3, 3))):
+    given = {"loss": loss} if loss is not None else {"drift": drift}
+    return model(
+        variables=["x", "y"],
+        covariance="1",
+        parameters={"eps": eps},
+        bounds=[list(b) for b in bounds],
+        slow=["y"],
+        epsilon="eps",
+        mechanism=mechanism,
+        **given,
+    )
+
+
 def _by_first(branches):
     return sorted(branches, key=lambda b: float(np.nanmean(b.equilibrium(Y[:, None]))))
 
@@ -31,6 +45,9 @@ def test_builtin_two_scale_branches():
         np.testing.assert_allclose(b.equilibrium(Y[:, None])[:, 0], lam, rtol=0, atol=1e-14)
         np.testing.assert_allclose(b.drift(Y[:, None])[:, 0], lam - Y, rtol=0, atol=1e-14)
     assert r.fold_points == () and r.method == "symbolic"
+    assert r.mechanism == "weak-coupling" and r.refusals == ()
+    d = r.to_dict()
+    assert d["mechanism"] == "weak-coupling" and d["clock"] == ["t = n*eta*eps"]
     assert "align*" in r.latex
 
 
@@ -89,9 +106,10 @@ def test_fold_model_branches_and_folds():
     np.testing.assert_allclose(upper.drift(ys[-3:, None])[:, 0], 0.2 - up_x[-3:], rtol=0, atol=1e-14)
 
 
-def test_gradient_fold_on_time_scale_eta_vs_finite_differences():
-    # F = (x^2-1)^2/4 - x y + eps y^2/2: b_y = x - eps y is O(1), so y moves on the time scale eta,
-    # with drift b_y(lambda(y), y) = lambda(y) = -d/dy Psi0(y), Psi0(y) = F0(lambda(y), y).
+def test_step_separation_with_order_one_slow_drift_vs_finite_differences():
+    # F = (x^2-1)^2/4 - x y + eps y^2/2 with y taking steps eta*eps: b_y = x - eps y is O(1) on the
+    # manifold, so the slow flow on t = n eta eps is b_y(lambda(y), y) = lambda(y) = -d/dy Psi0(y),
+    # Psi0(y) = F0(lambda(y), y) (Tikhonov; docs/theory.md section 4a).
     m = model(
         variables=["x", "y"],
         loss="(x**2 - 1)**2/4 - x*y + eps*y**2/2",
@@ -100,11 +118,12 @@ def test_gradient_fold_on_time_scale_eta_vs_finite_differences():
         bounds=[[-2, 2], [-1, 1]],
         slow=["y"],
         epsilon="eps",
+        mechanism="step-separation",
     )
     r = two_scale_reduction(m)
-    assert len(r.branches) == 2
+    assert len(r.branches) == 2 and r.mechanism == "step-separation"
     for b in r.branches:
-        assert b.time_scale == "eta"
+        assert b.time_scale == "eta*eps" and b.clock == "t = n*eta*eps"
     lower, upper = _by_first(r.branches)
     F0 = lambda x, y: (x**2 - 1) ** 2 / 4 - x * y  # noqa: E731
     h = 1e-5
@@ -118,34 +137,36 @@ def test_gradient_fold_on_time_scale_eta_vs_finite_differences():
             assert abs(b.drift(np.array([[y]]))[0, 0] - fd) < 1e-7
 
 
-def test_y_dependent_equilibrium_and_branch_shift():
-    # F = (x - sin y)^2/2 + eps x y: lambda(y) = sin y; Danskin's slow drift is -(sin y + y cos y),
-    # which includes the O(eps) shift of the branch (-y): b_y at x = sin y alone would give -sin y.
-    m = model(
-        variables=["x", "y"],
-        loss="(x - sin(y))**2/2 + eps*x*y",
-        covariance="1",
-        parameters={"eps": "1/100"},
-        bounds=[[-2, 2], [-2, 2]],
-        slow=["y"],
-        epsilon="eps",
-    )
-    r = two_scale_reduction(m)
-    (b,) = r.branches
+def test_y_dependent_equilibrium_projected_flow():
+    # F = (x - sin y)^2/2 + eps x y (docs/theory.md section 4b): lambda(y) = sin y, Dlambda = cos y,
+    # projected flow -(sin y + y cos y)/(1 + cos^2 y) on t = n eta eps; the plain Danskin drift
+    # -(sin y + y cos y) is what step separation gives, on t = n eta eps^2.
     y = sp.Symbol("y", real=True)
-    assert b.fast_equilibrium == (sp.sin(y),) and b.time_scale == "eta*eps"
-    assert sp.simplify(b.slow_drift[0] + sp.sin(y) + y * sp.cos(y)) == 0
-    # independent: at eps = 1e-4 find the true slow manifold by brentq on dF/dx and take the
-    # finite-difference -dF/dy there, divided by eps; error O(eps) = 1e-4 from the expansion,
-    # 1e-16/(h eps) ~ 1e-7 from rounding.
-    eps, h = 1e-4, 1e-5
-    F = lambda x, t: (x - math.sin(t)) ** 2 / 2 + eps * x * t  # noqa: E731
-    for yv in (-1.5, -0.4, 0.7, 1.3):
-        dFdx = lambda x, yv=yv: (F(x + h, yv) - F(x - h, yv)) / (2 * h)  # noqa: E731
-        x_eps = brentq(dFdx, math.sin(yv) - 0.5, math.sin(yv) + 0.5, xtol=1e-14)
-        fd = -(F(x_eps, yv + h) - F(x_eps, yv - h)) / (2 * h) / eps
-        assert abs(b.drift(np.array([[yv]]))[0, 0] - fd) < 1e-3
-        assert abs(b.equilibrium(np.array([[yv]]))[0, 0] - math.sin(yv)) < 1e-14
+    danskin = -(sp.sin(y) + y * sp.cos(y))
+    for mech, drift, scale in (
+        ("weak-coupling", danskin / (1 + sp.cos(y) ** 2), "eta*eps"),
+        ("step-separation", danskin, "eta*eps**2"),
+    ):
+        r = two_scale_reduction(_model("(x - sin(y))**2/2 + eps*x*y", mechanism=mech))
+        (b,) = r.branches
+        assert b.fast_equilibrium == (sp.sin(y),) and b.time_scale == scale
+        assert sp.simplify(b.slow_drift[0] - drift) == 0
+        np.testing.assert_allclose(b.equilibrium(Y[:, None])[:, 0], np.sin(Y), rtol=0, atol=1e-14)
+
+
+def test_gradient_projected_flow_is_the_metric_gradient_of_psi():
+    # an exact identity of section 4b for gradient drift: (I - C A^-1 Dlambda)^-1 (b_y^1 - C A^-1 b_x^1)
+    # = -(1 + Dlambda^2)^-1 Psi'(y) with Psi(y) = F1(lambda(y), y), computed here by hand in sympy
+    y, x = sp.symbols("y x", real=True)
+    for loss, lam, F1 in (
+        ("(x - sin(y))**2/2 + eps*x*y", sp.sin(y), x * y),
+        ("(x - y**2)**2/2 + eps*(x + y)**2/2", y**2, (x + y) ** 2 / 2),
+        ("(x - y**3/3)**2/2 + eps*(x**2 + y**2)/2", y**3 / 3, (x**2 + y**2) / 2),
+    ):
+        (b,) = two_scale_reduction(_model(loss)).branches
+        psi = F1.subs(x, lam)
+        expected = -sp.diff(psi, y) / (1 + sp.diff(lam, y) ** 2)
+        assert sp.simplify(b.slow_drift[0] - expected) == 0, loss
 
 
 def test_two_fast_variables():
@@ -164,4 +185,137 @@ def test_two_fast_variables():
     got = {tuple(b.fast_equilibrium) for b in r.branches}
     assert got == {(sp.Integer(1), y), (sp.Integer(-1), -y)}
     for b in r.branches:
-        assert b.time_scale == "eta*eps" and sp.simplify(b.slow_drift[0] + y) == 0
+        # projected flow -(1 + |Dlambda|^2)^-1 Psi'(y) with Psi = y^2/2 and Dlambda = (0, +-1)
+        assert b.time_scale == "eta*eps" and sp.simplify(b.slow_drift[0] + y / 2) == 0
+
+
+# ---------------------------------------------------------------- against the SGD recursion itself
+# Models where lambda depends on y and b_y depends on x (docs/theory.md section 4): two gradient
+# losses and a non-gradient drift (its manifold is normally attracting where 1 + cos y > 0).
+RECURSION_MODELS = {
+    "sin": {"loss": "(x - sin(y))**2/2 + eps*x*y"},
+    "parabola": {"loss": "(x - y**2)**2/2 + eps*(x + y)**2/2"},
+    "non-gradient": {"drift": ["-(x - sin(y))", "x - sin(y) + eps*(x - 2*y)"]},
+}
+TIMES = (0.5, 1.0, 2.0)
+
+
+def _recursion(m, eta, eps, y0, times, unit):
+    """Noise-free SGD recursion theta+ = theta + step * b(theta), started on the manifold; y at ``times``.
+
+    One step eta for every coordinate (weak coupling) or eta*eps for y (step separation): the
+    recursion itself, written here with math-module callables, not the reduction's code.
+    """
+    x, y = m.variables
+    eps_sym = m.epsilon
+    b = sp.Matrix(m.drift).subs(eps_sym, eps) if eps_sym in sp.Matrix(m.drift).free_symbols else sp.Matrix(m.drift)
+    bx, by = (sp.lambdify((x, y), e, "math") for e in b)
+    lam = brentq(lambda v: bx(v, y0), -3, 3, xtol=1e-15)  # independent root of b_x(., y0) at this eps
+    step_y = eta * eps if m.timescales.mechanism == "step-separation" else eta
+    xv, yv, n, out = lam, y0, 0, []
+    for t in times:
+        for _ in range(int(round(t / unit)) - n):
+            xv, yv = xv + eta * bx(xv, yv), yv + step_y * by(xv, yv)
+        n = int(round(t / unit))
+        out.append(yv)
+    return np.array(out)
+
+
+def _ode(branch, y0, times):
+    from scipy.integrate import solve_ivp
+
+    sol = solve_ivp(
+        lambda t, v: branch.drift(np.array([[v[0]]]))[0],
+        (0.0, times[-1]),
+        [y0],
+        dense_output=True,
+        rtol=1e-10,
+        atol=1e-12,
+    )
+    return sol.sol(np.array(times))[0]
+
+
+@pytest.mark.parametrize("name", list(RECURSION_MODELS))
+@pytest.mark.parametrize("mechanism", ["weak-coupling", "step-separation"])
+def test_reduction_follows_the_recursion(name, mechanism):
+    # Start on the manifold at y0 = 1 (cos y > 0 along the path, so every manifold is normally
+    # attracting); eta = eps. The reduction is the eps, eta -> 0 limit: the recursion differs by
+    # O(eps) (branch shift, fast lag) + O(eta) (Euler clock) with O(1) coefficients, so the error
+    # must be below eps + eta AND about halve when eps and eta halve (first order; ratio < 0.7).
+    # Planted wrong theories: the other mechanism's drift on this clock (weak coupling: the plain
+    # Danskin drift without (I - C A^-1 Dlambda)^-1; step separation: with it), and the wrong clock.
+    # They miss by 0.02-0.3, more than the tolerance.
+    m0 = _model(**RECURSION_MODELS[name], mechanism=mechanism)
+    other = "step-separation" if mechanism == "weak-coupling" else "weak-coupling"
+    (b,) = two_scale_reduction(m0).branches
+    (wrong,) = two_scale_reduction(_model(**RECURSION_MODELS[name], mechanism=other)).branches
+    eps0 = 0.02 if b.time_scale == "eta*eps" else 0.05  # the eps^2 clock needs 1/(eta eps^2) steps
+    y0 = 1.0
+    ode = _ode(b, y0, TIMES)
+    errors = []
+    for eps in (eps0, eps0 / 2):
+        eta = eps
+        m = m0.with_parameters(eps=eps)
+        unit = eta * eps * (eps if b.time_scale == "eta*eps**2" else 1.0)
+        y = _recursion(m, eta, eps, y0, TIMES, unit)
+        errors.append(np.abs(y - ode).max())
+        assert errors[-1] < eps + eta, (name, mechanism, eps, y, ode)
+        assert np.abs(y - _ode(wrong, y0, TIMES)).max() > eps + eta  # the other mechanism's drift
+    assert errors[1] < 0.7 * errors[0], errors
+    # wrong clock: the same drift on t = n eta (weak coupling) or t = n eta eps (step separation)
+    wrong_unit = unit / eps
+    t_wrong = np.array(TIMES) * unit / wrong_unit
+    assert np.abs(_ode(b, y0, tuple(t_wrong)) - y).max() > eps + eta
+
+
+def test_step_separation_order_one_drift_follows_the_recursion():
+    # b_y = -x + eps (1 - 2 y) does not vanish on x = sin y: step separation gives dy/dt = -sin y on
+    # t = n eta eps (tolerance eps + eta as above); weak coupling refuses (no separation)
+    drift = ["-(x - sin(y))", "-x + eps*(1 - 2*y)"]
+    (b,) = two_scale_reduction(_model(drift=drift, mechanism="step-separation")).branches
+    assert b.time_scale == "eta*eps" and sp.simplify(b.slow_drift[0] + sp.sin(sp.Symbol("y", real=True))) == 0
+    eps = eta = 0.02
+    y = _recursion(_model(drift=drift, mechanism="step-separation", eps=eps), eta, eps, 1.0, TIMES, eta * eps)
+    assert np.abs(y - _ode(b, 1.0, TIMES)).max() < eps + eta
+    r = two_scale_reduction(_model(drift=drift))
+    assert not r.converged and r.branches == ()
+    assert "no time-scale separation" in r.message and "step-separation" in r.message
+
+
+# ---------------------------------------------------------------- refusals
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        # a fold at every y: b_x = -(x - y)^2 has the double root x = y with D_x b_x = 0 on it
+        ({"drift": ["-(x - y)**2", "eps*(1 - x)"]}, ["singular", "fold", "x = y"]),
+        # A singular everywhere: b_x = 0, a continuum of fast equilibria
+        ({"drift": ["0", "eps*(1 - x)"]}, ["singular at every point", "no normally attracting manifold"]),
+        # the fast equilibrium x = y is a maximum
+        ({"loss": "-(x - y)**2/2 + eps*y**2/2"}, ["not attracting", "x = y"]),
+        # A = -1 is stable, but the full eps = 0 flow pushes off the manifold: A - Dlambda C = 2
+        ({"drift": ["-(x - y)", "-3*(x - y) + eps*(1 - y)"]}, ["not normally attracting"]),
+        # weak coupling with an O(1) slow drift on the manifold
+        ({"drift": ["-(x - y)", "1 - x + eps"]}, ["no time-scale separation"]),
+        # eps declared but absent from the drift: nothing makes y slow
+        ({"loss": "(x - y)**2/2 + y**2/2"}, ["does not appear in the drift"]),
+    ],
+)
+def test_refusals_state_the_reason(kwargs, words):
+    r = two_scale_reduction(_model(**kwargs))
+    assert not r.converged and r.branches == () and r.refusals
+    for w in words:
+        assert w in r.message, (w, r.message)
+    assert r.to_dict()["refusals"] == list(r.refusals)
+
+
+def test_step_separation_without_epsilon_is_refused():
+    m = model(
+        variables=["x", "y"],
+        loss="(x - y)**2/2 + y**2/2",
+        covariance="1",
+        bounds=[[-2, 2], [-2, 2]],
+        slow=["y"],
+        mechanism="step-separation",
+    )
+    r = two_scale_reduction(m)
+    assert not r.converged and "needs [timescales] epsilon" in r.message

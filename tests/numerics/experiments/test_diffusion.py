@@ -308,7 +308,7 @@ def test_cli_json_shape(memdyn):
         (["--data", "{bad}"], "columns, expected 2"),
         (["--score", "mlp", "--resume"], "--resume needs --checkpoint"),
         (["--train-size", "1"], "--train-size must be >= 2"),
-        (["--score", "mlp", "--steps", "0"], "--steps must be >= 1"),
+        (["--score", "mlp", "--steps", "0"], "--steps must be a whole number >= 1"),
     ],
 )
 def test_cli_bad_input_one_line_exit_2(argv, msg, tmp_path, memdyn):

@@ -128,10 +128,10 @@ def test_cli_json_and_bad_input(memdyn):
     assert len(d["mean_episode_steps_ci95"]) == 2 and d["episodes"] > 10
     for argv, msg in (
         (["--fresh", "1.0"], "[0, 1)"),
-        (["--eta", "-1"], "eta must be a positive"),
+        (["--eta", "-1"], "--eta must be a finite number > 0"),
         (["hwang"], "[timescales]"),
-        (["--epsilon", "0"], "epsilon must be positive"),
-        (["--spread", "0"], "--spread must be positive"),
+        (["--epsilon", "0"], "--epsilon must be a finite number > 0"),
+        (["--spread", "0"], "--spread must be a finite number > 0"),
         (["--chains", "1"], "chains >= 2"),
     ):
         memdyn("memorize", "--steps", "50", "--chains", "2", *argv).error_line(msg)

@@ -22,7 +22,7 @@ PACKAGE = Path(__file__).resolve().parents[3] / "numerics" / "largedev"
 
 
 def test_registry_follows_the_protocol():
-    assert list(METHODS) == ["gmam", "scp", "exact"]
+    assert list(METHODS) == ["gmam", "scp", "exact", "control", "closed-form"]
     for name, method in METHODS.items():
         assert issubclass(method, QuasiPotentialMethod) and method.name == name and method.applies_to
         implemented = "solve_directly" if method.order is None else "solve_level"
@@ -37,6 +37,7 @@ def test_registry_follows_the_protocol():
         ("gmam", "minibatch-least-squares", {"form": "gaussian"}, "the Gaussian form needs Gaussian noise"),
         ("gmam", "maier-stein", {"form": "lagrangian"}, "unknown form 'lagrangian'"),
         ("exact", "maier-stein", {}, "one-dimensional"),
+        ("control", "minibatch-least-squares", {}, "control needs Gaussian noise"),
     ],
 )
 def test_refusal_reasons(name, model_name, options, reason):
@@ -58,7 +59,8 @@ def test_choose_method():
     assert choose_method("auto", load_model("hwang")) is METHODS["exact"]
     assert choose_method("auto", load_model("maier-stein")) is METHODS["gmam"]
     assert choose_method("SCP", load_model("maier-stein")) is METHODS["scp"]
-    with pytest.raises(InputError, match="unknown method 'shooting'; choose one of auto, gmam, scp, exact"):
+    choices = "choose one of auto, gmam, scp, exact, control, closed-form"
+    with pytest.raises(InputError, match=f"unknown method 'shooting'; {choices}"):
         choose_method("shooting", load_model("hwang"))
 
 
@@ -90,6 +92,32 @@ def test_refinement_extrapolates_exact_second_order_levels(monkeypatch):
     assert r.converged and r.method == "synthetic" and r.action == pytest.approx(1.0, abs=1e-14)
     assert r.points == 513 and r.message.startswith("synthetic: 5 levels up to n=513")
     assert r.error_estimate == pytest.approx(0.1 / 512**2)
+
+
+@pytest.mark.parametrize("q", [0.6, 1.0, 4.0])
+def test_error_estimate_is_honest_when_the_order_is_not_the_assumed_one(monkeypatch, q):
+    # S_N = 1 + N^-q with q != 2: Richardson with order 2 mis-extrapolates; the reported error must
+    # cover the true error of the reported action (planted: the plain order-2 estimate, which
+    # claims less than the true error for q < 2, is shown to do so)
+    from numerics.largedev._paths import richardson
+
+    _synthetic(monkeypatch, level_action=lambda n: 1.0 + (n - 1) ** -q)
+    r = quasi_potential(load_model("maier-stein"), [-1, 0], [0, 0], method="synthetic", max_points=257)
+    assert abs(r.action - 1.0) <= r.error_estimate and "no clean convergence order" in r.message
+    # q < 2: the honest error (about N^-q) is far above the tolerance; q = 4 may meet it honestly
+    assert r.converged == (q > 2)
+    levels = [1.0 + N**-q for N in (32, 64, 128, 256)]
+    estimate, error = richardson(levels)
+    if q < 2:
+        assert abs(estimate - 1.0) > error  # the old estimate was smaller than its own error
+
+
+def test_alternating_levels_report_no_clean_order(monkeypatch):
+    # levels that jump between two minima (+-1e-3 around 1, shrinking too slowly): sign changes
+    _synthetic(monkeypatch, level_action=lambda n: 1.0 + (-1) ** int(np.log2(n - 1)) * 1e-3 * (32 / (n - 1)) ** 0.5)
+    r = quasi_potential(load_model("maier-stein"), [-1, 0], [0, 0], method="synthetic", max_points=257)
+    assert not r.converged and "increments change sign" in r.message
+    assert abs(r.action - 1.0) <= r.error_estimate
 
 
 def test_refinement_reports_an_action_that_grows_without_bound(monkeypatch):
@@ -152,7 +180,19 @@ def test_result_contract():
     r = quasi_potential(load_model("hwang"), [-1.0], [0.2])
     assert isinstance(r, QuasiPotentialResult) and r.converged and not hasattr(r, "success")
     data = r.to_dict()
-    assert list(data) == ["action", "method", "converged", "error_estimate", "path", "iterations", "points", "message"]
+    assert list(data) == [
+        "action",
+        "method",
+        "converged",
+        "error_estimate",
+        "path",
+        "iterations",
+        "points",
+        "message",
+        "global_minimum_vouched",
+        "candidates",
+        "source",
+    ]
     assert data["path"] == r.path.tolist() and data["points"] == len(r.path)
     table = r._repr_markdown_()
     assert table.startswith("**QuasiPotentialResult** (converged)") and "| method | exact |" in table

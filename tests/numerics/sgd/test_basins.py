@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from scipy.optimize import brentq
 
 from analysis import InputError, ModelError, model
 from numerics.sgd._basins import DEFAULT_RESOLUTION, basin_map
@@ -86,3 +87,43 @@ def test_result_contract_and_errors(well1d):
     hill = model(variables=["x"], loss="-x**2/2", covariance="1", bounds=[[-1, 1]])
     with pytest.raises(ModelError, match="no attractor"):
         basin_map(hill)
+
+
+def test_circle_of_minima_is_one_basin():
+    # F = (x^2 + y^2 - 1)^2: every point but the maximum at 0 flows radially to the circle
+    ring = model(variables=["x", "y"], loss="(x**2 + y**2 - 1)**2", covariance="1", bounds=[[-2, 2], [-2, 2]])
+    bm = basin_map(ring)
+    # counting the circle as many degenerate points (the nearest wrong theory) would give many minima
+    assert bm.minima.shape == (1, 2) and bm.components[0].shape[0] > 100
+    assert np.all(bm.labels == 0) and bm.boundary_cells == 0  # no cell centre is exactly the maximum at 0
+    X = np.random.default_rng(3).uniform(-2, 2, (2000, 2))
+    assert np.all(bm.assign(X) == 0)
+    assert bm.assign([[0.0, 0.0]]).tolist() == [-1]  # the maximum itself never settles
+    json.dumps(bm.to_dict(), allow_nan=False)
+
+
+def test_circle_and_point_basins_split_at_the_saddle_on_the_axis():
+    # F = (r^2 - 1)^2 (e^u - u - 1 + y^2/2)/4, u = x - 3: the x-axis is invariant (y -> -y symmetry), so on it
+    # the flow goes to the circle left of the saddle s and to (3, 0) right of it; s by brentq on dF/dx(x, 0)
+    m = model(
+        variables=["x", "y"],
+        loss="(x**2 + y**2 - 1)**2*(exp(x - 3) - x + 2 + y**2/2)/4",
+        covariance="1",
+        bounds=[[-2, 4], [-2, 2]],
+    )
+    bm = basin_map(m, resolution=64)
+    assert len(bm.minima) == 2 and bm.components[0] is not None and bm.components[1] is None
+    F = m.function("loss")
+    dF = lambda x: (F(np.array([x + 1e-6, 0.0])) - F(np.array([x - 1e-6, 0.0]))) / 2e-6
+    s = brentq(dF, 1.5, 2.8, xtol=1e-12)
+    x = np.concatenate([np.linspace(-1.9, s - 0.01, 40), np.linspace(s + 0.01, 3.9, 40)])
+    lab = bm.assign(np.stack([x, np.zeros_like(x)], axis=1))
+    assert np.array_equal(lab, np.where(x < s, 0, 1))
+
+
+def test_simulate_on_a_circle_of_minima_finishes_with_one_basin():
+    from numerics import simulate
+
+    ring = model(variables=["x", "y"], loss="(x**2 + y**2 - 1)**2", covariance="1", bounds=[[-2, 2], [-2, 2]])
+    r = simulate(ring, eta=0.05, steps=5000, chains=4, seed=1, progress=False)
+    assert r.converged and r.fractions.shape == (1,) and r.fractions[0] == pytest.approx(1.0)

@@ -230,6 +230,7 @@ def test_two_scale_step_and_state_dependent_covariance():
         parameters={"eps": 0.05},
         slow=["y"],
         epsilon="eps",
+        mechanism="step-separation",
         bounds=[[-2.5, 2.5], [-2.5, 2.5]],
         name="two-scale full",
     )
@@ -380,7 +381,7 @@ def test_cli_json_and_errors(tmp_path, memdyn):
     memdyn("simulate", f, "--eta", "0.3", "--steps", "10", "--chains", "2", "--seed", "1", "--resume").error_line(
         "--checkpoint"
     )
-    memdyn("simulate", f, "--eta", "0", "--steps", "10", "--chains", "2", "--seed", "1").error_line("eta", "positive")
+    memdyn("simulate", f, "--eta", "0", "--steps", "10", "--chains", "2", "--seed", "1").error_line("--eta", "> 0")
     memdyn("simulate", f, "--eta", "0.3", "--steps", "10", "--chains", "0", "--seed", "1").error_line("chains")
     memdyn(
         "simulate",

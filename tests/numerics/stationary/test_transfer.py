@@ -253,7 +253,7 @@ def test_cli_json_and_errors(memdyn, tmp_path):
     assert set(out) >= {"eta", "basins", "leak_rate", "converged"}
     assert all(set(b) >= {"minimum", "fraction"} for b in out["basins"])
     assert abs(sum(b["fraction"] for b in out["basins"]) + out["unassigned_mass"] - 1) < 1e-12
-    memdyn("stationary", "tilted-double-well", "--eta", "-1").error_line("eta must be positive")
+    memdyn("stationary", "tilted-double-well", "--eta", "-1").error_line("--eta must be a finite number > 0")
     memdyn("stationary", "no-such-model", "--eta", "0.1").error_line("no-such-model")
     memdyn("stationary", "tilted-double-well", "--eta", "0.1", "--set", "zz=1").error_line("unknown parameter zz")
     memdyn("stationary", "linear-anisotropic", "--eta", "0.1", "--points", "2").error_line("points", "at least 4")
