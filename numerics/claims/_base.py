@@ -2,12 +2,20 @@
 
 A claim compares *theory* (symbolic layer, control-problem solvers) with *measurement*
 (Monte Carlo of the SGD recursion, the exact transfer operator). Each comparison states
-its tolerance and why (docs/theory.md section 9); the verdict is
+its tolerance ``tol`` and why (docs/theory.md section 9). With ``h`` the half-width of the
+measurement's 95% interval (0 without one), counted once, a comparison's verdict is
 
-* ``pass``   -- every comparison agrees within its tolerance,
-* ``fail``   -- some comparison disagrees by more than its tolerance (beyond its CI),
-* ``inconclusive`` -- some confidence interval is wider than the tolerance, so the data
-  cannot decide (this is not a pass: the budget is too small).
+* ``pass``   -- ``|theory - measured| <= tol + h`` (distances relative to ``|theory|`` for
+  relative rows),
+* ``inconclusive`` -- the row would pass but ``h > tol``: the interval alone is too wide to
+  tell the theory from its nearest alternative (this is not a pass: the budget is too small),
+* ``fail``   -- otherwise.
+
+A deliberately wrong alternative (``expect="reject"``) passes when the data rule it out,
+``|alternative - measured| > tol + h``. A *consistency check* (``expect="consistency"``: a
+quantity that holds by construction of the experiment) gets a verdict by the same rule and is
+shown, but it is not a test of the theory and does not count in the claim's verdict. A claim
+passes when every other comparison passes.
 
 Example
 -------
@@ -15,6 +23,8 @@ Example
 >>> Comparison.with_interval("mean", 1.0, mean_interval([0.98, 1.01, 1.02, 0.99]), 0.05).verdict
 'pass'
 >>> Comparison("alternative", 2.0, 1.0, 0.1, ci95=(0.9, 1.1), expect="reject").verdict
+'pass'
+>>> Comparison("error 0.12 <= tol 0.1 + h 0.05", 1.0, 1.12, 0.1, ci95=(1.07, 1.17)).verdict
 'pass'
 """
 
@@ -31,18 +41,26 @@ from analysis._errors import InputError
 from analysis._format import format_number
 from analysis._result import Result
 
+EXPECT = ("agree", "reject", "above", "below", "consistency")
+"""The kinds of comparison (see :class:`Comparison`); ``"consistency"`` rows do not count in a claim's verdict."""
+
 
 @dataclass(frozen=True)
 class Comparison:
     """One theory-versus-measurement number.
 
-    ``expect="agree"``: pass if the distance from ``theory`` to the interval ``ci95`` (or to
-    ``measured`` when there is no interval) is at most ``tolerance``.
-    ``expect="reject"``: the theory is a deliberately wrong alternative; pass if that
-    distance exceeds ``tolerance`` (the data rule it out).
+    With ``h`` = :attr:`ci_halfwidth` (half the length of ``ci95``, 0 without one; counted once):
+
+    ``expect="agree"``: pass if :attr:`error` ``<= tolerance + h``; inconclusive if it would
+    pass but ``h > tolerance`` (the interval is too wide to decide); fail otherwise.
+    ``expect="reject"``: the theory is a deliberately wrong alternative; pass if
+    ``error > tolerance + h`` (the data rule it out).
+    ``expect="consistency"``: judged like ``"agree"``, but the row holds by construction of the
+    experiment: it is shown and not counted in :attr:`ClaimResult.verdict`.
     ``expect="above"`` / ``"below"``: the theory is a bound; pass if the whole interval lies
     above (below) it by more than ``tolerance`` (a directional statement, e.g. "more than half").
-    ``relative=True`` measures distances relative to ``|theory|``.
+    ``relative=True`` measures distances (and ``h``) relative to ``|theory|``.
+    An interval that could not be formed (``nan`` ends) counts as infinitely wide.
     """
 
     quantity: str
@@ -55,8 +73,8 @@ class Comparison:
     note: str = ""
 
     def __post_init__(self):
-        if self.expect not in ("agree", "reject", "above", "below"):
-            raise InputError(f"expect must be 'agree', 'reject', 'above' or 'below', got {self.expect!r}")
+        if self.expect not in EXPECT:
+            raise InputError(f"expect must be one of {', '.join(map(repr, EXPECT))}, got {self.expect!r}")
 
     @classmethod
     def with_interval(cls, quantity: str, theory: float, interval, tolerance: float, **options) -> Comparison:
@@ -82,24 +100,32 @@ class Comparison:
 
     @property
     def ci_halfwidth(self) -> float:
+        """Half the length of ``ci95``, scaled like error (0 without an interval, inf if it has ``nan`` ends)."""
         if self.ci95 is None:
             return 0.0
-        return (self.ci95[1] - self.ci95[0]) / 2 / self.scale
+        h = (self.ci95[1] - self.ci95[0]) / 2 / self.scale
+        return math.inf if math.isnan(h) else h
+
+    @property
+    def counted(self) -> bool:
+        """Whether the row is a test of the theory (every kind but ``"consistency"``)."""
+        return self.expect != "consistency"
 
     @property
     def verdict(self) -> str:
         if not (math.isfinite(self.measured) and math.isfinite(self.theory)):
             return "fail"
-        if self.expect == "agree":
-            if self.distance > self.tolerance:
+        h = self.ci_halfwidth
+        if self.expect in ("agree", "consistency"):
+            if not self.error <= self.tolerance + h:
                 return "fail"
-            return "inconclusive" if self.ci_halfwidth > self.tolerance else "pass"
+            return "inconclusive" if h > self.tolerance else "pass"
         if self.expect in ("above", "below"):
             lo, hi = self.ci95 if self.ci95 is not None else (self.measured, self.measured)
             margin = (lo - self.theory) if self.expect == "above" else (self.theory - hi)
             return "pass" if margin / self.scale > self.tolerance else "fail"
-        # reject: the alternative must lie outside the interval by more than the tolerance
-        return "pass" if self.distance > self.tolerance else "fail"
+        # reject: the alternative must lie farther from the measurement than tolerance + half-width
+        return "pass" if self.error > self.tolerance + h else "fail"
 
     def to_dict(self) -> dict:
         return {
@@ -173,9 +199,9 @@ class ClaimResult(Result):
 
     @property
     def verdict(self) -> str:
-        if not self.comparisons:
+        vs = [c.verdict for c in self.comparisons if c.counted]
+        if not vs:  # nothing that tests the theory
             return "fail"
-        vs = [c.verdict for c in self.comparisons]
         if "fail" in vs:
             return "fail"
         return "inconclusive" if "inconclusive" in vs else "pass"
@@ -215,8 +241,12 @@ class ClaimResult(Result):
         rows = [("claim", f"{self.id} ({self.reference}): {self.verdict}"), ("model", self.model)]
         for c in self.comparisons:
             ci = "" if c.ci95 is None else f" [{format_number(c.ci95[0])}, {format_number(c.ci95[1])}]"
+            kind = "" if c.expect == "agree" else f" ({c.expect})"
             rows.append(
-                (c.quantity, f"{c.verdict}: theory {format_number(c.theory)}, measured {format_number(c.measured)}{ci}")
+                (
+                    c.quantity,
+                    f"{c.verdict}{kind}: theory {format_number(c.theory)}, measured {format_number(c.measured)}{ci}",
+                )
             )
         return rows
 

@@ -114,6 +114,9 @@ def run(args) -> int:
     ]
     print(text_table(["minimum", "fraction", "95% CI", "exits", "mean exit (steps)"], rows))
     print(f"outside the basin table: {res.outside_fraction:.4g}")
+    print(f"basin transitions: {res.transitions_total} in total; intervals: {res.ci_method}")
+    if not res.mixed:
+        print(f"mixed: false -- {res.mixing_message}")
     if res.diverged:
         first = res.diverged[0]
         print(

@@ -1,13 +1,34 @@
 """Result of :func:`numerics.sgd.simulate` and the statistics built from a run's accumulators.
 
-Basin fractions carry a 95% confidence interval from batch means: each chain's recorded steps
-are split in time into consecutive batches of equal length L (L doubles whenever 2K batches
-are full, K = 16, so between K and 2K complete batches exist at any time, independently of
-the planned run length -- this keeps resumed runs identical to uninterrupted ones). The batch
-fractions of all surviving chains x complete batches are taken as independent replicates
-(docs/theory.md section 9: batches long against the correlation time): the interval is the
-Student t one of :func:`numerics.stats.mean_interval`, centred at the pooled estimate (total
-counts / total steps). With few transitions per batch it is wider, as it should be.
+Basin fractions carry a 95% confidence interval from independent replicates (docs/theory.md
+section 9), never from correlated steps treated as independent:
+
+* **Two or more surviving chains**: the chains are the replicates. Each chain's fraction
+  (its recorded states in the basin / recorded steps) is one estimate; the interval is the
+  Student t one of :func:`numerics.stats.mean_interval` with ``chains - 1`` degrees of freedom.
+  All chains record the same number of steps, so its centre is the pooled fraction.
+* **One chain**: batch means. The recorded steps are split in time into consecutive batches of
+  equal length L (L doubles whenever 2K batches are full, K = 16, so between K and 2K complete
+  batches exist at any time, independently of the planned run length -- this keeps resumed runs
+  identical to uninterrupted ones). The batches are used as replicates only when they are long
+  against the autocorrelation time, checked in two ways: (a) the chain makes at least
+  ``MIN_TRANSITIONS_PER_BATCH`` = 10 basin transitions per batch on average (the basin
+  indicator of a metastable chain decorrelates over a few dwell times, and a batch then spans
+  many of them), and (b) the lag-1 autocorrelation r1 of the batch fractions, measured from the
+  batch series, is below 2 / sqrt(batches) (not significantly positive; r1 > 0 is what
+  correlated batches show). Otherwise there is no interval (NaN).
+
+``transitions_total`` counts the basin changes of all surviving chains. ``mixed`` is False, with
+the reason in ``message``, when the chains made fewer than ``MIN_TRANSITIONS_PER_CHAIN`` = 10
+transitions each on average: a chain's fraction is then the average of a handful of dwell
+periods, its law is far from normal (the t interval assumes near-normal replicate estimates),
+and the start is not forgotten. For a symmetric two-basin chain with N transitions the
+initial-condition bias of a chain's fraction is about (start - truth) / (2 N), at most 0.025 at
+N = 10 (all chains started in one basin), while a chain's fraction scatters by ~ 0.5 / sqrt(N)
+= 0.16, so the interval's half-width ~ 0.32 / sqrt(chains) still exceeds that worst-case bias
+up to ~ 150 chains (a start drawn from the stationary law, or burn-in, removes it). A run with
+``mixed`` False still shows the between-chain interval, but it does not mean anything: do not
+compare it with a theory.
 
 Exit times (steps from entering a basin until first entering another one; the first, censored,
 stay of each chain is not used) get mean +- t s / sqrt(n) over all observed exits.
@@ -24,7 +45,19 @@ from analysis._result import Result
 from numerics.sgd._state import NBATCH, ChainState
 from numerics.stats import mean_interval, mean_interval_from_sums
 
-__all__ = ["SimulationResult", "Divergence", "RunInfo", "summarize", "batch_layout"]
+__all__ = [
+    "SimulationResult",
+    "Divergence",
+    "RunInfo",
+    "summarize",
+    "batch_layout",
+    "basin_fraction_intervals",
+    "MIN_TRANSITIONS_PER_CHAIN",
+    "MIN_TRANSITIONS_PER_BATCH",
+]
+
+MIN_TRANSITIONS_PER_CHAIN = 10  # below this mean per chain a run is not "mixed" (module docstring)
+MIN_TRANSITIONS_PER_BATCH = 10  # one chain: batches must span this many transitions on average
 
 
 @dataclass(frozen=True)
@@ -66,6 +99,11 @@ class SimulationResult(Result):
     counts: np.ndarray  # (m + 1,)
     fractions: np.ndarray  # (m,)
     ci95: np.ndarray  # (m, 2)
+    chain_fractions: np.ndarray  # (chains, m) each chain's fractions (NaN for a diverged chain)
+    ci_method: str  # "between-chain t", "batch means t" or "none" (module docstring)
+    transitions_total: int  # basin changes over all surviving chains
+    mixed: bool  # enough transitions per chain for the interval to mean anything
+    mixing_message: str
     outside_fraction: float
     batch_length: int
     batches: int
@@ -148,6 +186,10 @@ class SimulationResult(Result):
                 "seed": self.seed,
                 "schedule": self.schedule,
                 "basins": basins,
+                "ci_method": self.ci_method,
+                "transitions_total": self.transitions_total,
+                "mixed": self.mixed,
+                "mixing_message": self.mixing_message,
                 "outside_fraction": self.outside_fraction,
                 "batch_length": self.batch_length,
                 "batches": self.batches,
@@ -181,7 +223,9 @@ class SimulationResult(Result):
             )
         rows += [
             ("outside the basins", self.outside_fraction),
-            ("transitions", int(self.transitions.sum())),
+            ("transitions", self.transitions_total),
+            ("mixed", f"{self.mixed} ({self.mixing_message})" if self.mixing_message else self.mixed),
+            ("interval from", self.ci_method),
             ("diverged chains", self.diverged_chains),
             ("chain-steps per second", self.chain_steps_per_second),
         ]
@@ -219,6 +263,63 @@ def batch_layout(recorded: int) -> tuple[int, int, int]:
     return length, index, (index + 1) * length
 
 
+def basin_fraction_intervals(fractions, per_chain, batches, transitions_total: int, m: int):
+    """``(ci95 (m, 2), method, mixed, message)`` of the basin fractions (module docstring).
+
+    ``per_chain`` is (chains, m) per-chain fractions, ``batches`` (chains, complete batches, m)
+    batch fractions, ``transitions_total`` the basin changes over all these chains.
+
+    >>> f = np.array([[0.4, 0.6], [0.6, 0.4], [0.5, 0.5]])
+    >>> ci, method, mixed, _ = basin_fraction_intervals(f.mean(0), f, np.zeros((3, 0, 2)), 60, 2)
+    >>> method, mixed, np.round(ci[0], 4).tolist()
+    ('between-chain t', True, [0.2516, 0.7484])
+    >>> basin_fraction_intervals(f.mean(0), f, np.zeros((3, 0, 2)), 12, 2)[2:]
+    (False, '12 basin transitions over 3 chains: 4 per chain, fewer than 10')
+    """
+    chains = len(per_chain)
+    ci = np.full((m, 2), np.nan)
+    method = "none"
+    if m == 0 or chains == 0:
+        return ci, method, True, ""
+    if chains >= 2:
+        for i in range(m):
+            ci[i] = mean_interval(per_chain[:, i]).bounds
+        method = "between-chain t"
+    else:
+        nb = batches.shape[1]
+        enough = nb >= 2 and transitions_total >= MIN_TRANSITIONS_PER_BATCH * nb
+        if enough and _batches_uncorrelated(batches[0]):
+            for i in range(m):
+                half = mean_interval(batches[0, :, i]).half_width
+                ci[i] = (fractions[i] - half, fractions[i] + half)
+            method = "batch means t"
+    per = transitions_total / chains
+    mixed = per >= MIN_TRANSITIONS_PER_CHAIN
+    message = ""
+    if not mixed:
+        message = (
+            f"{transitions_total} basin transitions over {chains} chains: {format_number(per, 3)} per chain, "
+            f"fewer than {MIN_TRANSITIONS_PER_CHAIN}"
+        )
+    elif method == "none":
+        message = "one chain whose batches are not long against its autocorrelation time: no interval"
+    return ci, method, mixed, message
+
+
+def _batches_uncorrelated(batch_fractions: np.ndarray) -> bool:
+    """Whether the lag-1 autocorrelation of every basin's batch series is below 2 / sqrt(batches).
+
+    >>> _batches_uncorrelated(np.array([[0.0], [1.0]] * 8)), _batches_uncorrelated(np.repeat([[0.0], [1.0]], 8, 0))
+    (True, False)
+    """
+    nb = len(batch_fractions)
+    x = batch_fractions - batch_fractions.mean(axis=0)
+    var = (x * x).sum(axis=0)
+    lag1 = (x[1:] * x[:-1]).sum(axis=0)
+    r1 = np.where(var > 0, lag1 / np.where(var > 0, var, 1.0), 0.0)
+    return bool(np.all(r1 < 2 / np.sqrt(nb)))
+
+
 def _exit_time_interval(count: int, total: float, total_sq: float) -> tuple[float, float]:
     """The t interval of ``count`` exit times known by their running sums (the kernel keeps no values)."""
     return mean_interval_from_sums(count, total, total_sq).bounds
@@ -235,12 +336,18 @@ def summarize(
     total = counts.sum()
     fractions = counts[1:] / total if total else np.full(m, np.nan)
     length, complete_batches, _ = batch_layout(completed)
-    ci = np.full((m, 2), np.nan)
-    if complete_batches >= 1 and alive.any():
-        batch_fractions = state.batch_counts[alive][:, :complete_batches, :] / length  # (chains, batches, m + 1)
-        for i in range(m):
-            half = mean_interval(batch_fractions[:, :, i + 1].ravel()).half_width
-            ci[i] = (fractions[i] - half, fractions[i] + half)
+    transitions = state.transitions[alive].sum(axis=0)
+    transitions_total = int(transitions.sum())
+    chain_fractions = state.occupation[:, 1:] / completed if completed else np.full((len(alive), m), np.nan)
+    chain_fractions[~alive] = np.nan
+    per_chain = chain_fractions[alive] if completed else np.zeros((0, m))
+    ci, method, mixed, mixing_message = basin_fraction_intervals(
+        fractions,
+        per_chain,
+        state.batch_counts[alive][:, :complete_batches, 1:] / length,
+        transitions_total,
+        m,
+    )
     exit_count = state.exit_count[alive].sum(axis=0)
     exit_sum = state.exit_time_sum[alive].sum(axis=0)
     exit_sum_sq = state.exit_time_sum_sq[alive].sum(axis=0)
@@ -273,6 +380,7 @@ def summarize(
             else ""
         )
         + ("; interrupted" if interrupted else "")
+        + (f"; not mixed: {mixing_message}" if not mixed else "")
     )
     return SimulationResult(
         model=info.model,
@@ -287,6 +395,11 @@ def summarize(
         counts=counts,
         fractions=fractions,
         ci95=ci,
+        chain_fractions=chain_fractions,
+        ci_method=method,
+        transitions_total=transitions_total,
+        mixed=mixed,
+        mixing_message=mixing_message,
         outside_fraction=float(counts[0] / total) if total else float("nan"),
         batch_length=length,
         batches=complete_batches,
@@ -294,7 +407,7 @@ def summarize(
         histogram=state.histogram[alive].sum(axis=0),
         joint_edges=info.joint_edges,
         joint=state.joint_histogram[alive].sum(axis=0) if info.joint_edges is not None else None,
-        transitions=state.transitions[alive].sum(axis=0),
+        transitions=transitions,
         exit_count=exit_count,
         exit_time_mean=exit_mean,
         exit_time_ci95=exit_ci,

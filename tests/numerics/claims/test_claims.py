@@ -19,8 +19,9 @@ SEED = 0
 def test_comparison_verdicts():
     assert Comparison("q", 1.0, 1.05, 0.1).verdict == "pass"
     assert Comparison("q", 1.0, 1.2, 0.1).verdict == "fail"
-    # interval within tolerance of the theory: agreement; too wide: cannot decide
-    assert Comparison("q", 1.0, 1.3, 0.1, ci95=(1.05, 1.15)).verdict == "pass"
+    # |theory - measured| <= tol + half-width: agreement (more in test_verdicts.py); too wide: cannot decide
+    assert Comparison("q", 1.0, 1.13, 0.1, ci95=(1.08, 1.18)).verdict == "pass"
+    assert Comparison("q", 1.0, 1.3, 0.1, ci95=(1.05, 1.15)).verdict == "fail"  # measured outside its interval
     assert Comparison("q", 1.0, 1.0, 0.1, ci95=(0.5, 1.5)).verdict == "inconclusive"
     assert Comparison("q", 2.0, 1.0, 0.1, ci95=(0.9, 1.1), relative=True).verdict == "fail"
     # a rejected alternative must lie outside the interval by more than the tolerance

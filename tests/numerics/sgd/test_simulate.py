@@ -124,6 +124,7 @@ FIELDS = [
     "dwell_histogram",
     "ci95",
     "fractions",
+    "chain_fractions",
 ]
 
 
@@ -158,7 +159,9 @@ def test_bit_identical_threads_chunks_and_resume(double_well, tmp_path):
 def test_symmetric_double_well_basins(double_well):
     r = simulate(double_well, **dict(RUN, steps=20000, chains=32))
     assert np.allclose(np.sort(r.minima[:, 0]), [-1, 1], atol=1e-6)
-    # by symmetry each basin holds exactly half of the mass: the 95% intervals must cover 1/2
+    # by symmetry each basin holds exactly half of the mass: the 95% intervals (between-chain t,
+    # 31 dof) must cover 1/2
+    assert r.ci_method == "between-chain t" and r.mixed and r.transitions_total == r.transitions.sum()
     for lo, hi in r.ci95:
         assert lo <= 0.5 <= hi and hi - lo < 0.05
     # a chain alternates between the two basins, so the counts i->j and j->i differ by <= 1 per chain
@@ -294,6 +297,8 @@ def test_result_contract(double_well):
     data = r.to_dict()
     json.dumps(data, allow_nan=False)  # JSON-ready: no NaN, no numpy types
     assert data["converged"] is True and "success" not in data and data["completed_steps"] == 2000
+    assert data["mixed"] is r.mixed and data["transitions_total"] == int(r.transitions.sum())
+    assert data["ci_method"] == "between-chain t" and r.chain_fractions.shape == (4, 2)
     md = r._repr_markdown_()
     assert md.startswith("**SimulationResult** (converged)") and "| fraction at (" in md
     lo, hi = r.ci95[0]
