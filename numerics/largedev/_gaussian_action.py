@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from analysis import SolverError
+from analysis import InputError, SolverError
 
 _TINY = 1e-300
 
@@ -116,7 +116,7 @@ class GaussianLocalAction:
             eig = np.linalg.eigvalsh(S0[0]) if np.all(np.isfinite(S0)) else None
             if eig is not None and eig[0] <= 1e-14 * max(eig[-1], _TINY):
                 rank = int(np.sum(eig > 1e-14 * max(eig[-1], _TINY)))
-                raise SolverError(
+                raise InputError(  # the request, not the solver: this method does not apply to singular noise
                     f"noise covariance is singular (constant, rank {rank} of {self.d}): the path methods need an "
                     "invertible Sigma; use method control (or closed-form for linear drift)"
                 )

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.linalg import solve_continuous_lyapunov
 
-from analysis import InputError, SolverError, model
+from analysis import InputError, model
 from numerics.largedev import quasi_potential
 
 
@@ -72,7 +72,7 @@ def test_singular_noise_is_refused_by_the_geometric_methods():
     # gMAM's geometric form needs Sigma^{-1}: asked for explicitly on singular noise it says so in one
     # line and points to the control method, instead of returning a wrong number
     m = model(variables=["x", "v"], drift=["v", "-v - x**3 + x"], covariance=[["0", "0"], ["0", "2"]])
-    with pytest.raises(SolverError, match="noise covariance is singular .*use method control"):
+    with pytest.raises(InputError, match="noise covariance is singular .*use method control"):
         quasi_potential(m, [-1.0, 0.0], [0.0, 0.0], method="gmam")
 
 
