@@ -65,7 +65,7 @@ from .sgd import (
     simulate,
     simulate_markov,
 )
-from .stationary import StationaryResult, stationary_distribution
+from .stationary import HittingResult, StationaryResult, mean_exit_time, stationary_distribution
 from .stats import Interval, difference_interval, mean_interval, proportion_interval, ratio_interval
 
 __all__ = [
@@ -135,6 +135,8 @@ __all__ = [
     "simulate_markov",
     "sliced_wasserstein",
     "stationary_distribution",
+    "mean_exit_time",
+    "HittingResult",
     "text_table",
     "to_jsonable",
     "train_score",

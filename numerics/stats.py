@@ -33,6 +33,7 @@ Example
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -105,6 +106,16 @@ class Interval:
     def defined(self) -> bool:
         """Whether the interval has finite ends."""
         return math.isfinite(self.low) and math.isfinite(self.high)
+
+    def shifted(self, offset: float) -> Interval:
+        """The interval of ``estimate + offset`` for a known (non-random) correction ``offset``.
+
+        >>> Interval(1.0, 0.9, 1.25).shifted(-0.5).bounds
+        (0.4, 0.75)
+        """
+        return dataclasses.replace(
+            self, estimate=self.estimate + offset, low=self.low + offset, high=self.high + offset
+        )
 
     def contains(self, value: float) -> bool:
         """Whether ``value`` lies in the closed interval."""

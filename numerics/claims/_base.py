@@ -71,6 +71,7 @@ class Comparison:
     relative: bool = False
     expect: str = "agree"
     note: str = ""
+    available: bool = True
 
     def __post_init__(self):
         if self.expect not in EXPECT:
@@ -80,6 +81,18 @@ class Comparison:
     def with_interval(cls, quantity: str, theory: float, interval, tolerance: float, **options) -> Comparison:
         """The comparison of ``theory`` with a :class:`numerics.stats.Interval` (estimate and bounds)."""
         return cls(quantity, theory, interval.estimate, tolerance, interval.bounds, **options)
+
+    @classmethod
+    def unavailable(cls, quantity: str, theory: float, reason: str, *, expect: str = "agree") -> Comparison:
+        """A row whose measurement could not be made on this model (``reason`` says why, e.g. the
+        exact chain did not converge): its verdict is ``inconclusive``, never a pass or a fail. It
+        is shown, and the claim's verdict rests on its other rows (inconclusive if none was measured).
+
+        >>> Comparison.unavailable("mass vs exact chain", 0.5, "transfer operator did not converge").verdict
+        'inconclusive'
+        """
+        nan = float("nan")
+        return cls(quantity, theory, nan, 0.0, (nan, nan), expect=expect, note=reason, available=False)
 
     @property
     def scale(self) -> float:
@@ -113,6 +126,8 @@ class Comparison:
 
     @property
     def verdict(self) -> str:
+        if not self.available:
+            return "inconclusive"
         if not (math.isfinite(self.measured) and math.isfinite(self.theory)):
             return "fail"
         h = self.ci_halfwidth
@@ -139,20 +154,26 @@ class Comparison:
             "expect": self.expect,
             "verdict": self.verdict,
             "note": self.note,
+            "available": self.available,
         }
 
     @classmethod
     def from_dict(cls, d: dict) -> Comparison:
         """The inverse of :meth:`to_dict` (derived keys such as ``error`` and ``verdict`` are recomputed)."""
+
+        def num(v):  # JSON writes non-finite numbers as null
+            return float("nan") if v is None else v
+
         return cls(
             d["quantity"],
-            d["theory"],
-            d["measured"],
+            num(d["theory"]),
+            num(d["measured"]),
             d["tolerance"],
-            None if d["ci95"] is None else tuple(d["ci95"]),
+            None if d["ci95"] is None else tuple(num(v) for v in d["ci95"]),
             d["relative"],
             d["expect"],
             d.get("note", ""),
+            d.get("available", True),
         )
 
 
@@ -184,7 +205,12 @@ class ClaimResult(Result):
 
     ``converged`` says whether the claim ran to a verdict (it made at least one comparison);
     ``verdict`` and ``passed`` say what the verdict is. ``to_dict`` is the shape of the JSON of
-    ``memdyn verify`` (and of its checkpoints).
+    ``memdyn verify``; ``to_dict(figure=True)`` adds ``figure_data`` (what the claim's figure
+    needs) and is what a checkpoint stores, so a resumed claim draws its real figure.
+
+    ``figure_data`` is a dict of JSON-able values (numbers, strings, lists, numpy arrays, nested
+    dicts): after a round trip through a checkpoint arrays come back as lists, so ``draw``
+    converts with ``np.asarray``.
     """
 
     id: str
@@ -199,9 +225,12 @@ class ClaimResult(Result):
 
     @property
     def verdict(self) -> str:
-        vs = [c.verdict for c in self.comparisons if c.counted]
-        if not vs:  # nothing that tests the theory
-            return "fail"
+        # rows that could not be measured (Comparison.unavailable) are shown with their reason; the
+        # verdict rests on the rows that were measured, and is inconclusive if there are none
+        vs = [c.verdict for c in self.comparisons if c.counted and c.available]
+        if not vs:  # nothing that tests the theory: could not run (inconclusive) or tested nothing (fail)
+            unmeasured = any(not c.available for c in self.comparisons)
+            return "inconclusive" if (unmeasured or not self.converged) else "fail"
         if "fail" in vs:
             return "fail"
         return "inconclusive" if "inconclusive" in vs else "pass"
@@ -210,8 +239,8 @@ class ClaimResult(Result):
     def passed(self) -> bool:
         return self.verdict == "pass"
 
-    def to_dict(self) -> dict:
-        return {
+    def to_dict(self, *, figure: bool = False) -> dict:
+        out = {
             "id": self.id,
             "reference": self.reference,
             "statement": self.statement,
@@ -219,12 +248,18 @@ class ClaimResult(Result):
             "verdict": self.verdict,
             "seconds": self.seconds,
             "message": self.message,
+            "converged": self.converged,
             "comparisons": [c.to_dict() for c in self.comparisons],
         }
+        if figure:
+            from analysis._format import to_jsonable
+
+            out["figure_data"] = to_jsonable(self.figure_data)
+        return out
 
     @classmethod
     def from_dict(cls, d: dict) -> ClaimResult:
-        """The inverse of :meth:`to_dict`, without the figure data (a checkpoint does not keep it)."""
+        """The inverse of :meth:`to_dict` (with the figure data when it was saved)."""
         comparisons = tuple(Comparison.from_dict(c) for c in d["comparisons"])
         return cls(
             d["id"],
@@ -234,7 +269,8 @@ class ClaimResult(Result):
             comparisons,
             d["seconds"],
             d.get("message", ""),
-            converged=bool(comparisons),
+            figure_data=d.get("figure_data"),
+            converged=d.get("converged", bool(comparisons)),
         )
 
     def _summary(self):
@@ -329,6 +365,10 @@ class Claim:
     def result(self, comparisons, *, model: str, message: str = "", figure_data=None) -> ClaimResult:
         """The claim's :class:`ClaimResult` (``verify`` times the run and fills in ``seconds``)."""
         comparisons = tuple(comparisons)
+        reasons = list(dict.fromkeys(c.note for c in comparisons if not c.available))
+        if reasons:  # say in the summary line why rows could not be measured
+            unmeasured = f"not measured: {'; '.join(reasons)}"
+            message = f"{message}; {unmeasured}" if message else unmeasured
         return ClaimResult(
             self.id,
             self.reference,

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from analysis import InputError
+from analysis import InputError, SolverError
 from analysis._result import Result
 from numerics.claims._base import Budget, Claim, ClaimResult, Context, catalogue
 from numerics.report import dumps, format_number, latex_document, latex_table, text_table, to_jsonable, write_atomic
@@ -131,11 +131,11 @@ class VerificationReport(Result):
         for r in self.results:
             fig, ax = plt.subplots(figsize=(6, 4))
             claim = claims[r.id]()
-            if r.figure_data is None:  # resumed from a checkpoint: no raw data, plot the numbers
+            if r.figure_data is None:  # a claim without figure data: plot the numbers
                 Claim.draw(claim, r, ax)
             else:
                 claim.draw(r, ax)
-            ax.set_title(f"{r.id} [{r.verdict}] {r.model}", fontsize=9)
+            fig.suptitle(f"{r.id} [{r.verdict}] {r.model}", fontsize=9)
             fig.tight_layout()
             path = directory / f"{r.id}-{_slug(r.model)}.png"
             buf = io.BytesIO()
@@ -198,7 +198,9 @@ def verify(
     overrides : theory overrides passed to claims (tests use them to show a claim can fail).
     checkpoint : JSON file updated atomically after every finished claim; with ``resume=True`` the
         claims already in it (same budget, seed, model and overrides) are not run again. Resumed
-        claims keep their numbers and verdicts; their figures use the generic theory-vs-measured plot.
+        claims keep their numbers, verdicts and figure data (their figures are the real ones). A claim
+        whose numerical method fails on ``model`` (:class:`analysis.SolverError`) is reported
+        inconclusive with the reason; the other claims still run.
 
     Raises
     ------
@@ -244,9 +246,19 @@ def verify(
         except KeyboardInterrupt:  # keep what finished: the report of the completed claims
             interrupted = True
             break
+        except SolverError as exc:  # a numerical method failed on this model: the row is inconclusive, the run goes on
+            res = ClaimResult(
+                claim.id,
+                claim.reference,
+                claim.statement,
+                model.name if model is not None else ", ".join(claim.models),
+                (),
+                message=f"could not be decided: {exc}",
+                converged=False,
+            )
         results.append(dataclasses.replace(res, seconds=time.perf_counter() - t))
         if checkpoint is not None:
-            saved[cid] = to_jsonable(results[-1].to_dict())
+            saved[cid] = to_jsonable(results[-1].to_dict(figure=True))
             write_atomic(checkpoint, dumps({"key": key, "claims": saved}, indent=1))
     if model is not None and not results and not interrupted:
         raise InputError(f"no claim of the catalogue applies to model {model.name!r}")

@@ -113,22 +113,64 @@ class GroundState(Claim):
                     expect="reject",
                 )
             )
-            fig.append((model.name, points, losses, m_exact, mass_g.estimate, mass_g.bounds, g, f, eta))
-        return self.result(comps, model=", ".join(m.name for m in models), figure_data=fig)
+            mc = [mean_interval(fr[:, i]) for i in range(len(points))]
+            fig.append(
+                {
+                    "model": model.name,
+                    "eta": eta,
+                    "points": points.tolist(),
+                    "losses": losses,
+                    "ground_state": g,
+                    "argmin_F": f,
+                    "exact": m_exact,
+                    "constant_noise": alt,
+                    "mc": [iv.estimate for iv in mc],
+                    "mc_low": [iv.bounds[0] for iv in mc],
+                    "mc_high": [iv.bounds[1] for iv in mc],
+                }
+            )
+        return self.result(comps, model=", ".join(m.name for m in models), figure_data={"models": fig})
 
     def draw(self, result, ax):
-        for k, (name, points, losses, m_exact, est_g, ci_g, g, f, eta) in enumerate(result.figure_data):
-            xs = np.arange(len(points)) + 0.3 * k
-            ax.bar(xs, m_exact, width=0.28, label=f"{name}: exact chain masses (eta={eta:.2g})")
-            ax.errorbar([xs[g]], [est_g], yerr=[[est_g - ci_g[0]], [ci_g[1] - est_g]], fmt="k.", capsize=3)
+        """Basin masses per attractor at the measured step eta: the exact chain (bars), the Monte Carlo
+        masses with their replicate intervals, and the constant-noise theory (the rejected alternative,
+        which puts the mass at the global minimum of F); each attractor is labelled with its loss."""
+        ticks, labels = [], []
+        x0 = 0.0
+        for k, d in enumerate(result.figure_data["models"]):
+            exact = np.asarray(d["exact"], float)
+            xs = x0 + np.arange(len(exact))
+            g, f = int(d["ground_state"]), int(d["argmin_F"])
+            first = k == 0
+            ax.bar(xs, exact, width=0.6, color=f"C{k}", alpha=0.5, label="exact chain" if first else None)
+            mc, lo, hi = (np.asarray(d[key], float) for key in ("mc", "mc_low", "mc_high"))
+            ax.errorbar(
+                xs,
+                mc,
+                yerr=[mc - lo, hi - mc],
+                fmt="o",
+                color="k",
+                ms=3,
+                capsize=3,
+                label="Monte Carlo (95%)" if first else None,
+            )
+            ax.plot(
+                xs,
+                np.asarray(d["constant_noise"], float),
+                "x",
+                color="tab:red",
+                ms=8,
+                mew=2,
+                label="constant-noise theory (rejected)" if first else None,
+            )
             for i, x in enumerate(xs):
-                ax.annotate(
-                    f"F={losses[i]:.2f}" + (" (min F)" if i == f else "") + (" [E min]" if i == g else ""),
-                    (x, m_exact[i]),
-                    fontsize=6,
-                    ha="center",
-                    va="bottom",
-                )
+                ticks.append(x)
+                tag = " ground" if i == g else ""
+                tag += " argmin F" if i == f else ""
+                labels.append(f"F={float(np.asarray(d['losses'], float)[i]):.2f}{tag}")
+            ax.text(xs.mean(), 1.04, f"{d['model']}, eta={float(d['eta']):.3g}", ha="center", fontsize=6)
+            x0 = xs[-1] + 1.5
+        ax.set_xticks(ticks, labels, rotation=20, ha="right", fontsize=6)
+        ax.set_ylim(0, 1.1)
         ax.set_ylabel("basin mass")
-        ax.set_xlabel("attractor")
-        ax.legend(fontsize=6)
+        ax.legend(fontsize=6, loc="center right")

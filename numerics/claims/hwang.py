@@ -7,6 +7,7 @@ import numpy as np
 
 from analysis import InputError, ModelError, hwang_weights, load_model
 from numerics.claims._base import Claim, Comparison, register
+from numerics.claims._figures import num
 from numerics.claims._support import exact_masses, override, replicate_masses, replicates, transfer_operator_dimension
 from numerics.stats import mean_interval
 
@@ -116,15 +117,58 @@ class HwangWeights(Claim):
                     f"{model.name}: MC vs exact chain, flatter min (eta={eta:.3g})", exact_flat, mc, 0.03
                 )
             )
-            fig.append((model.name, etas, masses, w_theory, no_c))
-        return self.result(comps, model=", ".join(names), figure_data=fig)
+            fig.append(
+                {
+                    "model": model.name,
+                    "barrier": barrier,
+                    "points": points.tolist(),
+                    "flat": flat,
+                    "etas": etas,
+                    "masses": masses[:, flat],
+                    "extrapolated": float(extrap[flat]),
+                    "second_difference": float(second[flat]),
+                    "weight": float(w_theory[flat]),
+                    "weight_without_C": float(no_c[flat]) if not np.allclose(C, C[0], rtol=1e-9) else None,
+                    "mc_eta": eta,
+                    "mc_exact": exact_flat,
+                    "mc": [mc.estimate, *mc.bounds],
+                }
+            )
+        return self.result(comps, model=", ".join(names), figure_data={"models": fig})
 
     def draw(self, result, ax):
-        for name, etas, masses, w, no_c in result.figure_data:
-            (line,) = ax.plot(etas, masses[:, 0], "o-", label=f"{name}: exact chain, first minimum")
-            ax.axhline(w[0], color=line.get_color(), ls="--", lw=1, label="Hwang weight (with C)")
-            ax.axhline(no_c[0], color=line.get_color(), ls=":", lw=1, label="without C")
-        ax.set_xlabel("eta")
-        ax.set_ylabel("mass")
-        ax.set_xlim(left=0)
+        """Mass of the flatter minimum against eta / Delta V: the exact chain at the three step sizes,
+        its Richardson line to eta -> 0 and the extrapolated mass with its interval (the O(eta^2)
+        second difference) against Hwang's weight with C (and without C, the rejected theory), and
+        the Monte Carlo mass with its interval against the exact chain at eta = Delta V/4."""
+        for k, d in enumerate(result.figure_data["models"]):
+            x = np.asarray(d["etas"], float) / num(d["barrier"])
+            m = np.asarray(d["masses"], float)
+            (line,) = ax.plot(x, m, "o-", label=f"{d['model']}: exact chain")
+            c = line.get_color()
+            # 2 m(eta/4) - m(eta/2) is where the line through the two finest points meets eta = 0
+            ax.plot([0.0, x[1]], [num(d["extrapolated"]), m[1]], ":", color=c, lw=1)
+            h = num(d["second_difference"])
+            ax.errorbar([0.0], [num(d["extrapolated"])], yerr=[[h], [h]], fmt="D", color=c, ms=4, capsize=3)
+            ax.plot(
+                [0.0], [num(d["weight"])], "*", color=c, ms=10, label="Hwang weight C det^(-1/2)" if k == 0 else None
+            )
+            ax.axhline(num(d["weight"]), color=c, ls="--", lw=0.8)
+            if d.get("weight_without_C") is not None:
+                ax.axhline(
+                    num(d["weight_without_C"]),
+                    color=c,
+                    ls="-.",
+                    lw=0.8,
+                    label="without C (rejected)" if k == 0 else None,
+                )
+            lo_mc, est, hi_mc = (num(v) for v in (d["mc"][1], d["mc"][0], d["mc"][2]))
+            x_mc = num(d["mc_eta"]) / num(d["barrier"])
+            ax.errorbar([x_mc], [est], yerr=[[est - lo_mc], [hi_mc - est]], fmt="s", mfc="none", color=c, capsize=3)
+            ax.plot(
+                [x_mc], [num(d["mc_exact"])], "x", color=c, label="MC (square) vs exact chain (x)" if k == 0 else None
+            )
+        ax.set_xlabel("eta / Delta V")
+        ax.set_ylabel("mass of the flatter minimum")
+        ax.set_xlim(left=-0.01)
         ax.legend(fontsize=6)

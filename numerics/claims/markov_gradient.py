@@ -20,7 +20,10 @@ Overrides (tests): ``markov-gradient.argmin(model)``, ``markov-gradient.pathwise
 
 from __future__ import annotations
 
+import numpy as np
+
 from numerics.claims._base import Claim, Comparison, Context, register
+from numerics.claims._figures import num
 from numerics.claims._support import override
 
 DELTA, HOLD, STEP = 0.1, 8, 0.02
@@ -34,6 +37,11 @@ TOL_FIXED = 0.005
 # (fixed point 0.476, 0.024 from the h = 8 value): outside TOL_FIXED + interval (<= 0.012) by >= 3
 # standard errors at the tiny budget.
 UNMIXED_HOLD = 2
+# Figure only (not a comparison): the one-measurement SPSA limit measured at these shorter holds
+# too, so the figure shows the measured fixed point following the exact curve as the chain mixes
+# (~0.5 s at the sizes of the claim).
+FIGURE_HOLDS = (1, 2, 4)
+FIGURE_ESTIMATOR = "spsa1"
 
 
 @register
@@ -58,6 +66,7 @@ class MarkovGradientClaim(Claim):
         iters = ctx.budget.count(2000, 2000)
         chains = ctx.budget.count(64, 64)
         comps, costs = [], []
+        measured = {}
         for k, est in enumerate(("pathwise", "smoothing", "spsa1", "spsa2", "kw")):
             r = markov_sgd(
                 m,
@@ -71,6 +80,7 @@ class MarkovGradientClaim(Claim):
                 hold=HOLD,
             )
             limit = r.mean_ci()
+            measured[est] = _interval_data(limit, HOLD)
             costs.append(f"{est} {r.transitions_per_iteration}")
             if est == "pathwise":
                 comps.append(
@@ -123,6 +133,87 @@ class MarkovGradientClaim(Claim):
                         note=f"a chain held {UNMIXED_HOLD} transitions feels only 1 - rho^{UNMIXED_HOLD} of the shift",
                     )
                 )
+        fig = self._figure_data(ctx, m, iters, chains, measured, argmin, pathwise, fixed_point)
         return self.result(
-            comps, model="AR(1) chain, quadratic F", message="chain transitions per iteration: " + ", ".join(costs)
+            comps,
+            model="AR(1) chain, quadratic F",
+            message="chain transitions per iteration: " + ", ".join(costs),
+            figure_data=fig,
         )
+
+    def _figure_data(self, ctx, m, iters, chains, measured, argmin, pathwise, fixed_point) -> dict:
+        """Exact fixed points against the hold length h = 1..2 HOLD (the theory as run, overrides
+        included), the limits measured at h = HOLD, and the SPSA limit at the shorter FIGURE_HOLDS."""
+        from numerics.claims._support import derived_seed
+        from numerics.experiments._markov_gradients import markov_sgd
+
+        holds = list(range(1, 2 * HOLD + 1))
+        sweep = [measured[FIGURE_ESTIMATOR]]
+        for h in FIGURE_HOLDS:
+            r = markov_sgd(
+                m,
+                estimator=FIGURE_ESTIMATOR,
+                theta0=1.0,
+                step=STEP,
+                iterations=iters,
+                chains=chains,
+                seed=derived_seed(ctx.seed, self.id, "figure", h),
+                delta=DELTA,
+                hold=h,
+            )
+            sweep.append(_interval_data(r.mean_ci(), h))
+        sweep.sort(key=lambda p: p["hold"])
+        return {
+            "holds": holds,
+            "exact": {est: [float(fixed_point(m, est, h)) for h in holds] for est in measured if est != "pathwise"},
+            "argmin": argmin,
+            "pathwise": pathwise,
+            "hold": HOLD,
+            "measured": measured,
+            "sweep": {"estimator": FIGURE_ESTIMATOR, "points": sweep},
+        }
+
+    def draw(self, result, ax):
+        """Exact fixed point of a single-evaluation estimator against the hold length h (it tends
+        to argmin J as the chain mixes, 1 - rho^h) with the measured limits: every estimator at
+        h = HOLD (pathwise at its own wrong point), one-measurement SPSA at shorter holds too."""
+        d = result.figure_data
+        holds = np.asarray(d["holds"], float)
+        # the single-evaluation estimators share their exact mean: each distinct curve is drawn once
+        curves = {}
+        for est, curve in d["exact"].items():
+            curves.setdefault(tuple(np.asarray(curve, float)), []).append(est)
+        for k, (curve, names) in enumerate(curves.items()):
+            label = "exact fixed point" + ("" if len(curves) == 1 else f" ({', '.join(names)})")
+            ax.plot(holds, np.array(curve), "-", color="k" if k == 0 else f"C{k + 5}", lw=1, label=label)
+        ax.axhline(num(d["argmin"]), color="tab:green", ls="--", lw=1, label="argmin J")
+        ax.axhline(num(d["pathwise"]), color="tab:red", ls=":", lw=1, label="pathwise limit (wrong point)")
+        ests = list(d["measured"])
+        for k, est in enumerate(ests):
+            p = d["measured"][est]
+            x = num(p["hold"]) + 0.12 * (k - (len(ests) - 1) / 2)  # side by side at h = HOLD
+            y, lo, hi = num(p["mean"]), num(p["low"]), num(p["high"])
+            ax.errorbar([x], [y], yerr=[[y - lo], [hi - y]], fmt="o", ms=3, capsize=2, label=f"{est} (MC)")
+        sw = d["sweep"]
+        pts = sw["points"]
+        y = np.array([num(p["mean"]) for p in pts])
+        lo, hi = np.array([num(p["low"]) for p in pts]), np.array([num(p["high"]) for p in pts])
+        ax.errorbar(
+            [num(p["hold"]) for p in pts],
+            y,
+            yerr=[y - lo, hi - y],
+            fmt="s",
+            mfc="none",
+            ms=5,
+            capsize=2,
+            color="tab:purple",
+            label=f"{sw['estimator']} (MC) at other holds",
+        )
+        ax.set_xlabel("hold h (chain transitions per evaluation)")
+        ax.set_ylabel("limit of theta (Polyak average)")
+        ax.legend(fontsize=6, loc="lower right")
+
+
+def _interval_data(interval, hold) -> dict:
+    """A measured limit as figure data: estimate and 95% interval at one hold length."""
+    return {"hold": int(hold), "mean": interval.estimate, "low": interval.bounds[0], "high": interval.bounds[1]}

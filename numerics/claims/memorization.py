@@ -42,6 +42,7 @@ from __future__ import annotations
 import numpy as np
 
 from numerics.claims._base import Claim, Comparison, Context, register
+from numerics.claims._figures import num, second_panel
 from numerics.claims._support import estimate_difference, override
 from numerics.stats import mean_interval
 
@@ -77,7 +78,7 @@ class MemorizationClaim(Claim):
         period = float(override(ctx, "memorization.period", lambda mod: relaxation_oscillation(mod).period_float)(base))
         chains = ctx.budget.count(16, 8)
         steps = ctx.budget.count(8000, 6000)
-        comps, fig = [], []
+        comps = []
         runs = {}
         for k, (eta, eps, n) in enumerate(((ETA, EPS, steps), (ETA / 2, EPS, steps), (ETA, EPS / 2, 2 * steps))):
             r = run_memorize(
@@ -86,7 +87,6 @@ class MemorizationClaim(Claim):
             runs[(eta, eps)] = r
             episode_steps = r.mean_episode_steps()
             Lp, fp = predict(eta, eps, n)
-            fig.append((eta * eps, episode_steps.estimate, Lp))
             comps.append(
                 Comparison.with_interval(
                     f"mean episode steps, eta={eta:g} eps={eps:g}",
@@ -198,15 +198,45 @@ class MemorizationClaim(Claim):
                 "fold-passage delay O(eps^(2/3)), shortened by noise",
             )
         )
-        comps += self._feedback(ctx, fig)
+        comps += self._feedback(ctx)
+        Lp, _ = predict(ETA, EPS, steps)
+        lengths = None if planted_steps is not None else _predicted_lengths(base, ETA, EPS, steps)
         return self.result(
             comps,
             model="fold, stylised (memorization)",
             message=f"reduced period {period:.6f} (slow time)",
-            figure_data=fig,
+            figure_data=_figure_data(runs[(ETA, EPS)], Lp, lengths),
         )
 
-    def _feedback(self, ctx: Context, fig):
+    def draw(self, result, ax):
+        """Left: one chain's outputs z_n against the step n (fold model, eta = ETA, eps = EPS), each
+        memorization episode shaded (alternate shades: episodes follow each other with one fresh output
+        between), and the slow variable y. Right: histogram of the episode lengths of all chains against
+        the lengths the reduced dynamics predict over the same run (same bins), with both means."""
+        d = result.figure_data
+        ax_hist = second_panel(ax, width_ratios=(1.4, 1.0), inset=(0.62, 0.55, 0.36, 0.4))
+        s = d["series"]
+        n = np.asarray(s["steps"], float)
+        for k, (a, b) in enumerate(np.asarray(s["episodes"], float).reshape(-1, 2)):
+            ax.axvspan(a - 0.5, b - 0.5, color="tab:orange" if k % 2 else "tab:olive", alpha=0.25, lw=0)
+        ax.plot(n, np.asarray(s["z"], float), ".", ms=1.5, color="k", label="output z_n")
+        ax.plot(np.asarray(s["y_steps"], float), np.asarray(s["y"], float), "-", lw=1, color="tab:blue", label="y")
+        ax.set_xlabel("step n")
+        ax.set_ylabel("z_n (shaded: memorized episodes)")
+        ax.legend(fontsize=6)
+        h = d["histogram"]
+        edges = np.asarray(h["edges"], float)
+        ax_hist.stairs(np.asarray(h["measured"], float), edges, fill=True, alpha=0.5, label="SGD episodes")
+        if h.get("theory") is not None:
+            ax_hist.stairs(np.asarray(h["theory"], float), edges, color="k", lw=1.2, label="reduced dynamics")
+        ax_hist.axvline(num(h["measured_mean"]), color="tab:blue", ls=":", lw=1, label="mean (SGD)")
+        ax_hist.axvline(num(h["theory_mean"]), color="k", ls="--", lw=1, label="mean (theory)")
+        ax_hist.set_xlabel("episode length (steps)")
+        ax_hist.set_ylabel("density")
+        ax_hist.tick_params(labelsize=7)
+        ax_hist.legend(fontsize=6, title=f"eta={num(d['eta']):g}, eps={num(d['eps']):g}", title_fontsize=6)
+
+    def _feedback(self, ctx: Context):
         """Comparisons for the SGD that learns from the generator's outputs (stylised model)."""
         from analysis import episode_time, feedback_episodes, fresh_episode_mean
         from numerics.experiments._memorize import builtin_memorize_model, run_memorize, with_epsilon
@@ -249,7 +279,6 @@ class MemorizationClaim(Claim):
                 if planted_steps is not None
                 else float(np.mean(d)) / (eta * eps) - 0.5
             )
-            fig.append((eta * eps, episode_steps.estimate, Lp))
             comps.append(
                 Comparison.with_interval(
                     f"feedback: mean episode steps, eta={eta:g} eps={eps:g}",
@@ -398,3 +427,55 @@ class MemorizationClaim(Claim):
             )
         )
         return comps
+
+
+# figure: the window of one chain's outputs shown (steps), from a quarter into the run
+SERIES_WINDOW = 600
+HIST_BINS = 30
+
+
+def _predicted_lengths(model, eta, eps, steps):
+    """Episode lengths (memorized outputs) of the reduced dynamics over ``steps`` constant steps, as in
+    analysis.predicted_mean_episode_steps (first episode dropped, D - 1/2 steps): their mean is the
+    theory of the comparison."""
+    from analysis import predicted_episodes, reduced_trajectory
+
+    h = eta * eps
+    t, y = reduced_trajectory(model, x0=1.0, y0=0.0, t_end=steps * h)
+    return predicted_episodes(t, y, delta=DELTA)[1:] / h - 0.5
+
+
+def _figure_data(run, theory_mean, theory_lengths) -> dict:
+    """What the figure needs from the (ETA, EPS) run: a window of chain 0 (outputs, episodes as
+    [start, end) step pairs, y) and the episode-length histogram of all chains with the theory's."""
+    w0 = run.steps // 4
+    w1 = min(run.steps, w0 + SERIES_WINDOW)
+    flags = run.memorized[0, w0:w1].astype(np.int8)
+    edge = np.diff(np.concatenate([[0], flags, [0]]))
+    starts, ends = np.flatnonzero(edge == 1) + w0, np.flatnonzero(edge == -1) + w0
+    record = run.steps // run.y_trace.shape[1]
+    y_steps = (np.arange(run.y_trace.shape[1]) + 1) * record
+    inside = (y_steps >= w0) & (y_steps < w1)
+    measured = np.concatenate([e for e in run.episodes()] + [np.zeros(0)])
+    theory = np.zeros(0) if theory_lengths is None else np.asarray(theory_lengths, float)
+    top = max(np.quantile(measured, 0.995) if measured.size else 1.0, np.max(theory, initial=0.0))
+    edges = np.linspace(0.0, 1.05 * top, HIST_BINS + 1)
+    density = lambda v: np.histogram(v, bins=edges, density=True)[0] if len(v) else np.zeros(HIST_BINS)  # noqa: E731
+    return {
+        "eta": run.eta,
+        "eps": run.epsilon,
+        "series": {
+            "steps": np.arange(w0, w1),
+            "z": run.outputs[0, w0:w1],
+            "episodes": np.column_stack([starts, ends]),
+            "y_steps": y_steps[inside],
+            "y": run.y_trace[0, inside],
+        },
+        "histogram": {
+            "edges": edges,
+            "measured": density(measured),
+            "theory": None if theory_lengths is None else density(theory),
+            "measured_mean": float(np.mean(measured)) if measured.size else float("nan"),
+            "theory_mean": float(theory_mean),
+        },
+    }

@@ -1,21 +1,52 @@
-"""Claim 1 (paper Remark 9): the temperature of constant-step SGD is the step eta, not sqrt(eta)."""
+"""Claim 1 (paper Remark 9): the temperature of constant-step SGD is the step eta, not sqrt(eta).
+
+What is measured: D(eta) = eta log(pi(m)/pi(s)) - eta log(C(m)/C(s)) between the deepest minimum m
+and the barrier top s, from Monte Carlo histograms of the SGD recursion and, in 1-D, from the
+exact discrete chain (transfer operator). The theory says D -> Delta V = V(s) - V(m) as eta -> 0.
+At finite eta the discrete chain differs by O(eta) (docs/theory.md section 9): the bias is
+removed by extrapolating in eta, not tolerated.
+
+Rows
+* the exact chain's limit (quadratic fit over Delta V/eta = 4 .. 16) against Delta V (1-D);
+* the Monte Carlo limit (linear fit per replicate over Delta V/eta = 4, 6, 8), with the exact
+  chain's O(eta^2) remainder of that linear fit subtracted when the chain is available;
+* Monte Carlo against the exact chain at each step (the simulator is the chain);
+* rejected near misses: a sqrt(eta) temperature (at each step); the convention V = F/sigma^2
+  (a factor 2: limit Delta V/2); the small-noise diffusion's Gibbs law read at finite eta
+  without the discrete-time correction (where the exact chain shows it is resolvable).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 from numerics.claims._base import Claim, Comparison, register
-from numerics.claims._support import histogram_densities, histogram_log_density, override, potential_facts, replicates
-from numerics.stats import mean_interval
+from numerics.claims._support import (
+    extrapolate_to_zero,
+    histogram_densities,
+    log_prefactor,
+    log_ratio_series,
+    override,
+    potential_facts,
+)
 
-# Step sizes are set from the barrier: Delta V / eta = 4, 6, 8 puts the chain in the
-# small-noise regime while the barrier top is still visited often enough to be measured.
-BARRIER_OVER_ETA = (4.0, 6.0, 8.0)
-# Relative tolerance on the barrier read off the histogram. The discrete-time law differs
-# from C exp(-V/eta) by corrections that vanish as eta -> 0; the exact transfer operator of
-# the built-in model puts them at 4.6% (Delta V/eta = 4) and 0.9% (= 8), so 10% leaves room
-# for the histogram's bin averaging while a sqrt(eta) temperature is off by 140-280%.
-TOLERANCE = 0.10
+MC_RATIOS = (4.0, 6.0, 8.0)  # Delta V / eta for Monte Carlo: the barrier top is visited often enough
+EXACT_RATIOS = (4.0, 5.0, 6.0, 8.0, 10.0, 12.0)  # the exact chain is cheap in 1-D: go smaller
+# Exact chain, quadratic fit over EXACT_RATIOS: the limit differs from Delta V by <= 0.2% on the
+# built-in tilted double well and <= 1.8% on held-out 1-D models (cos-plus-quadratic loss, tilted
+# well with sigma^2 = 1 + x^2/2); what remains is O(eta^3) and the lattice interpolation of the
+# density. 3% bounds it; the convention V = F/sigma^2 is 50% off.
+EXACT_TOLERANCE = 0.03
+# Monte Carlo limit with the exact chain's O(eta^2) remainder subtracted: what is left is the
+# histogram's bin averaging (< 0.5% of Delta V at 100 bins) and the exact-limit error above.
+MC_TOLERANCE = 0.03
+# Monte Carlo limit without an exact chain: a linear fit over Delta V/eta = 4, 6, 8 leaves an
+# O(eta^2) bias, measured with the exact chain at +2.7% (built-in), +5.8% and +6.4% (held-out
+# models) of Delta V. 10% bounds it; a sqrt(eta) temperature or the factor-2 convention is >= 50% off.
+MC_ONLY_TOLERANCE = 0.10
+# Monte Carlo against the exact chain at one step: same chain, so only the histogram's bin
+# averaging and the lattice of the transfer operator separate them (measured <= 1%).
+CHAIN_TOLERANCE = 0.02
 
 
 @register
@@ -31,71 +62,138 @@ class Temperature(Claim):
     def run(self, ctx):
         (model,) = self.targets(ctx)
         facts = potential_facts(model)
-        a = facts.attractors[int(np.argmin(facts.V))]
-        dV = facts.V_saddle
-        log_c = float(np.log(facts.C[int(np.argmin(facts.V))] / facts.C_saddle))
+        k = int(np.argmin(facts.V))
+        a, s, dV = facts.attractors[k], facts.saddle, facts.V_saddle
         exponent = override(ctx, "temperature.exponent", 1.0)
-        comps, fig = [], []
-        for ratio in BARRIER_OVER_ETA:
-            eta = dV / ratio
-            # chains start in the deepest well: a uniform start over-fills shallower wells,
-            # and draining them takes exp(Delta V/eta) steps, which would bias the saddle density
-            runs = replicates(
-                model,
-                eta=eta,
-                steps=ctx.budget.count(int(4e5 * ratio / 4)),
-                chains=8,
-                replicates=8,
-                seed=ctx.seed,
-                key=(self.id, model.name),
-                burn_in=20_000,
-                init=a,
-            )
-            # D = log pi(attractor) - log pi(barrier top) = Delta V / T + log(C_a / C_s)
-            D = np.array([histogram_log_density(r, a) - histogram_log_density(r, facts.saddle) for r in runs])
+        series = log_ratio_series(
+            model,
+            ctx,
+            (self.id, model.name),
+            a,
+            [s],
+            log_prefactor(model, facts),
+            mc_ratios=MC_RATIOS,
+            exact_ratios=EXACT_RATIOS,
+            barrier=dV,
+            steps=400_000,
+            bins=100,
+            joint_bins=50,
+        )
+        # a planted temperature eta^p rescales the measured D = eta * log-ratio to eta^p * log-ratio
+        scale = series.etas ** (exponent - 1.0)
+        mc = series.mc[:, :, 0] * scale
+        comps = []
+        exact_ok = series.exact is not None
+        limit = extrapolate_to_zero(series.etas, mc)
+        if exact_ok:
+            ex_scale = series.exact_etas ** (exponent - 1.0)
+            ex_limit = float(np.polyfit(series.exact_etas, series.exact[:, 0] * ex_scale, 2)[-1])
             comps.append(
-                Comparison.with_interval(
-                    f"barrier, T = eta^{exponent:g} (eta={eta:.3g})",
+                Comparison(
+                    f"barrier: eta->0 limit, exact chain (T = eta^{exponent:g})",
                     dV,
-                    mean_interval(eta**exponent * (D - log_c)),
-                    TOLERANCE,
+                    ex_limit,
+                    EXACT_TOLERANCE,
                     relative=True,
+                    note="quadratic fit over Delta V/eta = 4..16",
                 )
             )
+            remainder = series.linear_remainder(0)
             comps.append(
                 Comparison.with_interval(
-                    f"barrier, T = sqrt(eta) (eta={eta:.3g})",
+                    f"barrier: eta->0 limit, Monte Carlo (T = eta^{exponent:g})",
                     dV,
-                    mean_interval(eta**0.5 * (D - log_c)),
-                    TOLERANCE,
+                    limit.shifted(-remainder),
+                    MC_TOLERANCE,
+                    relative=True,
+                    note=f"linear fit over Delta V/eta = 4, 6, 8; exact O(eta^2) remainder {remainder:+.3g} removed",
+                )
+            )
+            exact_at = series.exact_at_mc_steps(0)
+            for e, col, ex in zip(series.etas, mc.T, exact_at, strict=True):
+                comps.append(
+                    Comparison.with_interval(
+                        f"Monte Carlo vs exact chain at eta={e:.3g}", ex, _mean(col), CHAIN_TOLERANCE, relative=True
+                    )
+                )
+            # the near miss of the finite-eta law: the diffusion's Gibbs law without the discrete
+            # correction, resolvable where the exact chain is off Delta V by > 2 x CHAIN_TOLERANCE
+            gap = abs(exact_at[0] - dV) / dV
+            if gap > 2 * CHAIN_TOLERANCE:
+                comps.append(
+                    Comparison.with_interval(
+                        f"diffusion Gibbs law at finite eta={series.etas[0]:.3g} (no discrete correction)",
+                        dV,
+                        _mean(mc[:, 0]),
+                        CHAIN_TOLERANCE,
+                        relative=True,
+                        expect="reject",
+                    )
+                )
+        else:
+            comps.append(Comparison.unavailable("barrier: eta->0 limit, exact chain", dV, series.exact_reason))
+            comps.append(
+                Comparison.with_interval(
+                    f"barrier: eta->0 limit, Monte Carlo (T = eta^{exponent:g})",
+                    dV,
+                    limit,
+                    MC_ONLY_TOLERANCE,
+                    relative=True,
+                    note="linear fit over Delta V/eta = 4, 6, 8; O(eta^2) remainder in the tolerance",
+                )
+            )
+        comps.append(
+            Comparison(
+                "convention V = F/sigma^2 (limit Delta V/2)",
+                dV / 2,
+                comps[1].measured,
+                comps[1].tolerance,
+                comps[1].ci95,
+                relative=True,
+                expect="reject",
+            )
+        )
+        for e, col in zip(series.etas, series.mc[:, :, 0].T, strict=True):
+            comps.append(
+                Comparison.with_interval(
+                    f"T = sqrt(eta) at eta={e:.3g}: sqrt(eta) log-ratio vs Delta V",
+                    dV,
+                    _mean(col * e**-0.5),
+                    MC_ONLY_TOLERANCE,
                     relative=True,
                     expect="reject",
                 )
             )
-            fig.append((eta, runs))
-        return self.result(comps, model=model.name, figure_data=(facts, fig))
+        figure = {
+            "barrier": dV,
+            "etas": series.etas,
+            "mc_mean": series.mc[:, :, 0].mean(axis=0),
+            "mc_half": np.array([_mean(c).half_width for c in series.mc[:, :, 0].T]),
+            "exact_etas": series.exact_etas if exact_ok else [],
+            "exact": series.exact[:, 0] if exact_ok else [],
+            "mc_limit": [comps[1].measured, *comps[1].ci95],
+        }
+        return self.result(comps, model=model.name, figure_data=figure)
 
     def draw(self, result, ax):
-        facts, runs = result.figure_data
-        cf = facts.closed_form
-        if facts.attractors.shape[1] != 1:
-            return super().draw(result, ax)
-        xs = np.linspace(facts.attractors.min() - 0.6, facts.attractors.max() + 0.6, 400)
-        ax.plot(xs, cf.numeric(xs[:, None]), "k-", lw=2, label="V (closed form)")
-        for eta, rs in runs:
-            c, U = rs[0].empirical_potential()
-            # the density is C exp(-V/eta): add eta log C so the curves compare with V itself
-            logC = 0.0 if cf.prefactor is None else np.log(np.ravel(self._prefactor(cf)(c[:, None])))
-            U = U + eta * logC
-            U = U - np.nanmin(U[np.abs(c - facts.attractors[np.argmin(facts.V)][0]) < 0.3])
-            ax.plot(c, U, ".", ms=3, label=f"-eta log pi + eta log C, eta={eta:.3g}")
-        ax.set_xlabel("x")
-        ax.set_ylim(-0.05, 2.0 * facts.V_saddle)
-        # chains start in the deepest well: at the smallest eta the other wells are still filling
+        """-eta log(pi(m)/pi(s)) (prefactor removed) against eta, extrapolated to eta = 0 where V sits."""
+        f = result.figure_data
+        etas, mean, half = (np.asarray(f[k], float) for k in ("etas", "mc_mean", "mc_half"))
+        ax.errorbar(etas, mean, yerr=half, fmt="s", label="Monte Carlo (95% over replicates)")
+        if len(f["exact"]):
+            ax.plot(np.asarray(f["exact_etas"], float), np.asarray(f["exact"], float), "k.-", label="exact chain")
+        est, lo, hi = (float("nan") if v is None else float(v) for v in f["mc_limit"])
+        ax.errorbar([0.0], [est], yerr=[[est - lo], [hi - est]], fmt="o", color="C3", label="limit eta -> 0")
+        ax.axhline(float(f["barrier"]), color="k", ls="--", lw=1, label="Delta V (theory, T = eta)")
+        grid = np.linspace(etas.min() * 0.8, etas.max() * 1.1, 50)
+        ax.plot(grid, float(f["barrier"]) * np.sqrt(grid), ":", color="C2", label="T = sqrt(eta) prediction")
+        ax.set_xlim(left=-0.005)
+        ax.set_xlabel("eta")
+        ax.set_ylabel("eta log(pi(m)/pi(s)) - eta log(C(m)/C(s))")
         ax.legend(fontsize=7)
 
-    @staticmethod
-    def _prefactor(cf):
-        from analysis import array_function
 
-        return array_function(cf.prefactor, cf.variables)
+def _mean(values):
+    from numerics.stats import mean_interval
+
+    return mean_interval(np.asarray(values, float))

@@ -18,6 +18,7 @@ import numpy as np
 
 from analysis import ModelError, SolverError, load_model
 from numerics.claims._base import Claim, Comparison, register
+from numerics.claims._figures import num
 from numerics.claims._support import override, replicates
 from numerics.stats import mean_interval
 
@@ -308,7 +309,20 @@ class TwoScaleReduction(Claim):
                         )
                     )
             dense = np.linspace(0, t_true[-1], 200)
-            curves.append((x0, y0, t_true, means, dense, sol.sol(dense * unit / true_unit)[0]))
+            curve = _band(f"{model.name}, x0={np.round(x0, 2).tolist()} ({red.mechanism})", t_true, means, ys)
+            curve.update(t_ode=dense, ode=sol.sol(dense * unit / true_unit)[0])
+            if wrong is not None and scale is None:  # the rejected reduction, on the same clock
+                ws = solve_ivp(
+                    lambda t, v, w=wrong: np.asarray(w.drift(np.array([[v[0]]])), float).reshape(1),
+                    (0.0, float(dense[-1])),
+                    [y0],
+                    rtol=1e-9,
+                    atol=1e-11,
+                    t_eval=dense,
+                )
+                if ws.success and ws.y.shape[1] == len(dense):
+                    curve.update(wrong=ws.y[0], wrong_label=f"{other} reduction (rejected)")
+            curves.append(curve)
         fig.setdefault("ode", []).extend(curves)
         return out
 
@@ -443,7 +457,8 @@ class TwoScaleReduction(Claim):
                 bins=10,
                 joint_bins=0,
             )
-            means = np.array([np.nanmean(r.trajectory[:, :, iy], axis=1) for r in runs])  # (R, T)
+            ys = np.array([r.trajectory[:, :, iy] for r in runs])  # (R, T, chains)
+            means = np.nanmean(ys, axis=2)  # (R, T)
             t_true = n_rec * ODE_ETA * eps
             for t in ODE_TIMES:
                 j = int(np.argmin(np.abs(t_true - t)))
@@ -457,37 +472,89 @@ class TwoScaleReduction(Claim):
                     )
                 )
             dense = np.linspace(0, t_true[-1], 200)
-            curves.append((x0, y0, t_true, means, dense, sol.sol(dense / ODE_ETA / eps * factor)[0]))
+            curve = _band(f"two-scale, branch x={np.round(x0, 2).tolist()}", t_true, means, ys)
+            curve.update(t_ode=dense, ode=sol.sol(dense / ODE_ETA / eps * factor)[0])
+            curves.append(curve)
         if not out:
             raise ModelError("no branch with a rest point of the slow flow to start from")
         fig["ode"] = curves
         return out
 
     def draw(self, result, ax):
-        for x0, _y0, t, means, dense, ode in result.figure_data.get("ode", []):
-            m = means.mean(axis=0)
-            ci = np.array([mean_interval(means[:, j]).bounds for j in range(means.shape[1])])
-            line = ax.errorbar(
-                t,
-                m,
-                yerr=[m - ci[:, 0], ci[:, 1] - m],
-                fmt="o",
-                ms=3,
-                label=f"SGD mean y, branch x={np.round(x0, 2).tolist()}",
-            )
-            ax.plot(dense, ode, "-", color=line[0].get_color(), label="reduced ODE")
+        """Monte Carlo band of y(t) against the reduced ODE, per branch and model: the chain mean
+        with its 95% replicate interval (dark band) inside mean +- one chain standard deviation
+        (light band), the ODE solution (line) and, for the declared mechanism, the other
+        mechanism's reduction (dashed: the rejected theory). The Robbins-Monro and constant-step
+        distances to the equilibrium are printed in a corner."""
         d = result.figure_data
+        for k, c in enumerate(d.get("ode", [])):
+            t = np.asarray(c["t"], float)
+            color = f"C{k}"
+            ax.fill_between(
+                t,
+                np.asarray(c["spread_low"], float),
+                np.asarray(c["spread_high"], float),
+                color=color,
+                alpha=0.12,
+                lw=0,
+            )
+            ax.fill_between(
+                t,
+                np.asarray(c["low"], float),
+                np.asarray(c["high"], float),
+                color=color,
+                alpha=0.45,
+                lw=0,
+                label=f"SGD y, {c['label']}",
+            )
+            ax.plot(t, np.asarray(c["mean"], float), "o", ms=2, color=color)
+            ax.plot(
+                np.asarray(c["t_ode"], float),
+                np.asarray(c["ode"], float),
+                "-",
+                color=color,
+                lw=1,
+                label="reduced ODE" if k == 0 else None,
+            )
+            if c.get("wrong") is not None:
+                ax.plot(
+                    np.asarray(c["t_ode"], float),
+                    np.asarray(c["wrong"], float),
+                    "--",
+                    color=color,
+                    lw=1,
+                    label=c["wrong_label"],
+                )
         if "distance Robbins-Monro" in d:
+            rm, const = d["distance Robbins-Monro"], d["distance constant"]
             ax.text(
                 0.98,
-                0.5,
-                f"distance to equilibrium at n={RM_STEPS}:\nRobbins-Monro "
-                f"{d['distance Robbins-Monro'][0]:.3f}, constant step {d['distance constant'][0]:.3f}",
+                0.03,
+                f"distance to equilibrium at n={RM_STEPS}: Robbins-Monro {num(rm[0]):.3f}, "
+                f"constant step {num(const[0]):.3f} (tolerance {num(d['rm_tolerance']):.3f})",
                 transform=ax.transAxes,
                 ha="right",
-                va="center",
-                fontsize=7,
+                va="bottom",
+                fontsize=6,
             )
-        ax.set_xlabel("t = n eta eps")
+        ax.set_xlabel("slow time t (n eta eps)")
         ax.set_ylabel("y")
         ax.legend(fontsize=6)
+
+
+def _band(label, t, means, ys) -> dict:
+    """Figure data of one Monte Carlo curve: at the recorded times ``t``, the chain mean of y with
+    its 95% interval over the replicates (``means`` (R, T)) and mean +- one chain standard deviation
+    (``ys`` (R, T, chains), pooled)."""
+    centre = means.mean(axis=0)
+    ci = np.array([mean_interval(means[:, j]).bounds for j in range(means.shape[1])])
+    sd = np.nanstd(ys, axis=(0, 2))
+    return {
+        "label": label,
+        "t": t,
+        "mean": centre,
+        "low": ci[:, 0],
+        "high": ci[:, 1],
+        "spread_low": centre - sd,
+        "spread_high": centre + sd,
+    }

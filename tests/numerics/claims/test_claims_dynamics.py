@@ -46,41 +46,6 @@ def test_two_scale_wrong_theory_fails(overrides):
     assert all(c.verdict == "pass" for c in res.comparisons if "mean y" not in c.quantity)
 
 
-def test_exit_times_passes():
-    res = _run("exit-times")
-    assert res.verdict == "pass", res.to_dict()
-    slopes = [c for c in res.comparisons if "slope" in c.quantity]
-    taus = [c for c in res.comparisons if c.quantity.startswith("tau")]
-    assert len(slopes) == 2 and len(taus) == 6
-    # the two wells of double-well-2d have different barriers (0.604 and 0.404) and the
-    # measured slopes tell them apart
-    s = sorted(c.measured for c in slopes)
-    assert s[1] - s[0] > 0.1
-
-
-@pytest.mark.parametrize(
-    "overrides",
-    [
-        {"exit-times.temperature": "sqrt"},  # exp(Delta V/sqrt(eta))
-        {"exit-times.prefactor": 2.0},  # Eyring-Kramers prefactor off by 2
-    ],
-)
-def test_exit_times_wrong_theory_fails(overrides):
-    res = _run("exit-times", overrides=overrides)
-    assert res.verdict == "fail"
-    taus = [c for c in res.comparisons if c.quantity.startswith("tau")]
-    assert all(c.verdict == "fail" for c in taus)
-
-
-def test_exit_times_user_model():
-    # a 1-D tilted double well, Sigma = 1: Eyring-Kramers applies (gradient, constant isotropic)
-    m = model(variables=["x"], loss="(x**2 - 1)**2/4 + x/40", covariance="1", bounds=[[-2.5, 2.5]])
-    report = verify(model=m, claims=["exit-times"], budget="tiny", seed=0)
-    res = report.results[0]
-    assert res.verdict == "pass", res.to_dict()
-    assert any(c.quantity.startswith("tau") for c in res.comparisons)
-
-
 def test_censoring_correction_on_exponential_stays():
     # Alternating exponential stays (tau_a = 1, tau_b = 0.2) on windows T = 20, counted as
     # the simulator counts them (first and incomplete last stays dropped): the plain mean is
@@ -117,19 +82,3 @@ def test_core_basins_are_small_ellipses():
     q = lambda x0: 2 * (X - x0) ** 2 + Y**2  # noqa: E731
     expect = np.where(q(-1) < eta / 2, 0, np.where(q(1) < eta / 2, 1, -1)).ravel()
     assert np.array_equal(b.labels, expect)
-
-
-def test_exit_times_user_model_without_eyring_kramers():
-    # anisotropic noise (Sigma = diag(1, 2)): no sharp prefactor, only the Arrhenius slope
-    # against the W-graph exit costs (the minimum-action path runs along the x axis, so the
-    # costs are 2 Delta F / Sigma_xx: 0.551 and 0.451)
-    m = model(
-        variables=["x", "y"],
-        loss="(x**2 - 1)**2/4 + x/40 + y**2/2",
-        covariance=[[1, 0], [0, 2]],
-        bounds=[[-2.5, 2.5], [-2.5, 2.5]],
-    )
-    res = verify(model=m, claims=["exit-times"], budget="tiny", seed=0).results[0]
-    assert res.verdict == "pass", res.to_dict()
-    assert [c.quantity.startswith("Arrhenius") for c in res.comparisons] == [True, True]
-    np.testing.assert_allclose(sorted(c.theory for c in res.comparisons), [0.4509, 0.5509], atol=2e-3)
