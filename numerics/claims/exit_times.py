@@ -47,9 +47,9 @@ BARRIER_OVER_ETA = (4.0, 5.0, 6.0)
 # With the exact chain, the Monte Carlo only has to match it at finite eta (the eta -> 0 limit is
 # taken on the exact chain): B_ref/4, /4.5, /5, three times cheaper than down to B_ref/6.
 MC_BARRIER_OVER_ETA = (4.0, 4.5, 5.0)
-# The exact chain at B_ref/4 ... B_ref/8 (no sampling: 0.3-2 s per well and step with its two
-# check lattices; ~7 s in all on double-well-2d), six steps for the eta -> 0 fits, Delta V/eta
-# up to 9.8 on double-well-2d.
+# The exact chain at Delta V_i/4 ... Delta V_i/8 for each well i (its own barrier: the eta -> 0 fits
+# need every well in its asymptotic range; no sampling, 0.3-2 s per well and step with its two check
+# lattices), six steps for the fits; the Monte Carlo steps get their own exact solves.
 EXACT_BARRIER_OVER_ETA = (4.0, 4.5, 5.0, 6.0, 7.0, 8.0)
 MAX_RATIO = 9.0
 # Core radius, in standard deviations of the well's stationary law. On the core, V <= eta/2
@@ -264,11 +264,23 @@ class ExitTimes(Claim):
             raise InputError("no attractor has a finite exit cost")
         bmin, bmax = float(costs[finite].min()), float(costs[finite].max())
         b_ref = max(math.sqrt(bmin * bmax), bmax * BARRIER_OVER_ETA[-1] / MAX_RATIO)
-        xetas = np.array([b_ref / r for r in EXACT_BARRIER_OVER_ETA])
         wells = [i for i in range(m) if finite[i]]
-        x_tau, x_err, x_spread, x_reason = exact_exit_times(model, minima, xetas, wells)
+        # the theory rows: the exact chain in each well's own asymptotic range, eta = Delta V_i/4 .. /8
+        # (a shared range would put a shallow well at Delta V/eta ~ 1-2, far from eta -> 0)
+        x_well, x_reason = {}, ""
+        for i in wells:
+            xe = np.array([costs[i] / r for r in EXACT_BARRIER_OVER_ETA])
+            t_, e_, _, x_reason = exact_exit_times(model, minima, xe, [i])
+            if x_reason:
+                break
+            x_well[i] = (xe, t_, e_)
         exact = not x_reason
         etas = np.array([b_ref / r for r in (MC_BARRIER_OVER_ETA if exact else BARRIER_OVER_ETA)])
+        # the Monte Carlo rows: the exact chain at the Monte Carlo's own steps
+        x_tau, x_err, x_spread, why = exact_exit_times(model, minima, etas, wells) if exact else (None,) * 3 + ("",)
+        if why:
+            exact, x_reason = False, why
+        xetas = np.concatenate([x_well[i][0] for i in x_well]) if x_well else etas
         temp = override(ctx, "exit-times.temperature", "eta")
         T = {"eta": lambda e: e, "sqrt": np.sqrt}.get(temp, temp) if isinstance(temp, str) else temp
         if not callable(T):
@@ -286,9 +298,6 @@ class ExitTimes(Claim):
         log_true = np.array(log_true)
         # log C of the sharp prefactor: log(eta tau_EK) - Delta V/eta, independent of eta
         log_c = log_true[0] + math.log(etas[0]) - costs / etas[0]
-
-        # exact steps that are also Monte Carlo steps
-        mc_rows = [int(np.argmin(np.abs(xetas - e))) for e in etas] if exact else list(range(len(etas)))
 
         scale = self._pilot(ctx, model, minima, etas[0], log_true[0], finite, methods_all)
         tau = np.full((len(etas), REPLICATES, m), np.nan)
@@ -329,7 +338,8 @@ class ExitTimes(Claim):
             if not enough:
                 notes.append(f"{label}: too few exits or barrier below 2 eta, Monte Carlo not compared")
             if exact:
-                comps += self._exact_rows(label, i, xetas, x_tau, x_err, costs, log_c, pref, T, sharp)
+                xe, t_, e_ = x_well[i]
+                comps += self._exact_rows(label, i, xe, t_, e_, costs, log_c, pref, T, sharp)
             else:
                 comps.append(
                     Comparison.unavailable(f"barrier of the exact chain (eta -> 0), {label}", float(costs[i]), x_reason)
@@ -348,9 +358,9 @@ class ExitTimes(Claim):
                     i,
                     etas,
                     tau,
-                    x_tau[mc_rows] if exact else None,
-                    x_err[mc_rows],
-                    x_spread[mc_rows],
+                    x_tau if exact else None,
+                    x_err,
+                    x_spread,
                     costs,
                     log_c,
                     pref,
@@ -364,7 +374,8 @@ class ExitTimes(Claim):
                     "label": label,
                     "method": methods_all[i],
                     "mc_tau": tau[:, :, i],
-                    "exact_tau": x_tau[:, i],
+                    "exact_etas": x_well[i][0] if i in x_well else [],
+                    "exact_tau": x_well[i][1][:, i] if i in x_well else [],
                 }
             )
         if not any(c.counted and c.available for c in comps):
@@ -540,7 +551,6 @@ class ExitTimes(Claim):
         replicates), the exact discrete chain, and the theory line (Eyring-Kramers or exp(B/eta)/eta)."""
         fd = result.figure_data
         etas = np.asarray(fd["etas"], dtype=float)
-        xetas = np.asarray(fd["exact_etas"], dtype=float)
         curve_eta = np.asarray(fd["curve_eta"], dtype=float)
         curves = np.asarray(fd["curves"], dtype=float)
         for s in fd["series"]:
@@ -556,7 +566,8 @@ class ExitTimes(Claim):
             line = ax.errorbar(1 / etas, np.log(est), yerr=yerr, fmt="o", capsize=3, label=f"Monte Carlo, {s['label']}")
             color = line[0].get_color()
             ex = np.asarray(s["exact_tau"], dtype=float)
-            if np.any(np.isfinite(ex)):
+            xetas = np.asarray(s.get("exact_etas", fd["exact_etas"]), dtype=float)
+            if ex.size and np.any(np.isfinite(ex)):
                 ax.plot(1 / xetas, np.log(ex), "x", ms=7, color=color, label="exact discrete chain")
             name = "Eyring-Kramers" if s["method"] == "eyring-kramers" else "exp(B/eta)/eta (log-asymptotic)"
             ax.plot(1 / curve_eta, curves[:, i], "--", color=color, label=name)

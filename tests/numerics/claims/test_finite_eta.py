@@ -108,3 +108,12 @@ def test_planted_sqrt_eta_temperature_fails_critical_regions_on_a_held_out_model
         overrides={"critical-regions.temperature": lambda eta: eta**0.5},
     )
     assert bad.results[0].verdict == "fail"
+
+
+def test_exit_times_on_wells_of_very_different_depth():
+    # barriers 0.16 (outer wells) and 0.80 (inner): with steps shared by all wells the shallow ones
+    # sat at Delta V/eta ~ 1-2 and the extrapolated barrier was 7% low; each well now has its own steps
+    r = verify(claims=["exit-times"], budget="tiny", seed=0, model=COS_QUADRATIC).results[0]
+    assert r.verdict == "pass", r._summary()
+    barriers = [c for c in r.comparisons if c.quantity.startswith("barrier of the exact chain") and c.expect == "agree"]
+    assert len(barriers) == 4 and all(c.error < 0.01 * c.theory + 1e-3 for c in barriers)
