@@ -5,6 +5,7 @@ Subsystems, one package each (data flows down this list; import-linter checks it
 
 * :mod:`numerics.sgd` -- Monte Carlo of the SGD recursion (numba kernels, counter-based streams)
 * :mod:`numerics.stationary` -- the exact law of the discrete-time chain (transfer operator)
+* :mod:`numerics.field` -- quasi-potential fields on a grid (Hamilton-Jacobi, ordered line integrals)
 * :mod:`numerics.largedev` -- minimum-action paths, quasi-potentials, energies, exit times
 * :mod:`numerics.experiments` -- collapse, memorization, Markov-noise gradients, diffusion models
 * :mod:`numerics.claims` -- the paper's claims as checks, and ``verify``

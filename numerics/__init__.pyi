@@ -1,5 +1,5 @@
 # Public API of numerics: read by lazy_loader (names load on first use) and by type checkers.
-from . import claims, experiments, largedev, report, sgd, stationary, stats
+from . import claims, experiments, field, largedev, report, sgd, stationary, stats
 from .claims import VerificationReport, catalogue, verify
 from .experiments import (
     AR1Quadratic,
@@ -24,6 +24,7 @@ from .experiments import (
     sliced_wasserstein,
     train_score,
 )
+from .field import FieldResult, quasi_potential_field
 from .largedev import (
     METHODS,
     EnergyResult,
@@ -72,6 +73,9 @@ __all__ = [
     "claims",
     "experiments",
     "largedev",
+    "field",
+    "quasi_potential_field",
+    "FieldResult",
     "report",
     "sgd",
     "stationary",

@@ -24,6 +24,7 @@ COMMANDS = {
     "simulate": "_simulate",
     "stationary": "_stationary",
     "quasipotential": "_quasipotential",
+    "field": "_field",
     "energy": "_energy",
     "verify": "_verify",
     "collapse": "_collapse",

@@ -1,0 +1,12 @@
+"""Quasi-potential fields: the viscosity solution of H(x, grad V) = 0 on a grid (2-D and 3-D).
+
+Modules: ``_field`` (the entry :func:`quasi_potential_field` and :class:`FieldResult`), ``_grid``
+(the grid and its memory check), ``_olim`` (the ordered line integral marcher, numba),
+``_support_table`` (general convex Hamiltonians: the local action as a support-function table).
+
+Public names are listed in ``__init__.pyi`` and load on first use.
+"""
+
+import lazy_loader as _lazy
+
+__getattr__, __dir__, __all__ = _lazy.attach_stub(__name__, __file__)

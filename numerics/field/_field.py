@@ -1,0 +1,298 @@
+"""The quasi-potential as a field on a grid: the viscosity solution of the Hamilton-Jacobi equation
+H(x, grad V) = 0 (docs/theory.md sections 0-2), by an ordered line integral method.
+
+One entry, :func:`quasi_potential_field`: V from one attractor (or a point), or the global
+quasi-potential U(x) = min_i (E_i + V_i(x)) over all attractors with the W-graph energies E_i,
+which predicts -eta log pi everywhere up to a constant (section 2). The result carries the grid,
+V, an interpolant, the attractors and an error estimate from a second, coarser solve.
+
+Hamiltonians: ``"diffusion"`` -- the quadratic H = <b, p> + p^T Sigma p/2 of the small-noise diffusion
+with the model's Sigma; ``"sgd"`` -- the model's own cumulant (section 0). For Gaussian noise they
+coincide; for minibatch noise ``compare`` gives both and their difference (the paper's section 5
+asks how the continuous-time and the discrete-time quasi-potentials differ).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from analysis import GaussianNoise, InputError, ModelError
+from analysis._result import Result
+
+HAMILTONIANS = ("sgd", "diffusion")
+
+
+@dataclass(frozen=True)
+class FieldResult(Result):
+    """A quasi-potential field V on a grid.
+
+    Attributes
+    ----------
+    axes : the grid's coordinates, one array per dimension.
+    V : array of the grid's shape; inf where the march did not reach (unreachable under the noise).
+        Paths are confined to the box: where the free-space minimum action path would leave it (near
+        the box's edge, with a strongly rotating drift), V is the larger, state-constrained value.
+    sources : (k, d) the attractors (or points) the field starts from.
+    hamiltonian : "sgd" or "diffusion".
+    global_potential : True for U = min_i (E_i + V_i), shifted to min 0.
+    energies : the W-graph energies E_i used by the global potential (else empty).
+    error_estimate : max |V_h - V_2h| over the coarse grid's nodes (away from the source balls): a
+        first-order bound on the fine grid's error (the method converges at least at order 1).
+    seconds : wall time of the fine march.
+    """
+
+    axes: tuple
+    V: np.ndarray = field(repr=False)
+    sources: np.ndarray
+    hamiltonian: str
+    global_potential: bool = False
+    energies: tuple = ()
+    error_estimate: float = float("nan")
+    seconds: float = 0.0
+    converged: bool = True
+    message: str = ""
+
+    def values(self, points) -> np.ndarray:
+        """V interpolated (multilinear) at ``points`` (k, d); nan outside the grid.
+
+        Example
+        -------
+        >>> from analysis import model
+        >>> m = model(variables=["x", "y"], loss="x**2/2 + y**2", covariance="1", bounds=[[-1, 1], [-1, 1]])
+        >>> f = quasi_potential_field(m, grid=65, check=False)
+        >>> [round(float(v), 2) for v in f.values([[0.5, 0.0], [0.0, 0.5]])]   # V = 2F = x^2 + 2 y^2
+        [0.25, 0.5]
+        """
+        from scipy.interpolate import RegularGridInterpolator
+
+        pts = np.atleast_2d(np.asarray(points, dtype=float))
+        if pts.shape[1] != len(self.axes):
+            raise InputError(f"points must have {len(self.axes)} coordinates, got {pts.shape[1]}")
+        interp = RegularGridInterpolator(self.axes, self.V, bounds_error=False, fill_value=np.nan)
+        return interp(pts)
+
+    def to_dict(self) -> dict:
+        """Everything but V itself (write it with :meth:`save_npz`)."""
+        return {
+            "shape": [len(a) for a in self.axes],
+            "bounds": [[float(a[0]), float(a[-1])] for a in self.axes],
+            "sources": self.sources,
+            "hamiltonian": self.hamiltonian,
+            "global": self.global_potential,
+            "energies": list(self.energies),
+            "error_estimate": self.error_estimate,
+            "max_finite_V": float(np.max(self.V[np.isfinite(self.V)])) if np.isfinite(self.V).any() else None,
+            "seconds": self.seconds,
+            "converged": self.converged,
+            "message": self.message,
+        }
+
+    def save_npz(self, path) -> None:
+        """V, the axes and the sources, written atomically."""
+        from numerics.report import save_npz_atomic
+
+        arrays = {f"axis_{i}": a for i, a in enumerate(self.axes)}
+        save_npz_atomic(path, V=self.V, sources=self.sources, **arrays)
+
+    def _summary(self):
+        shape = " x ".join(str(len(a)) for a in self.axes)
+        kind = "global U = min_i (E_i + V_i)" if self.global_potential else "V from " + str(self.sources.tolist())
+        return [
+            ("field", f"{kind}, H = {self.hamiltonian}"),
+            ("grid", shape),
+            ("error estimate", f"{self.error_estimate:.3g}"),
+            ("seconds", f"{self.seconds:.3g}"),
+        ]
+
+
+def quasi_potential_field(
+    model,
+    *,
+    attractor: int | None = None,
+    source=None,
+    grid: int | None = None,
+    spacing: float | None = None,
+    bounds=None,
+    hamiltonian: str = "sgd",
+    global_potential: bool = False,
+    check: bool = True,
+    radius: int | None = None,
+    all_triangles: bool = False,
+) -> FieldResult:
+    """The quasi-potential field V(x) from an attractor (or a point), or the global U (section 2).
+
+    Parameters
+    ----------
+    model : analysis.Model, d = 2 or 3 (the diffusion Hamiltonian; the SGD cumulant of minibatch
+        noise in 2-D).
+    attractor : index into ``analysis.attractors(model)`` (default: the first); or
+    source : a point (d,) to start from instead.
+    grid : nodes per dimension (default 257 in 2-D, 65 in 3-D); or ``spacing``.
+    bounds : [[lo, hi], ...] (default ``model.bounds``).
+    hamiltonian : "sgd" (the model's own cumulant) or "diffusion" (quadratic H with the same Sigma).
+    global_potential : U = min_i (E_i + V_i) over all attractors, E_i the W-graph energies.
+    check : also solve on a grid with half the nodes and report ``error_estimate``.
+    radius : the marcher's update radius in nodes (default: the marcher's choice for the grid; a strongly
+        rotating drift needs about twice its rotation ratio).
+    all_triangles : run every triangle update from each new front node (about 3x the time, about 10x more
+        accurate at 1025^2 on nonlinear fields; exact for linear drift with quadratic V).
+
+    Returns
+    -------
+    FieldResult
+
+    Raises
+    ------
+    InputError
+        A bad option, an attractor outside the grid, a grid too large for memory.
+    ModelError
+        d not 2 or 3, or a noise the field cannot use.
+    """
+    t0 = time.perf_counter()
+    if hamiltonian not in HAMILTONIANS:
+        raise InputError(f"unknown hamiltonian {hamiltonian!r} (choose from {', '.join(HAMILTONIANS)})")
+    if model.dim not in (2, 3):
+        raise ModelError(f"fields are computed in d = 2 or 3; model {model.name!r} has d = {model.dim}")
+    if attractor is not None and source is not None:
+        raise InputError("give an attractor or a source point, not both")
+    if bounds is None:
+        bounds = model.bounds
+    if bounds is None:
+        raise InputError("the field needs bounds: give --bounds or a [domain] in the model")
+    from analysis import attractors
+
+    atts = attractors(model)
+    points = np.array([a.point for a in atts], dtype=float).reshape(-1, model.dim)
+    if global_potential:
+        if len(points) < 1:
+            raise InputError("the global potential needs at least one attractor")
+        from numerics.largedev import predict
+
+        pred = predict(model)
+        E = np.asarray(pred.energies, dtype=float)
+        starts = np.array([a.point for a in pred.attractors], dtype=float)
+    elif source is not None:
+        starts = np.atleast_2d(np.asarray(source, dtype=float))
+        if starts.shape != (1, model.dim):
+            raise InputError(f"the source must be a point with {model.dim} coordinates")
+        E = np.zeros(1)
+    else:
+        k = 0 if attractor is None else int(attractor)
+        if not 0 <= k < len(points):
+            raise InputError(f"attractor index {k} out of range (the model has {len(points)} attractors)")
+        starts, E = points[k : k + 1], np.zeros(1)
+
+    from numerics.field._grid import make_grid
+
+    n_default = 257 if model.dim == 2 else 65
+    g = make_grid(bounds, n=grid if (grid or spacing) else n_default, spacing=spacing)
+    for s in starts:
+        if np.any(s < g.lo) or np.any(s > g.hi):
+            raise InputError(f"the source {s.tolist()} lies outside the grid bounds {np.c_[g.lo, g.hi].tolist()}")
+    fine = _solve(model, g, starts, E, hamiltonian, radius, all_triangles)
+    seconds = time.perf_counter() - t0
+    err, notes = float("nan"), []
+    if check:
+        coarse_n = tuple(max(9, (n - 1) // 2 + 1) for n in g.shape)
+        gc = make_grid(bounds, n=coarse_n)
+        coarse = _solve(model, gc, starts, E, hamiltonian, radius, all_triangles)
+        err = _difference(g, fine, gc, coarse, starts)
+        notes.append(f"error estimate from a {' x '.join(map(str, coarse_n))} grid")
+    V = fine
+    if global_potential:
+        V = V - np.min(V[np.isfinite(V)])
+    unreached = int(np.sum(~np.isfinite(V)))
+    if unreached:
+        notes.append(f"{unreached} nodes unreached (V = inf: the noise cannot push there)")
+    return FieldResult(
+        tuple(g.axes),
+        V,
+        starts,
+        hamiltonian,
+        global_potential,
+        tuple(float(e) for e in E) if global_potential else (),
+        err,
+        seconds,
+        converged=bool(np.isfinite(V).any()),
+        message="; ".join(notes),
+    )
+
+
+def _solve(model, g, starts, E, hamiltonian, radius, all_triangles) -> np.ndarray:
+    """min over sources i of E_i + V_i on grid g (one march per source)."""
+    from numerics.field._olim import march
+
+    local = _local_action(model, g, hamiltonian)
+    best = None
+    for s, e in zip(starts, E, strict=True):
+        res = march(
+            g, s[None], quadratic=[_source_quadratic(model, s)], radius=radius, all_triangles=all_triangles, **local
+        )
+        V = res.V + e
+        best = V if best is None else np.minimum(best, V)
+    return best
+
+
+def _local_action(model, g, hamiltonian) -> dict:
+    """The marcher's local-action data: Gaussian node arrays (drift, Sigma^-1), or a support table."""
+    nodes = g.nodes().reshape(-1, model.dim)
+    gaussian = isinstance(model.noise, GaussianNoise)
+    singular = False
+    if gaussian or hamiltonian == "diffusion":
+        with np.errstate(all="ignore"):
+            drift = np.asarray(model.function("drift")(nodes), dtype=float).reshape(*g.shape, model.dim)
+            cov = np.asarray(model.function("covariance")(nodes), dtype=float).reshape(-1, model.dim, model.dim)
+        if not (np.all(np.isfinite(drift)) and np.all(np.isfinite(cov))):
+            raise ModelError("the drift or the noise covariance is not finite on the grid: choose bounds that avoid it")
+        eig = np.linalg.eigvalsh(cov)
+        singular = bool(np.any(eig[:, 0] <= 1e-12 * np.maximum(eig[:, -1], 1e-300)))
+        if not singular:
+            metric = np.linalg.inv(cov).reshape(*g.shape, model.dim, model.dim)
+            return {"drift": drift, "metric": metric}
+        if model.dim != 2:
+            raise ModelError("the noise covariance is singular on the grid: 3-D fields need Sigma invertible")
+    elif model.dim != 2:
+        raise ModelError(
+            "the SGD cumulant of minibatch noise is implemented for 2-D fields (use --hamiltonian diffusion)"
+        )
+    from numerics.field._support_table import support_table
+
+    # the support function of {H <= 0} per node and direction (exact also where Sigma is singular);
+    # 256 angles up to 257^2 nodes, 128 beyond (a 513^2 x 256 table would take 0.5 GB)
+    n_angles = 256 if g.n_nodes <= 257**2 else 128
+    table, info = support_table(model, nodes, n_angles=n_angles, hamiltonian=hamiltonian)
+    if not np.all(np.isfinite(table) | np.isinf(table)):
+        raise ModelError("the model's data are not finite at some grid nodes: choose bounds that avoid them")
+    angles = np.asarray(info["angles"], dtype=float)
+    return {"drift": None, "table": table.reshape(*g.shape, len(angles)), "angles": angles}
+
+
+def _source_quadratic(model, a) -> np.ndarray:
+    """Q with V(x) ~ (x - a)^T Q (x - a) near the attractor a: Q = P^-1 / 2, J P + P J^T + Sigma = 0
+    (the linearisation's stationary covariance eta P; gradient check: V = 2F/sigma^2 -> Q = Hess F/sigma^2)."""
+    from scipy.linalg import solve_continuous_lyapunov
+
+    d = model.dim
+    J = np.asarray(model.function("jacobian")(a[None]), dtype=float).reshape(d, d)
+    S = np.asarray(model.function("covariance")(a[None]), dtype=float).reshape(d, d)
+    if not np.all(np.linalg.eigvals(J).real < 0):
+        return np.zeros((d, d))  # not a stable point: start from V = 0 at the node only
+    P = solve_continuous_lyapunov(J, -S)
+    P = (P + P.T) / 2
+    return np.linalg.inv(P) / 2
+
+
+def _difference(g, fine, gc, coarse, starts) -> float:
+    """max |fine - coarse| at the coarse nodes (the fine field interpolated), away from the sources."""
+    from scipy.interpolate import RegularGridInterpolator
+
+    interp = RegularGridInterpolator(tuple(g.axes), fine, bounds_error=False, fill_value=np.nan)
+    nodes = gc.nodes().reshape(-1, gc.ndim)
+    f = interp(nodes)
+    c = coarse.ravel()
+    far = np.min(np.linalg.norm(nodes[:, None, :] - starts[None], axis=2), axis=1) > 4 * np.max(gc.spacing)
+    ok = far & np.isfinite(f) & np.isfinite(c)
+    return float(np.max(np.abs(f[ok] - c[ok]))) if ok.any() else float("nan")

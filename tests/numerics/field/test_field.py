@@ -1,0 +1,122 @@
+"""memdyn field: quasi-potential fields against exact fields (docs/theory.md section 1.4), the global
+potential against the Gibbs law of a gradient model, the CLI, and bad input."""
+
+import json
+
+import numpy as np
+import pytest
+
+from analysis import InputError, ModelError, model
+from numerics.field import quasi_potential_field
+
+# b = -(1/2) Sigma grad U + l with l = c R grad U (R a rotation by 90 degrees, so <l, grad U> = 0):
+# V = U - U(0) exactly, U = x^2 + 2 y^2, for any Sigma (section 1.4)
+C = 2.0  # a strongly rotating l
+SIGMAS = {
+    "constant isotropic": ([["1", "0"], ["0", "1"]], lambda x, y: np.eye(2)),
+    "constant anisotropic": ([["1", "0.4"], ["0.4", "0.5"]], lambda x, y: np.array([[1, 0.4], [0.4, 0.5]])),
+    "state-dependent": (
+        [["1 + x**2/4", "3/10"], ["3/10", "1 + y**2/4"]],
+        lambda x, y: np.array([[1 + x**2 / 4, 0.3], [0.3, 1 + y**2 / 4]]),
+    ),
+}
+
+
+def exact_model(kind):
+    strings, sigma = SIGMAS[kind]
+    # -(1/2) Sigma grad U, grad U = (2x, 4y), written out symbolically
+    s = strings
+    bx = f"-(({s[0][0]})*x + ({s[0][1]})*2*y) - {4 * C}*y"
+    by = f"-(({s[1][0]})*x + ({s[1][1]})*2*y) + {2 * C}*x"
+    return model(variables=["x", "y"], drift=[bx, by], covariance=s, bounds=[[-1, 1], [-1, 1]], name=kind)
+
+
+POINTS = np.array([[0.5, 0.3], [-0.7, 0.2], [0.1, -0.8], [0.4, -0.4]])  # paths to them stay in the box
+U = POINTS[:, 0] ** 2 + 2 * POINTS[:, 1] ** 2
+
+
+@pytest.mark.parametrize("kind", list(SIGMAS))
+def test_exact_rotating_fields_and_an_honest_error_estimate(kind):
+    f = quasi_potential_field(exact_model(kind), grid=129)
+    assert f.converged, f.message
+    err = np.abs(f.values(POINTS) - U)
+    # the marcher is at least first order: a few 1e-3 at h = 1/64 on this field
+    assert np.max(err / U) < 2e-2, err
+    # the estimate (fine vs half-resolution grid) is never smaller than the error
+    assert np.max(err) <= f.error_estimate
+
+
+def test_global_potential_of_a_gradient_model_is_the_gibbs_exponent():
+    # gradient drift, Sigma = s I: U = 2 (F - min F)/s everywhere, whichever basin
+    m = model(
+        variables=["x", "y"],
+        loss="(x**2 - 1)**2/4 + x/10 + y**2/2",
+        covariance="0.5",
+        bounds=[[-2, 2], [-1.5, 1.5]],
+        name="tilted double well 2-D",
+    )
+    f = quasi_potential_field(m, global_potential=True, grid=129)
+    pts = np.array([[-1.0, 0.0], [1.0, 0.2], [0.0, 0.0], [0.5, -0.5], [-1.5, 1.0]])
+    F = (pts[:, 0] ** 2 - 1) ** 2 / 4 + pts[:, 0] / 10 + pts[:, 1] ** 2 / 2
+    xs = np.linspace(-2, 2, 4001)
+    Fmin = np.min((xs**2 - 1) ** 2 / 4 + xs / 10)
+    expected = 2 * (F - Fmin) / 0.5
+    got = f.values(pts)
+    assert np.max(np.abs(got - expected)) < 0.02 * np.max(expected), (got, expected)
+    assert f.global_potential and len(f.energies) == 2
+
+
+def test_gaussian_noise_gives_the_same_field_for_both_hamiltonians():
+    m = exact_model("state-dependent")
+    a = quasi_potential_field(m, grid=65, hamiltonian="sgd", check=False)
+    b = quasi_potential_field(m, grid=65, hamiltonian="diffusion", check=False)
+    np.testing.assert_array_equal(a.V, b.V)
+
+
+def test_bad_input_is_a_clear_error():
+    m = exact_model("constant isotropic")
+    with pytest.raises(InputError, match="outside the grid"):
+        quasi_potential_field(m, bounds=[[0.2, 1], [-1, 1]], grid=33)
+    with pytest.raises(InputError, match="hamiltonian"):
+        quasi_potential_field(m, hamiltonian="quadratic", grid=33)
+    with pytest.raises(ModelError, match="d = 2 or 3"):
+        quasi_potential_field(model(variables=["x"], loss="x**2", covariance="1", bounds=[[-1, 1]]))
+
+
+def test_cli_json_values_npz_plot_and_errors(memdyn, tmp_path):
+    path = tmp_path / "m.toml"
+    path.write_text(
+        'name = "rotating"\nvariables = ["x", "y"]\n[drift]\nexpr = ["-x - 4*y", "-2*y + 2*x"]\n'
+        '[noise]\nkind = "gaussian"\ncovariance = "1"\n[domain]\nbounds = [[-1, 1], [-1, 1]]\n'
+    )
+    npz, png = tmp_path / "v.npz", tmp_path / "v.png"
+    run = memdyn("field", path, "--grid", "65", "--at", "0.5,0.3", "--json", "--npz", npz, "--plot", png)
+    out = json.loads(run.out)
+    assert run.code == 0 and out["shape"] == [65, 65]
+    assert out["values"][0]["V"] == pytest.approx(0.5**2 + 2 * 0.3**2, rel=0.03)
+    with np.load(npz) as data:
+        assert data["V"].shape == (65, 65)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    memdyn("field", path, "--bounds", "0.2:1,-1:1").error_line("outside the grid")
+    memdyn("field", path, "--grid", "100000").error_line("grid")
+    memdyn("field", path, "--at", "a,b").error_line("point")
+
+
+def test_compare_sgd_cumulant_with_the_diffusion_on_minibatch_noise(memdyn, tmp_path):
+    # loss plus linear offsets on the unit hexagon: bounded noise. Near the attractor both fields agree to
+    # leading order; where |grad F| > 1 every sampled step points downhill and the SGD field is infinite
+    offsets = [(np.cos(k * np.pi / 3), np.sin(k * np.pi / 3)) for k in range(6)]
+    F = "(x**2 - 1)**2/4 + x/10 + y**2/2"
+    samples = ", ".join(f'"{F} + ({ox:.12f})*x + ({oy:.12f})*y"' for ox, oy in offsets)
+    path = tmp_path / "mb.toml"
+    path.write_text(
+        f'name = "hexagon"\nvariables = ["x", "y"]\n[noise]\nkind = "minibatch"\nsamples = [{samples}]\nbatch = 1\n'
+        "[domain]\nbounds = [[-1.6, 1.6], [-1.2, 1.2]]\n"
+    )
+    run = memdyn("field", path, "--grid", "65", "--compare", "--no-check", "--at=-1,0.5", "--at", "1.5,0", "--json")
+    out = json.loads(run.out)
+    near, far = out["values"]
+    # the diffusion with Sigma = I/2 is the Gibbs exponent 4 (F - F(a)); the SGD cumulant costs more
+    assert near["V_diffusion"] == pytest.approx(near["V"] - near["difference"])
+    assert 0 < near["difference"] < 0.5 * near["V_diffusion"]
+    assert far["V"] is None and far["V_diffusion"] is not None  # |F'(1.5)| = 1.975 > 1: unreachable for SGD
