@@ -338,13 +338,14 @@ class LogRatioSeries:
     exact_reason: str
     landscape: dict  # -eta log pi of one Monte Carlo run at the smallest step (the figure's data)
 
-    def mc_limit(self, j: int) -> Interval:
-        """Monte Carlo, linear fit in eta per replicate, t interval over replicates."""
-        return extrapolate_to_zero(self.etas, self.mc[:, :, j])
+    def mc_limit(self, j: int, temperature=None) -> Interval:
+        """Monte Carlo, linear fit in eta per replicate, t interval over replicates. ``temperature``
+        T(eta) reads the log-ratio at temperature T instead of eta (a planted wrong theory)."""
+        return extrapolate_to_zero(self.etas, self.mc[:, :, j] * _reading(self.etas, temperature))
 
-    def exact_limit(self, j: int) -> float:
+    def exact_limit(self, j: int, temperature=None) -> float:
         """The exact chain's values, quadratic fit in eta over many steps (no sampling noise)."""
-        return quadratic_limit(self.exact_etas, self.exact[:, j])
+        return quadratic_limit(self.exact_etas, self.exact[:, j] * _reading(self.exact_etas, temperature))
 
     def exact_at_mc_steps(self, j: int) -> np.ndarray:
         """The exact chain at the Monte Carlo steps (they are among ``exact_etas``)."""
@@ -356,6 +357,13 @@ class LogRatioSeries:
         limit minus its quadratic-fit limit (the O(eta^2) bias of the Monte Carlo limit)."""
         lin = float(np.polyfit(self.etas, self.exact_at_mc_steps(j), 1)[-1])
         return lin - self.exact_limit(j)
+
+
+def _reading(etas, temperature) -> np.ndarray:
+    """T(eta)/eta: the factor that turns D = eta * log-ratio into T(eta) * log-ratio."""
+    if temperature is None:
+        return np.ones_like(etas)
+    return np.array([temperature(e) / e for e in etas])
 
 
 def log_ratio_series(

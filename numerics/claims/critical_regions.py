@@ -9,7 +9,6 @@ import numpy as np
 
 from numerics.claims._base import Claim, Comparison, register
 from numerics.claims._support import (
-    extrapolate_to_zero,
     histogram_densities,
     log_prefactor,
     log_ratio_series,
@@ -70,15 +69,12 @@ class CriticalRegions(Claim):
             bins=100,
             joint_bins=60,
         )
-        # a planted temperature T(eta) reads the log-ratio as T(eta) * log-ratio = (T/eta) * D
-        scale = np.array([temp(e) / e for e in series.etas])
         exact_ok = series.exact is not None
         comps = []
         for j, (label, _x, Vx) in enumerate(targets):
-            limit = extrapolate_to_zero(series.etas, series.mc[:, :, j] * scale)
+            limit = series.mc_limit(j, temp)
             if exact_ok:
-                ex_scale = np.array([temp(e) / e for e in series.exact_etas])
-                ex_limit = float(np.polyfit(series.exact_etas, series.exact[:, j] * ex_scale, 2)[-1])
+                ex_limit = series.exact_limit(j, temp)
                 comps.append(
                     Comparison(
                         f"{label}: eta->0 limit of eta log(pi(m)/pi(x)), exact chain",

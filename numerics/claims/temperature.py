@@ -22,7 +22,6 @@ import numpy as np
 
 from numerics.claims._base import Claim, Comparison, register
 from numerics.claims._support import (
-    extrapolate_to_zero,
     histogram_densities,
     log_prefactor,
     log_ratio_series,
@@ -79,15 +78,14 @@ class Temperature(Claim):
             bins=100,
             joint_bins=50,
         )
-        # a planted temperature eta^p rescales the measured D = eta * log-ratio to eta^p * log-ratio
-        scale = series.etas ** (exponent - 1.0)
-        mc = series.mc[:, :, 0] * scale
+        # a planted temperature eta^p reads the log-ratio at T = eta^p instead of eta
+        temp = None if exponent == 1.0 else (lambda e: e**exponent)
+        mc = series.mc[:, :, 0] * series.etas ** (exponent - 1.0)
         comps = []
         exact_ok = series.exact is not None
-        limit = extrapolate_to_zero(series.etas, mc)
+        limit = series.mc_limit(0, temp)
         if exact_ok:
-            ex_scale = series.exact_etas ** (exponent - 1.0)
-            ex_limit = float(np.polyfit(series.exact_etas, series.exact[:, 0] * ex_scale, 2)[-1])
+            ex_limit = series.exact_limit(0, temp)
             comps.append(
                 Comparison(
                     f"barrier: eta->0 limit, exact chain (T = eta^{exponent:g})",
