@@ -83,3 +83,19 @@ def auto_points(model, eta, lo, hi, minibatch):
         n = np.maximum(np.floor(n / 1.1), MIN_POINTS[d])  # memory bound of the sparse matrix
         capped = True
     return tuple(int(v) for v in n), capped
+
+
+def checked_chain_inputs(model, eta) -> float:
+    """eta as a positive float, after checking the model can have a transfer operator (d <= 2, no free
+    symbol in the noise); one-line InputError / ModelError otherwise."""
+    try:
+        eta = float(eta)
+    except (TypeError, ValueError):
+        raise InputError(f"eta must be a number, got {eta!r}") from None
+    if not (eta > 0 and np.isfinite(eta)):
+        raise InputError(f"eta must be positive, got {eta}")
+    if model.dim > 2:
+        raise InputError(f"the transfer operator is implemented for d <= 2, model {model.name!r} has d = {model.dim}")
+    if model.covariance.free_symbols - set(model.variables):
+        raise ModelError("noise covariance depends on a symbol without a value; set it with --set")
+    return eta

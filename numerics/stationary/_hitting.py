@@ -42,11 +42,11 @@ import scipy.sparse as sps
 import scipy.sparse.linalg as spla
 import sympy as sp
 
-from analysis._errors import InputError, ModelError
+from analysis._errors import InputError
 from analysis._format import to_jsonable
 from analysis._noise import MinibatchNoise
 from analysis._result import Result
-from numerics.stationary._grid import COARSE, auto_points, box
+from numerics.stationary._grid import COARSE, auto_points, box, checked_chain_inputs
 from numerics.stationary._matrix import _batch_outcomes, _gaussian_matrix, _ulam_1d, _ulam_cic
 
 __all__ = ["HittingResult", "mean_exit_time"]
@@ -384,17 +384,8 @@ def mean_exit_time(
     >>> r.converged, round(r.time, 1)
     (True, 21.5)
     """
-    try:
-        eta = float(eta)
-    except (TypeError, ValueError):
-        raise InputError(f"eta must be a number, got {eta!r}") from None
-    if not (eta > 0 and np.isfinite(eta)):
-        raise InputError(f"eta must be positive, got {eta}")
+    eta = checked_chain_inputs(model, eta)
     d = model.dim
-    if d > 2:
-        raise InputError(f"the transfer operator is implemented for d <= 2, model {model.name!r} has d = {d}")
-    if model.covariance.free_symbols - set(model.variables):
-        raise ModelError("noise covariance depends on a symbol without a value; set it with --set")
     minibatch = isinstance(model.noise, MinibatchNoise)
     tgt = _as_set(target, radius, d, "target")
     if tgt[0] is None:

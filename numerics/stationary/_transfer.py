@@ -51,14 +51,14 @@ import numpy as np
 import scipy.sparse as sps
 import sympy as sp
 
-from analysis._errors import InputError, ModelError
+from analysis._errors import InputError
 from analysis._format import format_number, to_jsonable
 from analysis._noise import MinibatchNoise
 from analysis._result import Result
 from numerics.sgd._basin_masses import grid_basin_masses
 from numerics.sgd._basins import basin_map
 from numerics.stationary._eigen import competing_classes, perron_left
-from numerics.stationary._grid import COARSE, MAX_NNZ, auto_points, box, nnz_estimate, noise_scale
+from numerics.stationary._grid import COARSE, MAX_NNZ, auto_points, box, checked_chain_inputs, nnz_estimate, noise_scale
 from numerics.stationary._matrix import _batch_outcomes, _gaussian_matrix, _ulam_1d, _ulam_cic
 
 
@@ -265,17 +265,8 @@ def stationary_distribution(
     >>> r.converged, [round(b["mass"], 3) for b in r.basins], bool(r.leak_rate < 1e-12)
     (True, [0.09, 0.91], True)
     """
-    try:
-        eta = float(eta)
-    except (TypeError, ValueError):
-        raise InputError(f"eta must be a number, got {eta!r}") from None
-    if not (eta > 0 and np.isfinite(eta)):
-        raise InputError(f"eta must be positive, got {eta}")
+    eta = checked_chain_inputs(model, eta)
     d = model.dim
-    if d > 2:
-        raise InputError(f"the transfer operator is implemented for d <= 2, model {model.name!r} has d = {d}")
-    if model.covariance.free_symbols - set(model.variables):
-        raise ModelError("noise covariance depends on a symbol without a value; set it with --set")
     minibatch = isinstance(model.noise, MinibatchNoise)
     lo, hi = box(model, bounds)
     capped = False
