@@ -9,7 +9,8 @@ Subsystems, one package each (data flows down this list; import-linter checks it
 * :mod:`numerics.largedev` -- minimum-action paths, quasi-potentials, energies, exit times
 * :mod:`numerics.experiments` -- collapse, memorization, Markov-noise gradients, diffusion models
 * :mod:`numerics.claims` -- the paper's claims as checks, and ``verify``
-* :mod:`numerics.cli` -- the ``memdyn`` command line
+* :mod:`numerics.cli` -- the ``memdyn`` command line; ``numerics.cli.sweep`` runs its commands over parameter
+  grids and seeds on Dask (``sweep``)
 * :mod:`numerics.report` and :mod:`numerics.stats` -- tables, JSON, LaTeX, atomic files; intervals
 
 The most used names are re-exported here and load on first use (``__init__.pyi`` lists them).

@@ -1,6 +1,7 @@
 # Public API of numerics: read by lazy_loader (names load on first use) and by type checkers.
 from . import claims, experiments, field, largedev, report, sgd, stationary, stats
 from .claims import VerificationReport, catalogue, verify
+from .cli.sweep import SweepResult, sweep
 from .experiments import (
     AR1Quadratic,
     CollapseResult,
@@ -70,6 +71,8 @@ from .stationary import HittingResult, StationaryResult, mean_exit_time, station
 from .stats import Interval, difference_interval, mean_interval, proportion_interval, ratio_interval
 
 __all__ = [
+    "sweep",
+    "SweepResult",
     "claims",
     "experiments",
     "largedev",

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from numerics.claims._base import Claim, Comparison, register
+from numerics.claims._figures import draw_landscape, landscape, num
 from numerics.claims._support import (
     histogram_densities,
     log_prefactor,
@@ -132,32 +133,14 @@ class CriticalRegions(Claim):
                 expect="above",
             )
         )
-        figure = _figure(model, facts, series, targets, ctx, self.id)
+        figure = _figure(model, facts, series)
         return self.result(comps, model=model.name, figure_data=figure)
 
     def draw(self, result, ax):
-        """-eta log pi of the SGD chain (smallest step) against V: contours in 2-D, curves in 1-D."""
+        """-eta log pi of the SGD chain (smallest step) against the global potential U = min_i (E_i + V_i),
+        contours in 2-D, curves in 1-D, and their difference on a second panel."""
         f = result.figure_data
-        centres = [np.asarray(c, float) for c in f["centres"]]
-        U = np.asarray(f["U"], dtype=float)
-        Vg = np.asarray(f["V"], dtype=float)
-        m, s = np.asarray(f["minimum"], float), np.asarray(f["saddle"], float)
-        if len(centres) == 2:
-            levels = np.linspace(0, 1.5 * float(f["barrier"]), 11)
-            im = ax.contourf(centres[0], centres[1], U.T, levels=levels, cmap="viridis", extend="max")
-            ax.contour(centres[0], centres[1], Vg.T, levels=levels, colors="w", linewidths=0.8)
-            ax.figure.colorbar(im, ax=ax, label=f"-eta log pi (eta={f['eta']:.3g}); white: V")
-            ax.plot(*m, "w*", ms=10, label="minimum")
-            ax.plot(*s, "rx", ms=10, label="saddle")
-            ax.set_xlabel("x")
-            ax.set_ylabel("y")
-        else:
-            ax.plot(centres[0], Vg, "k-", lw=2, label="V (closed form)")
-            ax.plot(centres[0], U, ".", ms=3, label=f"-eta log pi + eta log C (eta={f['eta']:.3g})")
-            ax.axvline(float(s[0]), color="r", lw=0.8, label="saddle")
-            ax.set_ylim(-0.05, 2.0 * float(f["barrier"]))
-            ax.set_xlabel("x")
-        ax.legend(fontsize=7)
+        draw_landscape(ax, f["landscape"], barrier=num(f["barrier"]), minimum=f["minimum"], saddle=f["saddle"])
 
 
 def _interval(values):
@@ -166,27 +149,11 @@ def _interval(values):
     return mean_interval(np.asarray(values, float))
 
 
-def _figure(model, facts, series, targets, ctx, cid) -> dict:
-    """What the figure needs: one run's -eta log pi (prefactor removed) and V on the same cells."""
-    land = series.landscape
-    centres = land["centres"]
-    eta = float(land["eta"])
-    if len(centres) == 2:
-        X, Y = np.meshgrid(centres[0], centres[1], indexing="ij")
-        pts = np.column_stack([X.ravel(), Y.ravel()])
-    else:
-        pts = centres[0][:, None]
-    V = facts.closed_form.numeric(pts) - facts.V.min()
-    logC = np.array([log_prefactor(model, facts)(p) for p in pts])
-    U = np.asarray(land["U"], float).ravel() + eta * (logC - log_prefactor(model, facts)(facts.attractors[0]))
+def _figure(model, facts, series) -> dict:
+    """What the figure needs: one run's -eta log pi (prefactor removed) and the global U on the same cells."""
     k = int(np.argmin(facts.V))
-    U = U - np.nanmin(np.where(np.isfinite(U), U, np.nan))
-    shape = tuple(len(c) for c in centres)
     return {
-        "eta": eta,
-        "centres": centres,
-        "U": U.reshape(shape),
-        "V": np.asarray(V).reshape(shape),
+        "landscape": landscape(model, series.landscape, log_prefactor(model, facts), cap=2.0 * facts.V_saddle),
         "minimum": facts.attractors[k],
         "saddle": facts.saddle,
         "barrier": facts.V_saddle,

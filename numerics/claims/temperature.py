@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from numerics.claims._base import Claim, Comparison, register
+from numerics.claims._figures import draw_landscape, landscape, num, second_panel
 from numerics.claims._support import (
     histogram_densities,
     log_prefactor,
@@ -170,11 +171,16 @@ class Temperature(Claim):
             "exact_etas": series.exact_etas if exact_ok else [],
             "exact": series.exact[:, 0] if exact_ok else [],
             "mc_limit": [comps[1].measured, *comps[1].ci95],
+            # -eta log pi at the smallest step against the global potential (what the limit is read from)
+            "landscape": landscape(model, series.landscape, log_prefactor(model, facts), cap=2.0 * dV),
+            "minimum": a,
+            "saddle": s,
         }
         return self.result(comps, model=model.name, figure_data=figure)
 
     def draw(self, result, ax):
-        """-eta log(pi(m)/pi(s)) (prefactor removed) against eta, extrapolated to eta = 0 where V sits."""
+        """-eta log(pi(m)/pi(s)) (prefactor removed) against eta, extrapolated to eta = 0 where V sits; beside
+        it the landscape at the smallest step against the global potential U (:func:`draw_landscape`)."""
         f = result.figure_data
         etas, mean, half = (np.asarray(f[k], float) for k in ("etas", "mc_mean", "mc_half"))
         ax.errorbar(etas, mean, yerr=half, fmt="s", label="Monte Carlo (95% over replicates)")
@@ -189,6 +195,11 @@ class Temperature(Claim):
         ax.set_xlabel("eta")
         ax.set_ylabel("eta log(pi(m)/pi(s)) - eta log(C(m)/C(s))")
         ax.legend(fontsize=7)
+        if "landscape" in f:  # the landscape: -eta log pi against U = min_i (E_i + V_i), difference inset
+            fig = ax.figure
+            fig.set_size_inches(max(fig.get_figwidth(), 11.0), fig.get_figheight())
+            right = second_panel(ax)
+            draw_landscape(right, f["landscape"], barrier=num(f["barrier"]), saddle=f["saddle"], difference="inset")
 
 
 def _mean(values):

@@ -36,6 +36,13 @@ def add_parser(sub):
     src = p.add_mutually_exclusive_group()
     src.add_argument("--attractor", type=int, default=None, metavar="I", help="start from attractor I (default 0)")
     src.add_argument("--from", dest="source", type=_point, default=None, metavar="X,Y[,Z]", help="start from a point")
+    src.add_argument(
+        "--cycle",
+        type=_point,
+        default=None,
+        metavar="X,Y",
+        help="start from the stable limit cycle near (X, Y) (found automatically when no stable point is in the box)",
+    )
     src.add_argument("--global", dest="global_", action="store_true", help="U = min_i (E_i + V_i) over attractors")
     size = p.add_mutually_exclusive_group()
     size.add_argument("--grid", type=int, default=None, metavar="N", help="nodes per dimension")
@@ -60,8 +67,19 @@ def add_parser(sub):
         action="store_true",
         help="every triangle update (~3x time, ~10x more accurate on fine grids)",
     )
+    p.add_argument(
+        "--method",
+        choices=("olim", "jet"),
+        default="olim",
+        help="marcher: olim (first order, any noise) or jet (second order, Gaussian 2-D; default olim)",
+    )
     p.add_argument("--npz", default=None, metavar="FILE", help="write V and the grid (atomic)")
-    p.add_argument("--plot", default=None, metavar="FILE", help="contours of V with attractors and saddles (PNG)")
+    p.add_argument(
+        "--plot",
+        default=None,
+        metavar="FILE",
+        help="contours of V with attractors, saddles and the minimum action paths to the saddles and --at points (PNG)",
+    )
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a parameter")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=run)
@@ -83,6 +101,8 @@ def run(args) -> int:
         check=not args.no_check,
         radius=args.radius,
         all_triangles=args.all_triangles,
+        cycle=args.cycle,
+        method=args.method,
     )
     kinds = ("sgd", "diffusion") if args.compare else (args.hamiltonian,)
     results = {h: quasi_potential_field(m, hamiltonian=h, **options) for h in kinds}
@@ -111,7 +131,10 @@ def run(args) -> int:
     if args.npz:
         main.save_npz(args.npz)
     if args.plot:
-        _plot(m, main, args.plot)
+        paths = _paths(m, main, args.at)
+        _plot(m, main, args.plot, paths)
+        if paths:
+            out["paths"] = [{k: v for k, v in row.items() if k != "path"} for row in paths]
     if args.json:
         print(dumps(out))
         return 0
@@ -129,11 +152,64 @@ def run(args) -> int:
     if args.compare:
         c = out["compare"]
         print(f"SGD cumulant vs diffusion: max |difference| = {format_number(c['max_abs_difference'])}")
+    if out.get("paths"):
+        rows = [[str(r["end"]), r["action"], r["V_field"], r["converged"]] for r in out["paths"]]
+        print(text_table(["minimum action path to", "action", "field V", "converged"], rows, digits=6))
     return 0
 
 
-def _plot(model, res, path) -> None:
-    """Contours of V (2-D, or the slice through the first source in 3-D) with attractors and saddles."""
+def _paths(model, res, at) -> list[dict]:
+    """Minimum action paths from the field's source to each saddle in the box and each --at point, by
+    ``quasi_potential`` seeded with the path traced down the field (tolerance 1e-4, at most 257 nodes, 20 s
+    each: a picture, not a benchmark). The global potential has no single source: no paths."""
+    import numpy as np
+
+    from analysis import MemdynError, saddles
+    from numerics.largedev import quasi_potential
+
+    if res.global_potential:
+        return []
+    lo = np.array([a[0] for a in res.axes])
+    hi = np.array([a[-1] for a in res.axes])
+    ends = [np.asarray(s.point, dtype=float) for s in saddles(model)] + [np.asarray(p, dtype=float) for p in at]
+    rows = []
+    for z in ends:
+        if z.shape != lo.shape or np.any(z < lo) or np.any(z > hi) or not np.isfinite(res.values(z[None])[0]):
+            continue
+        if np.min(np.linalg.norm(res.sources - z, axis=1)) < 1e-9:
+            continue
+        try:
+            seed = res.path_to(z, model=model)
+            r = quasi_potential(model, seed[0], z, initial_path=seed, tolerance=1e-4, max_points=257, time_limit=20.0)
+        except MemdynError as e:  # one path failing does not cost the picture the others
+            rows.append(
+                {
+                    "end": z.tolist(),
+                    "action": None,
+                    "V_field": float(res.values(z[None])[0]),
+                    "converged": False,
+                    "message": str(e),
+                    "path": None,
+                }
+            )
+            continue
+        rows.append(
+            {
+                "end": z.tolist(),
+                "action": float(r.action),
+                "V_field": float(res.values(z[None])[0]),
+                "converged": bool(r.converged),
+                "message": r.message,
+                "path": r.path,
+            }
+        )
+    return rows
+
+
+def _plot(model, res, path, paths=()) -> list:
+    """Contours of V (2-D, or the slice through the first source in 3-D) with attractors, saddles, the limit
+    cycle and the minimum action ``paths`` (rows of :func:`_paths`) labelled with their action beside the
+    field's value. Returns the (x, y) data of the path lines drawn."""
     import io
 
     import matplotlib
@@ -162,6 +238,26 @@ def _plot(model, res, path) -> None:
         ax.plot(a[:, 0], a[:, 1], "w*", ms=11, label="attractors")
     if len(s):
         ax.plot(s[:, 0], s[:, 1], "rx", ms=9, label="saddles")
+    if res.cycle is not None:
+        c = np.vstack([res.cycle, res.cycle[:1]])
+        ax.plot(c[:, 0], c[:, 1], "w-", lw=1.5, label="limit cycle")
+    drawn = []
+    for row in paths:
+        if row.get("path") is None:
+            continue
+        P = np.asarray(row["path"])
+        (line,) = ax.plot(
+            P[:, 0], P[:, 1], "-", color="orange", lw=1.3, label=None if drawn else "minimum action paths"
+        )
+        drawn.append(line.get_xydata())
+        ax.annotate(
+            f"S = {row['action']:.4g}\nV = {row['V_field']:.4g}",
+            P[-1, :2],
+            textcoords="offset points",
+            xytext=(4, 4),
+            fontsize=7,
+            color="w",
+        )
     ax.set_xlabel(str(model.variables[0]))
     ax.set_ylabel(str(model.variables[1]))
     ax.set_title(f"{model.name}: {'global U' if res.global_potential else 'V'}, H = {res.hamiltonian}", fontsize=9)
@@ -171,3 +267,4 @@ def _plot(model, res, path) -> None:
     fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
     write_atomic(path, buf.getvalue())
+    return drawn

@@ -3,6 +3,9 @@
 Prints the action (V(to) when ``--from`` is an attractor), the method, its convergence and
 error estimate, whether the search vouches for a global minimum, and the minimum-action path.
 ``--from`` is a point or ``cycle:X,Y``: the stable limit cycle the flow from (X, Y) settles on.
+``--seed-field`` starts the path solver from the path traced back down the quasi-potential field
+(:mod:`numerics.field`, a 129^2 grid on the model's bounds), which removes the solvers' local minima, and
+reports the field's V(to) beside the action (an independent method).
 Exit 3 when the solver did not converge (the result is still printed) or could not deliver an
 answer, 2 on bad input. The ``--method`` choices are "auto" and the registry
 :data:`numerics.largedev.METHODS`.
@@ -58,6 +61,12 @@ def add_parser(sub):
         default="few",
         help="initial paths to try: few (default) or many (more bumps, via saddles, more turns on a cycle)",
     )
+    p.add_argument(
+        "--seed-field",
+        action="store_true",
+        help="initial path traced down the quasi-potential field (2-D/3-D, needs the model's bounds); "
+        "prints the field's V(to) too",
+    )
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a model parameter")
     p.add_argument("--json", action="store_true", help="print a JSON object")
     p.set_defaults(run=run)
@@ -101,11 +110,24 @@ def run(args) -> int:
     else:
         start = parse_point(text, m.dim, "--from")
     end = parse_point(args.end, m.dim, "--to")
+    seed, field_value = None, None
+    if args.seed_field:
+        start, seed, field_value = _field_seed(m, start, end)
     r = quasi_potential(
-        m, start, end, method=args.method, points=args.points, tolerance=args.tolerance, search=args.search
+        m,
+        start,
+        end,
+        method=args.method,
+        points=args.points,
+        tolerance=args.tolerance,
+        search=args.search,
+        initial_path=seed,
     )
     if args.json:
-        print(dumps(r.to_dict(), indent=2))
+        out = r.to_dict()
+        if args.seed_field:
+            out["field_value"] = field_value
+        print(dumps(out, indent=2))
     else:
         path = r.path.tolist()
         names = [str(v) for v in m.variables]
@@ -122,7 +144,8 @@ def run(args) -> int:
                     ["global minimum vouched", r.global_minimum_vouched],
                     ["source", r.source],
                     ["message", r.message],
-                ],
+                ]
+                + ([["field V(to)", format_number(field_value, 6)]] if args.seed_field else []),
             )
         )
         n = len(path)
@@ -133,3 +156,20 @@ def run(args) -> int:
         print(f"memdyn: quasipotential did not converge: {r.message}", file=sys.stderr)
         return 3
     return 0
+
+
+def _field_seed(model, start, end):
+    """(start point, initial path, V(end)) from the quasi-potential field of the start (a point, or the
+    cycle given as "cycle:X,Y"; the path then starts at the cycle point where the traced path lands)."""
+    from analysis import InputError
+    from numerics.field import quasi_potential_field
+
+    if model.bounds is None:
+        raise InputError("--seed-field needs the model's bounds ([domain] bounds) for the field's grid")
+    if isinstance(start, str):
+        near = [float(t) for t in start[6:].split(",")]
+        f = quasi_potential_field(model, cycle=near, grid=129, check=False)
+    else:
+        f = quasi_potential_field(model, source=start, grid=129, check=False)
+    path = f.path_to(end, model=model)
+    return path[0], path, float(f.values(end[None])[0])

@@ -1,7 +1,8 @@
 """The quasi-potential as a field on a grid: the viscosity solution of the Hamilton-Jacobi equation
 H(x, grad V) = 0 (docs/theory.md sections 0-2), by an ordered line integral method.
 
-One entry, :func:`quasi_potential_field`: V from one attractor (or a point), or the global
+One entry, :func:`quasi_potential_field`: V from one attractor (or a point, or a stable limit cycle:
+:mod:`numerics.field._cycle_source`), or the global
 quasi-potential U(x) = min_i (E_i + V_i(x)) over all attractors with the W-graph energies E_i,
 which predicts -eta log pi everywhere up to a constant (section 2). The result carries the grid,
 V, an interpolant, the attractors and an error estimate from a second, coarser solve.
@@ -23,6 +24,9 @@ from analysis import GaussianNoise, InputError, ModelError
 from analysis._result import Result
 
 HAMILTONIANS = ("sgd", "diffusion")
+METHODS = ("olim", "jet")
+"""Marchers: ordered line integrals (first order, any local action) or the jet marcher (second order,
+Gaussian noise in 2-D; V and grad V per node)."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,9 @@ class FieldResult(Result):
     error_estimate : max |V_h - V_2h| over the coarse grid's nodes (away from the source balls): a
         first-order bound on the fine grid's error (the method converges at least at order 1).
     seconds : wall time of the fine march.
+    cycle : ``(m, d)`` points of the limit cycle the field starts from (None for point sources); then
+        ``sources`` holds its first point; ``cycle_period`` its period.
+    method : the marcher, "olim" or "jet" (:data:`METHODS`).
     """
 
     axes: tuple
@@ -54,6 +61,25 @@ class FieldResult(Result):
     seconds: float = 0.0
     converged: bool = True
     message: str = ""
+    cycle: np.ndarray | None = field(default=None, repr=False)
+    cycle_period: float = float("nan")
+    method: str = "olim"
+
+    def path_to(self, end, *, model) -> np.ndarray:
+        """The minimum action path from the source to ``end``, traced back down the field
+        (:func:`numerics.field._trace.field_path`): an initial path for ``quasi_potential``.
+
+        Example
+        -------
+        >>> from analysis import model
+        >>> m = model(variables=["x", "y"], loss="x**2/2 + y**2", covariance="1", bounds=[[-1, 1], [-1, 1]])
+        >>> f = quasi_potential_field(m, grid=33, check=False)
+        >>> f.path_to([0.5, 0.5], model=m)[[0, -1]].tolist()
+        [[0.0, 0.0], [0.5, 0.5]]
+        """
+        from numerics.field._trace import field_path
+
+        return field_path(self, model, end)
 
     def values(self, points) -> np.ndarray:
         """V interpolated (multilinear) at ``points`` (k, d); nan outside the grid.
@@ -81,6 +107,7 @@ class FieldResult(Result):
             "bounds": [[float(a[0]), float(a[-1])] for a in self.axes],
             "sources": self.sources,
             "hamiltonian": self.hamiltonian,
+            "method": self.method,
             "global": self.global_potential,
             "energies": list(self.energies),
             "error_estimate": self.error_estimate,
@@ -88,6 +115,7 @@ class FieldResult(Result):
             "seconds": self.seconds,
             "converged": self.converged,
             "message": self.message,
+            "cycle": None if self.cycle is None else {"points": len(self.cycle), "period": self.cycle_period},
         }
 
     def save_npz(self, path) -> None:
@@ -100,8 +128,10 @@ class FieldResult(Result):
     def _summary(self):
         shape = " x ".join(str(len(a)) for a in self.axes)
         kind = "global U = min_i (E_i + V_i)" if self.global_potential else "V from " + str(self.sources.tolist())
+        if self.cycle is not None:
+            kind = ("global U = " if self.global_potential else "") + "V from the limit cycle"
         return [
-            ("field", f"{kind}, H = {self.hamiltonian}"),
+            ("field", f"{kind}, H = {self.hamiltonian}, {self.method} marcher"),
             ("grid", shape),
             ("error estimate", f"{self.error_estimate:.3g}"),
             ("seconds", f"{self.seconds:.3g}"),
@@ -121,6 +151,8 @@ def quasi_potential_field(
     check: bool = True,
     radius: int | None = None,
     all_triangles: bool = False,
+    cycle=None,
+    method: str = "olim",
 ) -> FieldResult:
     """The quasi-potential field V(x) from an attractor (or a point), or the global U (section 2).
 
@@ -139,6 +171,13 @@ def quasi_potential_field(
         rotating drift needs about twice its rotation ratio).
     all_triangles : run every triangle update from each new front node (about 3x the time, about 10x more
         accurate at 1025^2 on nonlinear fields; exact for linear drift with quadratic V).
+    cycle : a point (d,) near a stable limit cycle, or a :class:`numerics.largedev.LimitCycle`: V from the
+        cycle (2-D). Without attractor, source or cycle, a model with no stable equilibrium in the box gets
+        its field from the cycle found from the flow; so does ``global_potential`` (the W-graph energies
+        know point attractors only: with point attractors, cycles are left out and the message says so).
+    method : "olim" (ordered line integrals, first order; every Hamiltonian, 2-D and 3-D, cycles) or "jet"
+        (the efficient jet marcher: second order, about 10x more accurate at 1025^2 and about 3x slower;
+        Gaussian local actions in 2-D from point sources; benchmarks/bench_field_jet.py).
 
     Returns
     -------
@@ -152,12 +191,14 @@ def quasi_potential_field(
         d not 2 or 3, or a noise the field cannot use.
     """
     t0 = time.perf_counter()
+    if method not in METHODS:
+        raise InputError(f"unknown field method {method!r} (choose from {', '.join(METHODS)})")
     if hamiltonian not in HAMILTONIANS:
         raise InputError(f"unknown hamiltonian {hamiltonian!r} (choose from {', '.join(HAMILTONIANS)})")
     if model.dim not in (2, 3):
         raise ModelError(f"fields are computed in d = 2 or 3; model {model.name!r} has d = {model.dim}")
-    if attractor is not None and source is not None:
-        raise InputError("give an attractor or a source point, not both")
+    if sum(v is not None for v in (attractor, source, cycle)) > 1:
+        raise InputError("give one of an attractor, a source point or a cycle")
     if bounds is None:
         bounds = model.bounds
     if bounds is None:
@@ -166,7 +207,19 @@ def quasi_potential_field(
 
     atts = attractors(model)
     points = np.array([a.point for a in atts], dtype=float).reshape(-1, model.dim)
-    if global_potential:
+    notes = []
+    lc = None
+    if cycle is not None or (len(points) == 0 and attractor is None and source is None):
+        from numerics.field._cycle_source import locate_cycle
+        from numerics.largedev import LimitCycle
+
+        if model.dim != 2:
+            raise ModelError("fields from a limit cycle are implemented in 2-D")
+        lc = cycle if isinstance(cycle, LimitCycle) else locate_cycle(model, cycle, bounds)
+        if global_potential:
+            notes.append("global potential over the one limit cycle (no stable equilibrium in the box)")
+        starts, E = lc.points[:1], np.zeros(1)
+    elif global_potential:
         if len(points) < 1:
             raise InputError("the global potential needs at least one attractor")
         from numerics.largedev import predict
@@ -174,6 +227,7 @@ def quasi_potential_field(
         pred = predict(model)
         E = np.asarray(pred.energies, dtype=float)
         starts = np.array([a.point for a in pred.attractors], dtype=float)
+        notes.append("W-graph over point attractors only (limit cycles are not included)")
     elif source is not None:
         starts = np.atleast_2d(np.asarray(source, dtype=float))
         if starts.shape != (1, model.dim):
@@ -189,17 +243,22 @@ def quasi_potential_field(
 
     n_default = 257 if model.dim == 2 else 65
     g = make_grid(bounds, n=grid if (grid or spacing) else n_default, spacing=spacing)
-    for s in starts:
+    for s in starts if lc is None else lc.points:
         if np.any(s < g.lo) or np.any(s > g.hi):
-            raise InputError(f"the source {s.tolist()} lies outside the grid bounds {np.c_[g.lo, g.hi].tolist()}")
-    fine = _solve(model, g, starts, E, hamiltonian, radius, all_triangles)
+            what = "the source" if lc is None else "the limit cycle through"
+            raise InputError(f"{what} {s.tolist()} lies outside the grid bounds {np.c_[g.lo, g.hi].tolist()}")
+    if method == "jet" and (model.dim != 2 or lc is not None):
+        raise InputError("the jet marcher takes point sources in 2-D: use method 'olim' for 3-D or a limit cycle")
+    fine = _solve(model, g, starts, E, hamiltonian, radius, all_triangles, lc, method)
     seconds = time.perf_counter() - t0
-    err, notes = float("nan"), []
+    err = float("nan")
+    if lc is not None:
+        notes.append(f"limit cycle of period {lc.period:.6g}")
     if check:
         coarse_n = tuple(max(9, (n - 1) // 2 + 1) for n in g.shape)
         gc = make_grid(bounds, n=coarse_n)
-        coarse = _solve(model, gc, starts, E, hamiltonian, radius, all_triangles)
-        err = _difference(g, fine, gc, coarse, starts)
+        coarse = _solve(model, gc, starts, E, hamiltonian, radius, all_triangles, lc, method)
+        err = _difference(g, fine, gc, coarse, starts if lc is None else lc.points)
         notes.append(f"error estimate from a {' x '.join(map(str, coarse_n))} grid")
     V = fine
     if global_potential:
@@ -218,14 +277,35 @@ def quasi_potential_field(
         seconds,
         converged=bool(np.isfinite(V).any()),
         message="; ".join(notes),
+        cycle=None if lc is None else np.asarray(lc.points, dtype=float),
+        cycle_period=float("nan") if lc is None else float(lc.period),
+        method=method,
     )
 
 
-def _solve(model, g, starts, E, hamiltonian, radius, all_triangles) -> np.ndarray:
-    """min over sources i of E_i + V_i on grid g (one march per source)."""
+def _solve(model, g, starts, E, hamiltonian, radius, all_triangles, cycle=None, method="olim") -> np.ndarray:
+    """min over sources i of E_i + V_i on grid g (one march per source), or V from the limit cycle."""
     from numerics.field._olim import march
 
     local = _local_action(model, g, hamiltonian)
+    if method == "jet":
+        if local.get("drift") is None:
+            raise InputError(
+                "the jet marcher needs Gaussian local actions with Sigma invertible: use method 'olim' "
+                "(minibatch SGD cumulant or singular Sigma)"
+            )
+        from numerics.field._jet import jet_march
+
+        best = None
+        for s, e in zip(starts, E, strict=True):
+            res = jet_march(g, s[None], quadratic=[_source_quadratic(model, s)], radius=radius, **local)
+            best = res.V + e if best is None else np.minimum(best, res.V + e)
+        return best
+    if cycle is not None:
+        from numerics.field._cycle_source import cycle_sources
+
+        mask, values = cycle_sources(model, g, cycle)
+        return march(g, mask, source_values=values, radius=radius, all_triangles=all_triangles, **local).V
     best = None
     for s, e in zip(starts, E, strict=True):
         res = march(
@@ -293,6 +373,8 @@ def _difference(g, fine, gc, coarse, starts) -> float:
     nodes = gc.nodes().reshape(-1, gc.ndim)
     f = interp(nodes)
     c = coarse.ravel()
-    far = np.min(np.linalg.norm(nodes[:, None, :] - starts[None], axis=2), axis=1) > 4 * np.max(gc.spacing)
+    from scipy.spatial import cKDTree
+
+    far = cKDTree(starts).query(nodes)[0] > 4 * np.max(gc.spacing)
     ok = far & np.isfinite(f) & np.isfinite(c)
     return float(np.max(np.abs(f[ok] - c[ok]))) if ok.any() else float("nan")

@@ -35,8 +35,8 @@ from analysis import InputError, Result
 MAX_RETURNS = 400
 """Returns to the Poincare section at most while converging onto the cycle."""
 
-MAX_TIME = 1e5
-"""Flow time at most while converging onto the cycle."""
+MAX_TIME = 1e4
+"""Flow time at most while converging onto the cycle (after the settling run, :func:`_settle`)."""
 
 CYCLE_POINTS = 256
 """Points of the cycle polyline (equally spaced in time)."""
@@ -100,8 +100,11 @@ def _section_return(rhs, y0, b0, t_max):
     def section(t, x):
         return float(np.dot(x - y0, nb))
 
+    # "settled on a point": the drift a millionth of its size at the start (1e-9 of the state's scale at least)
+    slow = max(1e-9 * scale, 1e-6 * float(np.linalg.norm(b0)))
+
     def still(t, x):
-        return float(np.linalg.norm(rhs(t, x))) - 1e-9 * scale
+        return float(np.linalg.norm(rhs(t, x))) - slow
 
     def far(t, x):
         return 1e6 - float(np.abs(x).max())
@@ -109,7 +112,8 @@ def _section_return(rhs, y0, b0, t_max):
     section.direction = 1.0
     for ev in (section, still, far):
         ev.terminal = True
-    t0 = 0.01 * scale / float(np.linalg.norm(b0))
+    # capped: near an equilibrium |b0| is tiny and the lead (run without events) would be long
+    t0 = min(0.01 * scale / float(np.linalg.norm(b0)), 1.0)
     lead = solve_ivp(rhs, (0.0, t0), y0, method="DOP853", rtol=1e-11, atol=1e-12)
     sol = solve_ivp(
         rhs, (t0, t_max), lead.y[:, -1], method="DOP853", rtol=1e-11, atol=1e-12, events=(section, still, far)
@@ -118,6 +122,37 @@ def _section_return(rhs, y0, b0, t_max):
         if sol.status == 1 and len(times):
             return kind, float(times[0]), np.asarray(points[0])
     return "none", float(sol.t[-1]), sol.y[:, -1]
+
+
+def _settle(rhs, x, scale):
+    """Where the flow from x is after a settling run (time 50 over the drift's time scale, loosely).
+
+    Poincare returns need a start close to the cycle: from afar the section through the start may never
+    be crossed again, and the search would integrate to :data:`MAX_TIME`. InputError when the flow settles
+    on an equilibrium or escapes on the way.
+    """
+    from scipy.integrate import solve_ivp
+
+    b = rhs(0.0, x)
+    nb = float(np.linalg.norm(b))
+    if not np.all(np.isfinite(b)) or nb == 0:
+        return x
+
+    def far(t, y):
+        return 1e6 - float(np.abs(y).max())
+
+    far.terminal = True
+    t_end = 50 * scale / max(nb, 1e-3 * scale)
+    sol = solve_ivp(rhs, (0.0, t_end), x, rtol=1e-6, atol=1e-9, events=far)
+    y = sol.y[:, -1]
+    if sol.status == 1 or not np.all(np.isfinite(y)):
+        raise InputError(f"the flow from {x.tolist()} escapes to infinity (no stable limit cycle found)")
+    if np.linalg.norm(rhs(0.0, y)) < 1e-6 * nb:
+        raise InputError(
+            f"the flow from {x.tolist()} reaches an equilibrium near {np.round(y, 6).tolist()}, "
+            "a point attractor, not a limit cycle: start from that point"
+        )
+    return y
 
 
 def find_cycle(model, near, *, tolerance: float = 1e-9) -> LimitCycle:
@@ -152,7 +187,9 @@ def find_cycle(model, near, *, tolerance: float = 1e-9) -> LimitCycle:
     def rhs(t, y):
         return drift(y[None]).reshape(-1)
 
-    y = x.copy()
+    bounds = getattr(model, "bounds", None)
+    size = float(np.max(np.ptp(np.asarray(bounds, float), axis=1))) if bounds else 0.0
+    y = _settle(rhs, x.copy(), max(size, 1.0 + float(np.abs(x).max())))
     spent = 0.0
     step_prev = None
     ratio = np.nan

@@ -379,6 +379,11 @@ def quasi_potential(
     source = "point" if cycle is None else f"limit cycle (period {cycle.period:.6g})"
     coarse = CYCLE_COARSE_POINTS if cycle is not None else COARSE_POINTS
     coarse = max(coarse, getattr(method_class, "first_points", 0))
+    if guess is not None and points is None:
+        # a given initial path (e.g. traced down a quasi-potential field) may wind several turns around a
+        # cycle: the default coarse level (9 nodes) would garble it
+        coarse = max(coarse, 65)
+        n = max(n, coarse)
     candidates = None if guess is not None else _search_candidates(model, a, z, search, cycle, coarse)
     solver_method = method_class(model, options)
     if method_class.order is None:
