@@ -15,6 +15,7 @@ from ._critical import CriticalComponent, CriticalPoint, attractors, critical_po
 from ._derive import Derivation, derive
 from ._diffusion import DiffusionScores, GaussianMixtureLaw, diffusion_scores, ou_transition
 from ._domain_checks import ModelWarning, check_domain
+from ._emergent import EmergentTimescales, SpectralSplit, emergent_timescales, spectral_split, timescales_section
 from ._episodes import episode_ode, episode_steps, episode_time, fresh_episode_mean
 from ._errors import InputError, MemdynError, ModelError, SolverError
 from ._files import builtin_models, load_model, model_from_dict, parse_assignments
@@ -34,6 +35,11 @@ from ._timescales import two_scale_reduction
 from ._timescales_result import Branch, TwoScaleReduction
 
 __all__ = [
+    "EmergentTimescales",
+    "SpectralSplit",
+    "emergent_timescales",
+    "spectral_split",
+    "timescales_section",
     "ModelWarning",
     "check_domain",
     "symbolic_budget",

@@ -18,7 +18,7 @@ from ._closed_form import closed_form_quasi_potential
 from ._critical import critical_points
 from ._derive_render import format_point, render_latex, render_summary
 from ._errors import ModelError, SolverError
-from ._format import to_jsonable
+from ._format import latex_document, latex_escape, latex_fragment, si_table_format, to_jsonable
 from ._hwang import hwang_weights
 from ._model import Model
 from ._result import Result
@@ -134,9 +134,57 @@ class Derivation(Result):
         """A readable multi-line summary for the terminal (``memdyn derive``)."""
         return render_summary(self)
 
-    def latex(self) -> str:
-        """A LaTeX fragment (needs amsmath) with every derived object, for a paper appendix."""
-        return render_latex(self)
+    def latex(self, *, standalone: bool = False) -> str:
+        """Every derived object in LaTeX, for a paper appendix: the drift, Jacobian, Hessian, Sigma,
+        H and L as an ``align*`` environment, the critical points as a booktabs table (the loss in
+        a siunitx ``S`` column, aligned on the decimal point), the quasi-potential, Hwang weights
+        and the two-scale reduction.
+
+        By default a fragment to ``\\input``, the packages its preamble needs
+        (:data:`LATEX_PACKAGES`) listed in a comment at its top; ``standalone=True`` gives a
+        document that pdflatex compiles alone.
+
+        Example
+        -------
+        >>> from analysis import load_model
+        >>> tex = derive(load_model("tilted-double-well")).latex()
+        >>> tex.splitlines()[1]
+        '% A fragment to \\\\input; the preamble needs: \\\\usepackage{amsmath,array,booktabs,siunitx}'
+        >>> r"\\begin{align*}" in tex and r"\\toprule" in tex
+        True
+        """
+        body = _booktabs_critical_points(self, render_latex(self))
+        if standalone:
+            return latex_document(body, packages=LATEX_PACKAGES)
+        return latex_fragment(body, what=f"derived objects of model {self.model.name}", packages=LATEX_PACKAGES)
+
+
+LATEX_PACKAGES = ("amsmath", "array", "booktabs", "siunitx")
+"""What :meth:`Derivation.latex` needs in the preamble."""
+
+
+def _booktabs_critical_points(d: Derivation, tex: str) -> str:
+    """``tex`` with its critical-point table as a booktabs table whose loss column is a siunitx
+    ``S`` column (the points stay exact where they are)."""
+    import re
+
+    if not d.critical_points:
+        return tex
+    rows = []
+    for c in d.critical_points:
+        pt = ", ".join(sp.latex(e) for e in c.exact) if c.exact is not None else format_point(c.point)
+        loss = "{--}" if c.loss is None else f"{c.loss:.6g}"
+        eig = ", ".join(f"{e:.4g}" for e in c.eigenvalues)
+        rows.append((f"$({pt})$", latex_escape(c.kind), str(c.index), loss, eig))
+    fmt = si_table_format([r[3] for r in rows])
+    table = (
+        f"\\begin{{tabular}}{{l l c S[table-format={fmt}] l}}\n\\toprule\n"
+        "point & kind & index & {$F$} & eigenvalues \\\\\n\\midrule\n"
+        + "\n".join(" & ".join(r) + " \\\\" for r in rows)
+        + "\n\\bottomrule\n\\end{tabular}"
+    )
+    new, n = re.subn(r"\\begin\{tabular\}\{lllll\}.*?\\end\{tabular\}", lambda _: table, tex, count=1, flags=re.S)
+    return new if n else tex
 
 
 # ---------------------------------------------------------------------- helpers

@@ -12,24 +12,62 @@ from pathlib import Path
 from analysis import InputError, SolverError
 from analysis._result import Result
 from numerics.claims._base import Budget, Claim, ClaimResult, Context, catalogue
-from numerics.report import dumps, format_number, latex_document, latex_table, text_table, to_jsonable, write_atomic
+from numerics.report import (
+    dumps,
+    format_number,
+    latex_document,
+    latex_fragment,
+    latex_table,
+    si_uncertainty,
+    text_table,
+    to_jsonable,
+    write_atomic,
+)
 
 _HEADERS = ("claim", "model", "quantity", "theory", "measured", "CI95", "error", "tol", "verdict")
 _NUMERIC = (False, False, False, True, True, False, True, True, False)
-# LaTeX columns: wrapped text (long quantities) and siunitx numbers; a longtable runs over pages
+WIDTH = 100
+"""The terminal table's width: long cells wrap instead of widening it."""
+_SUMMARY_HEADERS = ("claim", "reference", "rows", "verdict", "seconds")
+_ROW_HEADERS = ("claim", "quantity", "theory", "measured", "CI95", "error", "tol", "verdict")
+# LaTeX: wrapped text columns (long quantities) and siunitx S columns, aligned on the decimal point;
+# the measured value carries the half-width of its 95% interval in siunitx's compact form, 0.5651(50)
 _WRAP = r">{\raggedright\arraybackslash}"
-_LATEX_COLUMNS = (
-    f"{_WRAP}p{{2.0cm}}",
-    f"{_WRAP}p{{2.6cm}}",
-    f"{_WRAP}p{{5.4cm}}",
-    "S[table-format=-5.4e-1]",
-    "S[table-format=-5.4e-1]",
-    f"{_WRAP}p{{2.5cm}}",
-    "S[table-format=1.4e-1]",
-    "S[table-format=1.4e-1]",
-    f"{_WRAP}p{{1.8cm}}",
+_LATEX_HEADERS = ("Claim (model)", "Quantity", "Theory", "Measured", "Error", "Tol.", "Verdict")
+_LATEX_NUMERIC = (False, False, True, True, True, True, False)
+_LATEX_COLUMNS = (f"{_WRAP}p{{2.3cm}}", f"{_WRAP}p{{3.6cm}}", "S", "S", "S", "S", f"{_WRAP}p{{1.4cm}}")
+LATEX_PACKAGES = ("array", "booktabs", "siunitx", "longtable")
+"""What the verify table's LaTeX fragment needs in the preamble (listed in its top comment)."""
+_LATEX_NOTE = (
+    r"Measured values carry the half-width of their 95\,\% confidence interval in their last digits "
+    r"(siunitx form: 0.5651(50) means $0.5651 \pm 0.0050$); a value without one has no interval. "
+    r"Error is the distance between theory and measurement (relative to the theory where the row is relative); "
+    r"Tol.\ is the row's tolerance; a dash marks a quantity that was not measured."
 )
-_LATEX_HEADERS = ("Claim", "Model", "Quantity", "Theory", "Measured", "CI95", "Error", "Tol.", "Verdict")
+
+
+def _verdict(c) -> str:
+    return c.verdict if c.expect == "agree" else f"{c.verdict} ({c.expect})"
+
+
+_ROW_WRAP = (True, True, False, False, False, False, False, True)
+
+
+def _row(c) -> tuple:
+    """A comparison's cells under :data:`_ROW_HEADERS` (the claim cell left empty)."""
+    ci = "-" if c.ci95 is None else f"[{format_number(c.ci95[0])}, {format_number(c.ci95[1])}]"
+    return ("", c.quantity, c.theory, c.measured, ci, c.error, c.tolerance, _verdict(c))
+
+
+def _halfwidth(ci95):
+    """Half the length of a 95% interval (None without a finite one)."""
+    if ci95 is None:
+        return None
+    try:
+        h = (float(ci95[1]) - float(ci95[0])) / 2
+    except (TypeError, ValueError):
+        return None
+    return h if h == h and abs(h) != float("inf") else None
 
 
 @dataclass(frozen=True)
@@ -69,19 +107,74 @@ class VerificationReport(Result):
                     ci,
                     c.error,
                     c.tolerance,
-                    c.verdict if c.expect == "agree" else f"{c.verdict} ({c.expect})",
+                    _verdict(c),
                 )
 
-    def table(self) -> str:
-        lines = [text_table(_HEADERS, list(self.rows())), ""]
-        for r in self.results:
-            msg = f"  {r.message}" if r.message else ""
-            lines.append(f"{r.verdict.upper():>12}  {r.id:<16} {r.reference}: {r.statement} ({r.seconds:.1f} s){msg}")
+    def table(self, *, details: bool = False, width: int = WIDTH) -> str:
+        """The terminal report, within ``width`` columns (long cells wrap).
+
+        By default one line per claim (id, paper reference, comparison rows passed/total,
+        verdict, seconds), then the rows that did not pass (failing or inconclusive) and the
+        claims' messages; ``details=True`` prints every comparison row instead (with the model).
+
+        Example
+        -------
+        >>> from numerics.claims._base import ClaimResult, Comparison
+        >>> r = ClaimResult("x", "Theorem 0", "a statement", "a model",
+        ...                 (Comparison("ok", 1.0, 1.0, 0.1), Comparison("off", 1.0, 2.0, 0.1)))
+        >>> print(VerificationReport((r,), "tiny", 0, 1.0).table())  # doctest: +NORMALIZE_WHITESPACE
+        claim  reference  rows  verdict  seconds
+        -----  ---------  ----  -------  -------
+        x      Theorem 0  1/2   FAIL     0.0
+        <BLANKLINE>
+        Rows that did not pass (all rows: --details):
+        claim  quantity  theory  measured  CI95  error  tol  verdict
+        -----  --------  ------  --------  ----  -----  ---  -------
+        x      off       1       2         -     1      0.1  fail
+        <BLANKLINE>
+        0/1 claims pass (budget tiny, seed 0, 1.0 s)
+        """
+        import textwrap
+
+        lines = []
+        if details:
+            for r in self.results:
+                lines.append(
+                    textwrap.fill(
+                        f"{r.id}  {r.reference}  [{r.verdict}]  model: {r.model}", width, subsequent_indent="    "
+                    )
+                )
+                rows = [_row(c)[1:] for c in r.comparisons]
+                lines += [text_table(_ROW_HEADERS[1:], rows, width=width, wrap=_ROW_WRAP[1:], min_width=12), ""]
+            lines.pop()
+        else:
+            summary = [
+                (
+                    r.id,
+                    r.reference,
+                    f"{sum(c.verdict == 'pass' for c in r.comparisons)}/{len(r.comparisons)}",
+                    r.verdict.upper(),
+                    f"{r.seconds:.1f}",
+                )
+                for r in self.results
+            ]
+            lines.append(text_table(_SUMMARY_HEADERS, summary, width=width, wrap=(True, True, False, False, False)))
+            bad = [(r.id, *_row(c)[1:]) for r in self.results for c in r.comparisons if c.verdict != "pass"]
+            if bad:
+                lines += ["", "Rows that did not pass (all rows: --details):"]
+                lines.append(text_table(_ROW_HEADERS, bad, width=width, wrap=_ROW_WRAP))
+        msgs = [(r.id, r.message) for r in self.results if r.message]
+        if msgs:
+            lines.append("")
+            for cid, msg in msgs:
+                lines.append(textwrap.fill(f"{cid}: {msg}", width, subsequent_indent="    "))
         n_pass = sum(r.passed for r in self.results)
-        lines.append(
-            f"\n{n_pass}/{len(self.results)} claims pass (budget {self.budget}, seed {self.seed}, "
-            f"{self.seconds:.1f} s)" + ("; INTERRUPTED: later claims did not run" if self.interrupted else "")
+        tail = (
+            f"{n_pass}/{len(self.results)} claims pass (budget {self.budget}, seed {self.seed}, {self.seconds:.1f} s)"
         )
+        if self.interrupted:
+            tail += "; INTERRUPTED: later claims did not run"
+        lines += ["", tail]
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
@@ -100,20 +193,52 @@ class VerificationReport(Result):
             ("budget, seed", f"{self.budget}, {self.seed}"),
         ]
 
-    def latex(self, *, standalone: bool = True) -> str:
-        """A booktabs ``longtable`` (it may run over pages) with siunitx S columns for the numbers
-        and wrapped text columns; every text cell is escaped. ``standalone`` wraps it in a
-        landscape document that pdflatex compiles; otherwise the preamble needs array,
-        booktabs, siunitx and longtable."""
+    def latex_rows(self):
+        """One row per comparison: the cells of the LaTeX table, the measured value with the
+        half-width of its 95% interval in siunitx's compact form (:func:`si_uncertainty`)."""
+        for r in self.results:
+            for k, c in enumerate(r.comparisons):
+                measured = si_uncertainty(c.measured, _halfwidth(c.ci95)) if c.available else None
+                yield (
+                    (r.id if k == 0 else "") + (f" ({r.model})" if k == 0 and r.model else ""),
+                    c.quantity,
+                    format_number(c.theory),
+                    measured,
+                    format_number(c.error, 2) if c.available else None,
+                    format_number(c.tolerance, 2),
+                    _verdict(c),
+                )
+
+    def latex(self, *, standalone: bool = False) -> str:
+        """The comparisons as a booktabs ``longtable`` (it may run over pages) with siunitx S
+        columns (theory, measured, error, tolerance aligned on the decimal point; the measured
+        value as ``0.5651(50)``, the half-width of its 95% interval in its last digits, as the
+        note under the table says) and wrapped, escaped text columns.
+
+        By default a fragment to ``\\input`` in a paper, the packages its preamble needs
+        (:data:`LATEX_PACKAGES`) listed in a comment at its top; ``standalone=True`` wraps it in a
+        landscape document that pdflatex compiles alone.
+
+        Example
+        -------
+        >>> from numerics.claims._base import ClaimResult, Comparison
+        >>> r = ClaimResult("x", "Theorem 0", "s", "m", (Comparison("q", 0.5, 0.5651, 0.02, (0.5601, 0.5701)),))
+        >>> tex = VerificationReport((r,), "tiny", 0, 1.0).latex()
+        >>> tex.splitlines()[1], "0.5651(50)" in tex
+        ('% A fragment to \\\\input; the preamble needs: \\\\usepackage{array,booktabs,siunitx,longtable}', True)
+        """
         table = latex_table(
             _LATEX_HEADERS,
-            list(self.rows()),
-            _NUMERIC,
+            list(self.latex_rows()),
+            _LATEX_NUMERIC,
             columns=_LATEX_COLUMNS,
             long=True,
-            caption=f"memdyn verify (budget {self.budget}, seed {self.seed})",
+            caption=f"memdyn verify: theory against measurement (budget {self.budget}, seed {self.seed})",
         )
-        return latex_document(table, landscape=True) if standalone else table
+        body = table + "{\\footnotesize\\noindent " + _LATEX_NOTE + "\\par}\n"
+        if standalone:
+            return latex_document(body, landscape=True, packages=LATEX_PACKAGES)
+        return latex_fragment(body, what="memdyn verify table", packages=LATEX_PACKAGES)
 
     def write_figures(self, directory) -> list[Path]:
         """One PNG per claim (the claim's own ``draw``)."""

@@ -30,6 +30,7 @@ COMMANDS = {
     "collapse": "_collapse",
     "memorize": "_memorize",
     "diffusion": "_diffusion",
+    "timescales": "_timescales",
     "sweep": "_sweep",
 }
 

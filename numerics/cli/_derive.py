@@ -1,9 +1,11 @@
-"""``memdyn derive [MODEL] [--set NAME=VALUE ...] [--json] [--latex FILE]``: the symbolic layer.
+"""``memdyn derive [MODEL] [--set NAME=VALUE ...] [--json] [--latex FILE] [--latex-standalone FILE]``.
 
 Prints a readable summary of everything :func:`analysis.derive` finds (drift, Hessian,
 covariance, Hamiltonian, Lagrangian, critical points, closed-form quasi-potential, Hwang
 weights, two-scale reduction); ``--json`` prints one JSON object instead, ``--latex FILE``
-also writes a standalone LaTeX document with every derived object (atomically). ``--budget
+also writes every derived object as a LaTeX fragment a paper can ``\\input`` (the packages it
+needs listed in a comment at its top), ``--latex-standalone FILE`` as a document that compiles
+alone (both atomically). ``--budget
 SECONDS`` bounds the time sympy may spend simplifying and integrating; what it skipped is
 listed under "notes" (the objects stay exact, only unsimplified or taken numerically).
 """
@@ -38,7 +40,10 @@ def add_parser(sub):
         help="override a parameter (repeatable)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
-    p.add_argument("--latex", metavar="FILE", help="also write a standalone LaTeX document to FILE")
+    p.add_argument(
+        "--latex", metavar="FILE", help="also write a LaTeX fragment to \\input in a paper (amsmath, booktabs, siunitx)"
+    )
+    p.add_argument("--latex-standalone", metavar="FILE", help="also write a LaTeX document that compiles alone")
     p.add_argument("--seed", type=seed_type("--seed"), default=0, help="seed of the numeric multistarts (default 0)")
     p.add_argument(
         "--budget",
@@ -53,17 +58,19 @@ def add_parser(sub):
 
 def run(args) -> int:
     from analysis import derive, load_model, parse_assignments
-    from numerics.report import dumps, latex_document, write_atomic
+    from numerics.report import dumps, write_atomic
 
     model = load_model(args.model, parse_assignments(args.assignments))
     d = derive(model, seed=args.seed, budget_seconds=args.budget)
     if args.latex:
-        # the document's preamble loads amsmath, which the fragment's align* needs
-        write_atomic(args.latex, latex_document(d.latex()))
+        write_atomic(args.latex, d.latex())
+    if args.latex_standalone:
+        write_atomic(args.latex_standalone, d.latex(standalone=True))
     if args.json:
         print(dumps(d.to_json_dict(), indent=2))
     else:
         print(d.summary(), end="")
-        if args.latex:
-            print(f"LaTeX written to {args.latex}")
+        for path in (args.latex, args.latex_standalone):
+            if path:
+                print(f"LaTeX written to {path}")
     return 0

@@ -69,7 +69,15 @@ def add_parser(sub):
     p.add_argument("--model", default=None, help="run every claim that applies to this model file")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a model parameter")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument("--latex", metavar="FILE", help="write a booktabs/siunitx table (standalone document)")
+    p.add_argument(
+        "--latex",
+        metavar="FILE",
+        help="write the table as a LaTeX fragment to \\input in a paper (booktabs, siunitx, longtable, array)",
+    )
+    p.add_argument("--latex-standalone", metavar="FILE", help="write the table as a LaTeX document that compiles alone")
+    p.add_argument(
+        "--details", action="store_true", help="print every comparison row (default: a line per claim, failing rows)"
+    )
     p.add_argument("--figures", metavar="DIR", help="write one PNG per claim")
     p.add_argument("--checkpoint", metavar="FILE", help="save each finished claim to FILE (JSON, atomic)")
     p.add_argument("--resume", action="store_true", help="skip the claims already saved in --checkpoint")
@@ -141,6 +149,8 @@ def run(args) -> int:
         )
     if args.latex:
         write_atomic(args.latex, report.latex())
+    if args.latex_standalone:
+        write_atomic(args.latex_standalone, report.latex(standalone=True))
     if args.figures:
         report.write_figures(args.figures)
     if args.json and args.figure_data:  # a task of a parallel run: the claims with their figure data
@@ -148,7 +158,7 @@ def run(args) -> int:
         data["claims"] = [r.to_dict(figure=True) for r in report.results]
         print(dumps(data))
     else:
-        print(dumps_report(report) if args.json else report.table())
+        print(dumps_report(report) if args.json else report.table(details=args.details))
     return exit_status(report)
 
 

@@ -2,6 +2,7 @@
 from ._collapse import CollapseResult, run_collapse
 from ._markov_gradients import AR1Quadratic, GradientRun, markov_sgd
 from ._memorize import MemorizeResult, builtin_memorize_model, memorized_flags, run_memorize, with_epsilon
+from ._timescales import TimescalesResult, run_timescales
 from .diffusion import (
     BUILTIN_DATA,
     DiffusionResult,
@@ -20,6 +21,8 @@ from .diffusion import (
 )
 
 __all__ = [
+    "TimescalesResult",
+    "run_timescales",
     "AR1Quadratic",
     "BUILTIN_DATA",
     "CollapseResult",

@@ -37,15 +37,18 @@ Measured (benchmarks/bench_field_jet.py, one core, defaults), maximum relative e
 maximum error over max U / kernel seconds (nested march included) at 129^2 ... 1025^2:
 
 * linear rotating field (c = 1, Sigma = I): 5.1e-3 5.7e-4 1.9e-4 6.5e-6 / 8.5e-5 1.4e-5 3.9e-6 9.6e-7 /
-  0.55 1.7 6.4 27 s (the first version: 6.0e-3 7.5e-4 2.3e-4 5.9e-5 at K = 5; 47 s at 1025^2 at K = 8);
+  0.18 0.66 2.5 12 s (the first version: 6.0e-3 7.5e-4 2.3e-4 5.9e-5 at K = 5; 47 s at 1025^2);
 * nonlinear U, state-dependent Sigma: 2.4e-2 2.2e-3 3.5e-4 4.7e-6 / 3.8e-4 5.2e-5 1.2e-5 3.2e-6 /
-  0.36 1.4 5.4 25 s (the first version: 9.1e-5 / 2.4e-6 in 54 s at 1025^2);
-* c = 5: 9.5e-2 3.2e-2 1.3e-2 1.0e-3 / 5.0e-3 1.2e-3 6.0e-4 9.9e-4 (not converging).
+  0.17 0.62 2.6 12 s (the first version: 9.1e-5 / 2.4e-6 in 54 s at 1025^2);
+* c = 5: 9.5e-2 3.2e-2 1.3e-2 1.0e-3 / 5.0e-3 1.2e-3 6.0e-4 1.0e-3 / 0.58 1.6 5.2 22 s (not converging).
 
-Second order; at 1025^2 (nested march on) the relative error meets 1e-5, the time (25 to 36 s on a shared
-machine, 0.56 of the first version's in the same conditions) does not meet 15 s: each node costs ~4
-one-point and ~5 triangle updates of ~7 segment values, and a segment value ~0.25 us. A strongly rotating
-drift (c = 5) stays poor. 3-D runs but is impractical (18 s at 17^3, ~1e-2). With b = -x (straight
+Second order; at 1025^2 (nested march on) the relative error meets 1e-5 in 12 s on one core: each node
+costs ~4 one-point and ~5 triangle updates of ~6 segment values (~0.11 us each). Half the time had gone
+to numba's atomic reference counts of the arrays passed at each non-inlined call (measured with perf:
+NRT_incref / NRT_decref 46%): the calls in the inner loops (:func:`_jet_updates._load`,
+:func:`_jet_action._act`, ``_tangents_from``, the 2-D segment value) are inlined, :func:`_jet_updates._update`
+and :func:`_jet_action._segment` are not (inlining them too gave the same time for 80 s of compilation).
+A strongly rotating drift (c = 5) stays poor. 3-D runs but is impractical (18 s at 17^3, ~1e-2). With b = -x (straight
 minimum action paths) the march is exact to the tolerance on l.
 
 Example

@@ -189,6 +189,7 @@ def _jet_kernel(
                     tmp,
                     gout,
                     0.0,
+                    math.inf,
                 )
                 n1 += 1
                 if g < V[ind]:
@@ -242,6 +243,7 @@ def _jet_kernel(
                     tmp,
                     gout,
                     lam0,
+                    V[ind],
                 )
                 n2 += 1
                 if g < V[ind]:

@@ -20,6 +20,11 @@ NEST_RADIUS = 40
 radius). Measured on the linear c = 1 field at 257^2 with exact values on U < (k h)^2: the relative error
 beyond 51 spacings is 1.8e-5 with k = 16 and 8.3e-6 with k = 40."""
 
+NEST_LEVEL = 1.25
+"""The nested march stops above NEST_LEVEL times the source's quadratic form's least value on the box's inner
+faces (the sublevel set kept is below both that and the faces' computed least value, so the values kept
+are accepted ones whatever the level): the box's corners beyond were a third of its nodes."""
+
 NEST_SHARE = 0.2
 """The nested march runs by default only if its grid has at most this share of the coarse grid's nodes."""
 
@@ -87,10 +92,19 @@ def nested_sources(grid, points, quadratic, b, M, width: int, factor: int, march
         )
         bf = _refine_linear(bs[box], factor, d)
         Mf = Ms[0] if len(M) == 1 else _refine_linear(Ms[box], factor, d)
-        r = march(fine, [a_pt], drift=bf, metric=Mf, quadratic=[Q], nest=0, **kw)
+        # least value of the quadratic form x.Q.x on the inner faces x_a = face: (face - a_a)^2 / (Q^-1)_aa
+        qi = np.diag(np.linalg.inv(np.asarray(Q, float)))
+        v_q = np.inf
+        for a, (i0, i1) in enumerate(rng):
+            for i, inner in ((i0, i0 > 0), (i1, i1 < shape[a] - 1)):
+                if inner:
+                    v_q = min(v_q, (grid.axes[a][i] - a_pt[a]) ** 2 / qi[a])
+        v_stop = NEST_LEVEL * v_q
+        r = march(fine, [a_pt], drift=bf, metric=Mf, quadratic=[Q], nest=0, v_max=v_stop, **kw)
         seconds += r.seconds
         # the sublevel set reached before the box's inner faces (faces on the grid's edge are edges anyway)
-        v_in = np.inf
+        # and below the stop level (every node there accepted)
+        v_in = v_stop
         for a, (i0, i1) in enumerate(rng):
             if i0 > 0:
                 v_in = min(v_in, float(np.take(r.V, 0, axis=a).min()))

@@ -125,7 +125,7 @@ def _options_argv(parser, options) -> list[str]:
     return out
 
 
-_PER_RUN = ("--checkpoint", "--resume", "--output", "--latex", "--figures", "--list")
+_PER_RUN = ("--checkpoint", "--resume", "--output", "--latex", "--latex-standalone", "--figures", "--list")
 
 
 def _absolute(arg: str) -> str:

@@ -277,7 +277,7 @@ def resolve_axes(command: str, names, *, model=None, has_set=None) -> dict:
             if s.startswith("--"):
                 options[s] = action
     skip = {"--json", "--help", "--seed", "--set", "--checkpoint", "--resume", "--output", "--claims", "--list"}
-    skip |= {"--latex", "--figures", "--model"}
+    skip |= {"--latex", "--latex-standalone", "--figures", "--model", "--figure-data"}
     sweepable = sorted(
         s[2:] for s, a in options.items() if s not in skip and not s.startswith("--no-") and _kind_of(a) is not None
     )

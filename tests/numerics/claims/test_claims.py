@@ -2,6 +2,7 @@
 deliberately wrong theory makes it fail (so the checks can fail); report formats."""
 
 import json
+import re
 import shutil
 import subprocess
 
@@ -183,25 +184,34 @@ def test_cli_json_latex_figures(tmp_path, memdyn):
     assert na and all(c["measured"] is None and c["verdict"] == "inconclusive" and c["note"] for c in na)
     text = tex.read_text()
     assert r"\toprule" in text and r"\bottomrule" in text and "siunitx" in text
+    # a fragment for \input: the packages in a comment at its top, no document of its own
+    assert text.startswith("% memdyn") and r"\documentclass" not in text and r"\begin{longtable}" in text
     pngs = list(figs.glob("*.png"))
     assert len(pngs) == 1 and pngs[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed (CI installs it)")
 def test_latex_table_compiles(tmp_path):
+    # the fragment inside a minimal document loading the packages its top comment lists, and the standalone
+    # document as it is; model names contain '_' and ',' and quantities '<', '>', '(' and '^': all must survive
     report = verify(claims=["ground-state"], budget="tiny", seed=SEED)
-    tex = tmp_path / "t.tex"
-    tex.write_text(report.latex())
-    # model names contain '_' and ',' and quantities contain '<', '>', '(' and '^': all must survive
-    proc = subprocess.run(
-        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", tex.name],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    fragment = report.latex()
+    (packages,) = re.findall(r"\\usepackage\{([^}]*)\}", fragment.splitlines()[1])
+    (tmp_path / "table.tex").write_text(fragment)
+    (tmp_path / "paper.tex").write_text(
+        f"\\documentclass{{article}}\n\\usepackage{{{packages}}}\n\\begin{{document}}\n\\input{{table}}\n\\end{{document}}\n"
     )
-    assert proc.returncode == 0, proc.stdout[-2000:]
-    assert (tmp_path / "t.pdf").stat().st_size > 1000
+    (tmp_path / "alone.tex").write_text(report.latex(standalone=True))
+    for name in ("paper", "alone"):
+        proc = subprocess.run(
+            ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", f"{name}.tex"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stdout[-2000:]
+        assert (tmp_path / f"{name}.pdf").stat().st_size > 1000
 
 
 def test_interrupted_verify_keeps_finished_claims(monkeypatch):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 import subprocess
 
@@ -114,25 +115,45 @@ def test_gradient_closed_form_parses(capsys):
 
 def test_summary_and_latex_file(tmp_path, capsys):
     path = tmp_path / "sub" / "two-scale.tex"
-    assert main(["derive", "two-scale", "--latex", str(path)]) == 0
+    alone = tmp_path / "sub" / "alone.tex"
+    assert main(["derive", "two-scale", "--latex", str(path), "--latex-standalone", str(alone)]) == 0
     out, err = capsys.readouterr()
     assert err == ""
     assert "two time scales" in out and "branch 1" in out and "critical points (3)" in out
-    assert f"LaTeX written to {path}" in out
+    assert f"LaTeX written to {path}" in out and f"LaTeX written to {alone}" in out
     tex = path.read_text()
+    # --latex: a fragment for \input, its packages listed in a comment at its top
+    assert tex.startswith("% memdyn") and "\\documentclass" not in tex
+    (packages,) = re.findall(r"\\usepackage\{([^}]*)\}", tex.splitlines()[1])
+    assert "amsmath" in packages.split(",") and "booktabs" in packages.split(",")
+    doc = alone.read_text()
     assert (
-        tex.startswith("\\documentclass")
-        and "\\usepackage{amsmath}" in tex
-        and tex.rstrip().endswith("\\end{document}")
+        doc.startswith("\\documentclass")
+        and "\\usepackage{amsmath}" in doc
+        and doc.rstrip().endswith("\\end{document}")
     )
-    for piece in ("H(\\theta, p)", "\\nabla^2 F", "\\Sigma(\\theta)", "Two time scales", "\\lambda_{1}"):
-        assert piece in tex
+    for piece in (
+        "H(\\theta, p)",
+        "\\nabla^2 F",
+        "\\Sigma(\\theta)",
+        "Two time scales",
+        "\\lambda_{1}",
+        "\\begin{align*}",
+    ):
+        assert piece in tex and piece in doc
+    assert "\\toprule" in tex and "S[table-format=" in tex  # the critical points: booktabs, F aligned by siunitx
     assert not list(path.parent.glob(".two-scale.tex.*"))  # the atomic writer left no temporary file
     if shutil.which("pdflatex"):
-        res = subprocess.run(
-            ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", path.name],
-            cwd=path.parent,
-            capture_output=True,
-            timeout=120,
+        wrapper = path.parent / "paper.tex"
+        wrapper.write_text(
+            f"\\documentclass{{article}}\n\\usepackage{{{packages}}}\n\\begin{{document}}\n"
+            f"\\input{{{path.stem}}}\n\\end{{document}}\n"
         )
-        assert res.returncode == 0, res.stdout[-2000:]
+        for name in (wrapper.name, alone.name):
+            res = subprocess.run(
+                ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", name],
+                cwd=path.parent,
+                capture_output=True,
+                timeout=120,
+            )
+            assert res.returncode == 0, res.stdout[-2000:]
