@@ -16,7 +16,7 @@ import sympy as sp
 
 from ._closed_form import closed_form_quasi_potential
 from ._critical import critical_points
-from ._derive_render import format_point, render_latex, render_summary
+from ._derive_render import format_point, render_latex, render_markdown, render_summary
 from ._errors import ModelError, SolverError
 from ._format import latex_document, latex_escape, latex_fragment, si_table_format, to_jsonable
 from ._hwang import hwang_weights
@@ -133,6 +133,11 @@ class Derivation(Result):
     def summary(self) -> str:
         """A readable multi-line summary for the terminal (``memdyn derive``)."""
         return render_summary(self)
+
+    def _repr_markdown_(self) -> str:
+        """The notebook view: the derived objects typeset, the critical points and Hwang weights as
+        tables, V and the two-scale branches typeset (the sympy objects stay live attributes)."""
+        return render_markdown(self)
 
     def latex(self, *, standalone: bool = False) -> str:
         """Every derived object in LaTeX, for a paper appendix: the drift, Jacobian, Hessian, Sigma,

@@ -183,3 +183,71 @@ def format_point(pt) -> str:
 
 def _indented(table: str) -> list[str]:
     return ["  " + line for line in table.splitlines()]
+
+
+def render_markdown(d: Derivation) -> str:
+    """The derivation as Jupyter markdown: the objects typeset ($$ ... $$, MathJax), the critical
+    points and the Hwang weights as tables, the closed-form V and the two-scale branches typeset."""
+    m = d.model
+    L = sp.latex
+    cell = _markdown_cell
+    out = [f"**Derivation: {cell(m.name)}** (variables ${', '.join(L(v) for v in m.variables)}$; noise {m.noise.kind})"]
+    if m.parameters:
+        out.append("Parameters: " + ", ".join(f"${L(s)} = {L(v)}$" for s, v in m.parameters))
+    rows = []
+    if m.loss is not None:
+        rows.append(rf"F(\theta) &= {L(m.loss)}")
+    rows.append(rf"b(\theta) &= {L(sp.Matrix(d.drift))}")
+    if d.hessian is not None:
+        rows.append(rf"\nabla^2 F(\theta) &= {L(sp.Matrix(d.hessian))}")
+    rows.append(rf"\Sigma(\theta) &= {L(sp.Matrix(d.covariance))}")
+    rows.append(rf"H(\theta, p) &= {L(d.hamiltonian)}")
+    if d.lagrangian is not None:
+        rows.append(rf"L(\theta, v) &= {L(d.lagrangian)}")
+    out.append("$$\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}$$")
+    out.append("**Critical points**")
+    if d.critical_points:
+        table = ["| point | kind | index | F | Hessian eigenvalues |", "|---|---|---|---|---|"]
+        for c in d.critical_points:
+            pt = f"$({', '.join(L(e) for e in c.exact)})$" if c.exact is not None else format_point(c.point)
+            loss = "–" if c.loss is None else f"{c.loss:.6g}"
+            eig = ", ".join(f"{e:.4g}" for e in c.eigenvalues)
+            table.append(f"| {pt} | {c.kind} | {c.index} | {loss} | {eig} |")
+        out.append("\n".join(table))
+    else:
+        out.append(cell(d.critical_points_reason or "none in the domain"))
+    out.append("**Quasi-potential**")
+    if d.closed_form is not None:
+        method = getattr(d.quasi_potential, "method", "")
+        out.append(f"Closed form ({cell(method)}): $$V(\\theta) = {L(d.closed_form)}$$")
+    else:
+        out.append("No closed form: " + cell(d.quasi_potential_reason or "none applies"))
+    if d.hwang_weights:
+        table = ["| attractor | Hwang weight |", "|---|---|"]
+        for w in d.hwang_weights:
+            pt = getattr(w, "exact_point", None)
+            pt = f"$({', '.join(L(e) for e in pt)})$" if pt is not None else format_point(w.point)
+            exact = "" if isinstance(w.weight, (float, sp.Float)) else f"${L(w.weight)}$ ≈ "
+            table.append(f"| {pt} | {exact}{float(w.weight):.6g} |")
+        out.append("**Hwang weights**\n\n" + "\n".join(table))
+    if d.two_scale is not None:
+        ts = d.two_scale
+        fast = ", ".join(L(v) for v in ts.fast)
+        slow = ", ".join(L(v) for v in ts.slow)
+        out.append(f"**Two time scales** (fast ${fast}$, slow ${slow}$; {cell(ts.mechanism)}, {cell(ts.method)})")
+        for i, br in enumerate(ts.branches, 1):
+            eq = (
+                f"$({fast}) = ({', '.join(L(e) for e in br.fast_equilibrium)})$"
+                if br.fast_equilibrium is not None
+                else "numeric branch"
+            )
+            drift = ", ".join(L(e) for e in br.slow_drift)
+            stable = cell(br.stable_for)
+            out.append(f"- branch {i}: {eq}, stable for {stable}; slow drift $({drift})$ on time scale {br.time_scale}")
+    if d.notes:
+        out.append("Notes: " + "; ".join(cell(n) for n in d.notes))
+    return "\n\n".join(out)
+
+
+def _markdown_cell(text) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
