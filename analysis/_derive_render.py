@@ -191,7 +191,9 @@ def render_markdown(d: Derivation) -> str:
     m = d.model
     L = sp.latex
     cell = _markdown_cell
-    out = [f"**Derivation: {cell(m.name)}** (variables ${', '.join(L(v) for v in m.variables)}$; noise {m.noise.kind})"]
+    out = [
+        f"**Derivation** of {cell(m.name)} (variables ${', '.join(L(v) for v in m.variables)}$; noise {m.noise.kind})"
+    ]
     if m.parameters:
         out.append("Parameters: " + ", ".join(f"${L(s)} = {L(v)}$" for s, v in m.parameters))
     rows = []

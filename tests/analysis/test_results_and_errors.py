@@ -96,7 +96,12 @@ def test_derivation_status_and_json():
     assert d.converged and d.message == "no two-scale reduction: model has no [timescales] section"
     assert d.to_dict() == {**d.to_json_dict(), "converged": True, "message": d.message}
     md = d._repr_markdown_()
-    assert "| critical points | 3 (2 minimum, 1 maximum) |" in md and "| Hwang weights | 0.7311 at (-1)" in md
+    # the notebook view: one table row per critical point (2 minima, 1 maximum), the exact Hwang weight e/(1 + e)
+    assert [r.split("|")[2].strip() for r in md.splitlines() if r.startswith("| $(")][:3] == [
+        c.kind for c in d.critical_points
+    ]
+    assert sorted(c.kind for c in d.critical_points) == ["maximum", "minimum", "minimum"]
+    assert "| $(-1)$ | $\\frac{e}{1 + e}$ ≈ 0.731059 |" in md
     # the derive JSON keeps its shape: the reduction's status flag stays out of it
     two = derive(load_model("two-scale"))
     assert two.message == "" and "converged" not in two.to_json_dict()["two_scale"]
