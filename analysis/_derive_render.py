@@ -110,17 +110,7 @@ def render_latex(d: Derivation) -> str:
     out.append(rf"Variables $\theta = ({theta})$; noise: {latex_escape(m.noise.kind)}.")
     if m.parameters:
         out.append("Parameters: " + ", ".join(f"${L(s)} = {L(v)}$" for s, v in m.parameters) + ".")
-    rows = []
-    if m.loss is not None:
-        rows.append(rf"F(\theta) &= {L(m.loss)}")
-    rows.append(rf"b(\theta) &= {L(sp.Matrix(d.drift))}")
-    rows.append(rf"Db(\theta) &= {L(sp.Matrix(d.jacobian))}")
-    if d.hessian is not None:
-        rows.append(rf"\nabla^2 F(\theta) &= {L(sp.Matrix(d.hessian))}")
-    rows.append(rf"\Sigma(\theta) &= {L(sp.Matrix(d.covariance))}")
-    rows.append(rf"H(\theta, p) &= {L(d.hamiltonian)}")
-    if d.lagrangian is not None:
-        rows.append(rf"L(\theta, v) &= {L(d.lagrangian)}")
+    rows = _object_rows(d, jacobian=True)
     out.append("\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}")
     out.append(r"\paragraph{Critical points.}")
     if d.critical_points:
@@ -185,6 +175,22 @@ def _indented(table: str) -> list[str]:
     return ["  " + line for line in table.splitlines()]
 
 
+def _object_rows(d: Derivation, *, jacobian: bool) -> list[str]:
+    """The derived objects as ``name &= value`` LaTeX rows (one aligned block in LaTeX and in a notebook)."""
+    L = sp.latex
+    rows = [] if d.model.loss is None else [rf"F(\theta) &= {L(d.model.loss)}"]
+    rows.append(rf"b(\theta) &= {L(sp.Matrix(d.drift))}")
+    if jacobian:
+        rows.append(rf"Db(\theta) &= {L(sp.Matrix(d.jacobian))}")
+    if d.hessian is not None:
+        rows.append(rf"\nabla^2 F(\theta) &= {L(sp.Matrix(d.hessian))}")
+    rows.append(rf"\Sigma(\theta) &= {L(sp.Matrix(d.covariance))}")
+    rows.append(rf"H(\theta, p) &= {L(d.hamiltonian)}")
+    if d.lagrangian is not None:
+        rows.append(rf"L(\theta, v) &= {L(d.lagrangian)}")
+    return rows
+
+
 def render_markdown(d: Derivation) -> str:
     """The derivation as Jupyter markdown: the objects typeset ($$ ... $$, MathJax), the critical
     points and the Hwang weights as tables, the closed-form V and the two-scale branches typeset."""
@@ -196,16 +202,7 @@ def render_markdown(d: Derivation) -> str:
     ]
     if m.parameters:
         out.append("Parameters: " + ", ".join(f"${L(s)} = {L(v)}$" for s, v in m.parameters))
-    rows = []
-    if m.loss is not None:
-        rows.append(rf"F(\theta) &= {L(m.loss)}")
-    rows.append(rf"b(\theta) &= {L(sp.Matrix(d.drift))}")
-    if d.hessian is not None:
-        rows.append(rf"\nabla^2 F(\theta) &= {L(sp.Matrix(d.hessian))}")
-    rows.append(rf"\Sigma(\theta) &= {L(sp.Matrix(d.covariance))}")
-    rows.append(rf"H(\theta, p) &= {L(d.hamiltonian)}")
-    if d.lagrangian is not None:
-        rows.append(rf"L(\theta, v) &= {L(d.lagrangian)}")
+    rows = _object_rows(d, jacobian=False)
     out.append("$$\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}$$")
     out.append("**Critical points**")
     if d.critical_points:
