@@ -13,7 +13,7 @@ import numpy as np
 import sympy as sp
 
 from ._errors import ModelError
-from ._result import Result
+from ._result import Markdown, Result, latex_math, markdown_table, point_text
 
 NO_FORM_ADVICE = "use memdyn quasipotential"
 """Where to go when there is no closed form: the numeric quasi-potential solver."""
@@ -85,13 +85,32 @@ class ClosedFormQuasiPotential(Result):
         object.__setattr__(self, "message", self.reason)
 
     def _summary(self) -> list[tuple[str, object]]:
+        """The notebook table: how V was found (V itself is typeset under it, :meth:`_sections`)."""
+        if self.expr is None:
+            return []
+        args = ", ".join(sp.latex(v) for v in self.variables)
         return [
-            ("V", "none" if self.expr is None else str(self.expr)),
             ("method", self.method),
-            ("prefactor", None if self.prefactor is None else str(self.prefactor)),
-            ("reference", None if self.reference is None else str(self.reference)),
-            ("minima of V", len(self.minima)),
+            ("evaluated", "symbolically" if self.symbolic else "by quadrature (V is an unevaluated integral)"),
+            (
+                "prefactor",
+                latex_math(f"C({args}) = {sp.latex(self.prefactor)}") if self.prefactor is not None else None,
+            ),
+            ("V = 0 at", None if self.reference is None else point_text(self.exact_reference or self.reference)),
         ]
+
+    def _sections(self) -> list[str]:
+        """V typeset, and its minima as a table (one row per minimum)."""
+        if self.expr is None:
+            return []  # the status line says why (and where to go instead)
+        out = [latex_math(self.latex, display=True)]
+        if self.minima:
+            rows = [
+                [point_text(m.exact if m.exact is not None else m.point), _value_text(m), m.degenerate]
+                for m in self.minima
+            ]
+            out.append("**Minima of V**\n\n" + markdown_table(["point", "V", "degenerate"], rows))
+        return out
 
     @property
     def latex(self) -> str:
@@ -116,6 +135,13 @@ class ClosedFormQuasiPotential(Result):
         if len(self.variables) == 1 and X.shape[-1:] != (1,):
             X = X[..., None]
         return self._evaluate(X)
+
+
+def _value_text(m: PotentialMinimum):
+    """V at a minimum: exact and approximate when sympy has a closed form that is not a plain number."""
+    if m.exact_value is None or getattr(m.exact_value, "is_Number", True):
+        return m.value
+    return Markdown(f"{latex_math(m.exact_value)} ≈ {m.value:.6g}")
 
 
 def no_closed_form(reason: str) -> ClosedFormQuasiPotential:

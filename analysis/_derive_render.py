@@ -197,9 +197,9 @@ def render_markdown(d: Derivation) -> str:
     m = d.model
     L = sp.latex
     cell = _markdown_cell
-    out = [
-        f"**Derivation** of {cell(m.name)} (variables ${', '.join(L(v) for v in m.variables)}$; noise {m.noise.kind})"
-    ]
+    status = "converged" if d.converged else f"NOT converged: {cell(d.message)}"
+    variables = ", ".join(L(v) for v in m.variables)
+    out = [f"**Derivation** of {cell(m.name)} (variables ${variables}$; noise {m.noise.kind}; {status})"]
     if m.parameters:
         out.append("Parameters: " + ", ".join(f"${L(s)} = {L(v)}$" for s, v in m.parameters))
     rows = _object_rows(d, jacobian=False)
@@ -208,7 +208,9 @@ def render_markdown(d: Derivation) -> str:
     if d.critical_points:
         table = ["| point | kind | index | F | Hessian eigenvalues |", "|---|---|---|---|---|"]
         for c in d.critical_points:
-            pt = f"$({', '.join(L(e) for e in c.exact)})$" if c.exact is not None else format_point(c.point)
+            exact = None if c.exact is None else f"$({', '.join(L(e) for e in c.exact)})$"
+            # a Cardano radical runs over lines of a table cell: the float reads better
+            pt = exact if exact is not None and len(exact) <= 60 else format_point(c.point)
             loss = "–" if c.loss is None else f"{c.loss:.6g}"
             eig = ", ".join(f"{e:.4g}" for e in c.eigenvalues)
             table.append(f"| {pt} | {c.kind} | {c.index} | {loss} | {eig} |")

@@ -32,7 +32,7 @@ import numpy as np
 from ._errors import InputError, ModelError
 from ._format import format_number
 from ._model import Model
-from ._result import Result
+from ._result import Result, markdown_table, point_text
 
 __all__ = ["SpectralSplit", "EmergentTimescales", "spectral_split", "emergent_timescales", "timescales_section"]
 
@@ -75,6 +75,32 @@ class SpectralSplit(Result):
     def fast_directions(self) -> np.ndarray:
         """(d, d - k) eigenvectors of the fast directions."""
         return self.eigenvectors[:, self.slow_count :]
+
+    def _summary(self):
+        """The notebook table: the gap and the split (the spectrum and the weights are tables under it)."""
+        return [
+            ("gap ratio", self.gap_ratio),
+            ("slow directions k", self.slow_count),
+            ("coordinate-aligned", self.aligned),
+            ("slow coordinates", ", ".join(self.slow_coordinates) or "none"),
+            ("fast coordinates", ", ".join(self.fast_coordinates) or "none"),
+        ]
+
+    def _sections(self):
+        """The spectrum (one row per eigenvalue, its side of the gap and direction) and the slow weights."""
+        d = len(self.variables)
+        rows = []
+        for i, lam in enumerate(self.eigenvalues):
+            side = "-" if self.slow_count == 0 else ("slow" if i < self.slow_count else "fast")
+            direction = self.eigenvectors[:, i] if d <= 6 else f"{d} components"
+            rows.append([i + 1, lam, side, direction])
+        weights = [[v, w, "slow" if w > 0.5 else "fast"] for v, w in zip(self.variables, self.slow_weights)]
+        return [
+            "**Spectrum** (ascending)\n\n"
+            + markdown_table(["#", "eigenvalue", "side", f"direction ({', '.join(self.variables[:6])})"], rows),
+            "**Slow weight per coordinate** ‖P_slow e_i‖²\n\n"
+            + markdown_table(["coordinate", "weight", "side"], weights),
+        ]
 
     def to_dict(self) -> dict:
         out = super().to_dict()
@@ -211,9 +237,34 @@ class EmergentTimescales(Result):
     message: str = ""
 
     def _summary(self):
-        rows = [("minima", len(self.minima)), ("proposed slow", ", ".join(self.proposed_slow) or "none")]
-        rows += [(f"spectrum at {format_number(p, 4)}", s.eigenvalues) for p, s in zip(self.minima, self.splits)]
-        return rows
+        """The notebook table: the proposal (the spectra per minimum are a table under it)."""
+        return [
+            ("variables", ", ".join(self.variables)),
+            ("minima", len(self.minima)),
+            ("proposed slow", ", ".join(self.proposed_slow) or "none"),
+            ("its gap ratio", self.gap_ratio if self.proposed_slow else None),
+        ]
+
+    def _sections(self):
+        """One row per minimum (spectrum, gap, split), then the proposed ``[timescales]`` section."""
+        rows = [
+            [
+                point_text(p, 4),
+                loss,
+                s.eigenvalues,
+                s.gap_ratio,
+                ", ".join(s.slow_coordinates) or ("mixed" if s.slow_count else "none"),
+                s.aligned,
+            ]
+            for p, loss, s in zip(self.minima, self.losses, self.splits)
+        ]
+        out = []
+        if rows:
+            headers = ["minimum", "F", "Hessian spectrum", "gap ratio", "slow", "aligned"]
+            out.append("**Hessian spectra at the minima** (lowest F first)\n\n" + markdown_table(headers, rows))
+        if self.section:
+            out.append("Proposed split (paste into the model file):\n\n```toml\n" + self.section + "\n```")
+        return out
 
 
 def emergent_timescales(model: Model, *, seed: int = 0, min_gap: float = 10.0) -> EmergentTimescales:

@@ -42,9 +42,11 @@ class QuasiPotentialCheck(Result):
     converged: bool = True
 
     def _summary(self) -> list[tuple[str, object]]:
+        """The notebook table: the candidate and the residual typeset, the verdict and how it was reached."""
         return [
-            ("U", str(self.candidate)),
+            ("U", self.candidate),
             ("holds", self.holds),
+            ("residual H(x, grad U)", self.residual),
             ("decided by", "evaluation at points" if self.numeric else "simplify"),
         ]
 

@@ -17,7 +17,7 @@ import sympy as sp
 
 from ._errors import ModelError
 from ._model import Model
-from ._result import Result
+from ._result import Result, latex_math, markdown_table
 from ._sympy_guard import _INTEGRATE_SECONDS, _SIMPLIFY_SECONDS, _guarded, guarded_simplify
 from ._timescales import _at0, _split, two_scale_reduction
 
@@ -70,12 +70,23 @@ class RelaxationOscillation(Result):
         return self.period_float / (float(eta) * float(epsilon))
 
     def _summary(self) -> list[tuple[str, object]]:
+        """The notebook table: the period (exact and float); the curves are typeset under it."""
         return [
-            ("period (slow time)", str(self.period)),
-            ("period", self.period_float),
+            ("period (slow time t = n eta eps)", self.period),
+            ("period (float)", self.period_float),
+            ("fast, slow", (self.fast, self.slow)),
             ("segments", len(self.segments)),
-            ("fast equilibria", f"{self.slow} = {self.h}"),
-            ("slow drift", str(self.slow_drift)),
+        ]
+
+    def _sections(self) -> list[str]:
+        """The fast equilibrium curve and the slow drift typeset, one table row per slow segment."""
+        L = sp.latex
+        curves = rf"{L(self.slow)} = {L(self.h)}, \qquad \dot{{{L(self.slow)}}} = {L(self.slow_drift)}"
+        rows = [[k, s.x_start, s.x_end, s.duration, s.duration_float] for k, s in enumerate(self.segments, 1)]
+        return [
+            "Fast equilibria and slow drift (time scale eta eps):\n\n" + latex_math(curves, display=True),
+            "**Slow segments** (landing point to fold)\n\n"
+            + markdown_table(["segment", f"{self.fast} from", f"{self.fast} to (fold)", "duration", "float"], rows),
         ]
 
 

@@ -89,6 +89,10 @@ def _solve_fast(G, fast, slow):
         if set(s) != set(fast):
             return None  # a continuum of fast equilibria: no isolated branches
         cand = tuple(guarded_simplify(s[v], "a fast equilibrium") for v in fast)
+        if not any(c.free_symbols for c in cand):  # a constant equilibrium (the same for every y)
+            vals = [complex(sp.N(c, 30)) for c in cand]
+            if any(abs(v.imag) > 1e-12 * max(1.0, abs(v.real)) for v in vals):
+                continue  # complex for every y: not a branch, and no reason to refuse the real ones
         if any(c.has(sp.I, sp.CRootOf) or (c.free_symbols - set(slow)) for c in cand):
             return None  # Cardano-type formulas switch branches with y: use numeric branches
         out.append(cand)

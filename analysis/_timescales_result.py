@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from ._result import Result
+from ._result import Result, latex_math, markdown_table, point_text
 
 
 @dataclass(frozen=True)
@@ -110,23 +110,53 @@ class TwoScaleReduction(Result):
         }
 
     def _summary(self) -> list[tuple[str, object]]:
-        rows = [
-            ("fast", ", ".join(map(str, self.fast))),
-            ("slow", ", ".join(map(str, self.slow))),
-            ("method", self.method),
+        """The notebook table: the split and how it was found (the branches are typeset under it)."""
+        return [
+            ("fast", self.fast),
+            ("slow", self.slow),
+            ("coupling", self.epsilon),
             ("mechanism", self.mechanism),
+            ("method", self.method),
+            ("stable branches", len(self.branches)),
+            ("fold points", [point_text(p) for p in self.fold_points] if self.fold_points else "none"),
         ]
-        for i, b in enumerate(self.branches, 1):
-            lam = ", ".join(map(str, b.fast_equilibrium)) if b.exact else "numeric"
-            rows.append(
-                (
-                    f"branch {i}",
-                    f"x = {lam}; slow drift {', '.join(map(str, b.slow_drift))} (time scale {b.time_scale})",
+
+    def _sections(self) -> list[str]:
+        """One table row per stable branch: its fast equilibrium, slow drift, clock and potential typeset."""
+        out = []
+        if self.branches:
+            out.append(
+                "**Stable branches** (slow drift at eps = 0)\n\n"
+                + markdown_table(
+                    ["branch", "fast equilibrium", "slow drift", "time scale", "stable for", "potential"],
+                    [self._branch_row(i, b) for i, b in enumerate(self.branches, 1)],
                 )
             )
-        rows.append(("fold points", len(self.fold_points)))
-        rows += [("refused", r) for r in self.refusals]
-        return rows
+        if self.refusals and self.converged:  # otherwise the status line already lists them
+            out.append("**Refused**\n\n" + "\n".join(f"- {r}" for r in self.refusals))
+        return out
+
+    def _branch_row(self, i: int, b: Branch) -> list:
+        L = sp.latex
+        fast = ", ".join(L(v) for v in self.fast)
+        fast = fast if len(self.fast) == 1 else f"({fast})"
+        if b.exact:
+            values = ", ".join(L(e) for e in b.fast_equilibrium)
+            equilibrium = latex_math(f"{fast} = {values if len(self.fast) == 1 else f'({values})'}")
+        else:
+            y, x = b.anchor
+            where = ", ".join(f"{v} = {c:.6g}" for v, c in zip(self.fast + self.slow, tuple(x) + tuple(y)))
+            equilibrium = f"numeric branch through ({where})"
+        dots = ", ".join(rf"\dot{{{L(v)}}}" for v in self.slow)
+        drift = ", ".join(L(e) for e in b.slow_drift)
+        if len(self.slow) > 1:
+            dots, drift = f"({dots})", f"({drift})"
+        if not b.exact:
+            drift += rf"\ \text{{at }} {fast} \text{{ on the branch}}"
+        eps = self.epsilon if self.epsilon is not None else sp.Symbol("epsilon")
+        clock = latex_math(b.time_scale.replace("eta", r"\eta ").replace("eps", L(eps)).replace("*", r"\,"))
+        potential = None if b.potential is None else latex_math(rf"\Psi_{{{i}}} = {L(b.potential)}")
+        return [i, equilibrium, latex_math(f"{dots} = {drift}"), clock, b.stable_for, potential]
 
     @property
     def latex(self) -> str:

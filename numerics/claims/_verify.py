@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -321,6 +322,7 @@ def verify(
     seed : one seed for every Monte Carlo run (each claim derives its streams from it).
     model : a user's :class:`analysis.Model`; then every claim that applies runs on it.
     overrides : theory overrides passed to claims (tests use them to show a claim can fail).
+    progress : a progress bar over the claims on stderr (the running claim's id, elapsed time, ETA).
     checkpoint : JSON file updated atomically after every finished claim; with ``resume=True`` the
         claims already in it (same budget, seed, model and overrides) are not run again. Resumed
         claims keep their numbers, verdicts and figure data (their figures are the real ones). A claim
@@ -354,17 +356,26 @@ def verify(
     t0 = time.perf_counter()
     results: list[ClaimResult] = []
     interrupted = False
+    if model is not None:  # which claims run on the user's model: decided (and refused) before any work
+        runnable = []
+        for cid in ids:
+            ok, why = (True, "") if cid in saved else cat[cid]().applies_to(model)
+            if ok:
+                runnable.append(cid)
+            elif claims:  # asked for explicitly: say why it cannot run
+                raise InputError(f"claim {cid!r} does not apply to model {model.name!r}: {why}")
+        if not runnable:
+            raise InputError(f"no claim of the catalogue applies to model {model.name!r}")
+        ids = runnable
+    bar = _claim_bar(len(ids)) if progress else None
     for cid in ids:
+        if bar is not None:
+            bar.update(0 if cid == ids[0] else 1)  # the previous claim finished
+            bar.set_description(cid)
         if cid in saved:
             results.append(ClaimResult.from_dict(saved[cid]))
             continue
         claim = cat[cid]()
-        if model is not None:
-            ok, why = claim.applies_to(model)
-            if not ok:
-                if claims:  # asked for explicitly: say why it cannot run
-                    raise InputError(f"claim {cid!r} does not apply to model {model.name!r}: {why}")
-                continue
         t = time.perf_counter()
         try:
             res = claim.run(ctx)
@@ -385,8 +396,9 @@ def verify(
         if checkpoint is not None:
             saved[cid] = to_jsonable(results[-1].to_dict(figure=True))
             write_atomic(checkpoint, dumps({"key": key, "claims": saved}, indent=1))
-    if model is not None and not results and not interrupted:
-        raise InputError(f"no claim of the catalogue applies to model {model.name!r}")
+    if bar is not None:
+        bar.update(0 if interrupted else 1)
+        bar.close()
     return VerificationReport(
         tuple(results),
         budget,
@@ -395,6 +407,15 @@ def verify(
         converged=not interrupted,
         message="interrupted: later claims did not run" if interrupted else "",
     )
+
+
+def _claim_bar(total: int):
+    """A progress bar over claims on stderr (the claim running in its description): tqdm, which also
+    shows elapsed time and an ETA from the claims finished so far; it disappears when the run ends."""
+    from tqdm import tqdm
+
+    # mininterval=0: a claim takes seconds, so every update is drawn
+    return tqdm(total=total, unit="claim", leave=False, file=sys.stderr, dynamic_ncols=True, mininterval=0)
 
 
 def dumps_report(report: VerificationReport) -> str:

@@ -1,5 +1,7 @@
 """The ``memdyn`` command line: one module per sub-command, each exposing
-``add_parser(subparsers)`` and ``run(args) -> int``.
+``add_parser(subparsers)`` and ``run(args) -> int``. Only the module of the command being run is
+imported: ``memdyn --help`` lists the commands from :data:`SUMMARIES` (no numpy, sympy or numba);
+:func:`build_parser` without arguments builds every command (the sweep engine reads their options).
 
 Errors print one line ``memdyn: error: ...`` and no traceback; warnings (a singularity of the
 model inside its domain, say) print one line ``memdyn: warning: ...`` each, once. Exit codes (README, "Exit status"):
@@ -34,6 +36,24 @@ COMMANDS = {
     "sweep": "_sweep",
 }
 
+# sub-command name -> its one-line help, the same text its add_parser gives (a test checks it): `memdyn --help`
+# lists the commands from this table without importing their modules (sympy, scipy and numba stay unloaded)
+SUMMARIES = {
+    "models": "list built-in models",
+    "derive": "derive the exact objects of a model (summary, JSON, LaTeX)",
+    "simulate": "Monte Carlo of the SGD recursion (basin fractions, transitions)",
+    "stationary": "exact stationary law of the SGD chain (transfer operator, d <= 2): basin masses, leak",
+    "quasipotential": "minimum action / quasi-potential between two points",
+    "field": "the quasi-potential V on a grid (2-D/3-D), from an attractor or global",
+    "energy": "W-graph energies, stationary weights and exit times of the attractors",
+    "verify": "check the paper's claims numerically (the main job)",
+    "collapse": "recursive fitting (model collapse): Monte Carlo vs exact theory",
+    "memorize": "intermittent memorization of a self-consuming generative model",
+    "diffusion": "diffusion model: score learning by SGD and measured memorization",
+    "timescales": "emergent time scales: Hessian spectral gap, coordinate influence, a [timescales] split",
+    "sweep": "run a command over a grid of parameters and seeds on Dask (resumable)",
+}
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2, no usage dump mixed with tracebacks
@@ -63,6 +83,8 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
 
 
 def _available():
+    import importlib.util
+
     out = {}
     for name, mod in COMMANDS.items():
         spec = importlib.util.find_spec(f"{__name__}.{mod}")
@@ -71,19 +93,49 @@ def _available():
     return out
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``memdyn`` parser.
+
+    Parameters
+    ----------
+    command : str, optional
+        Build only this sub-command in full (its module is imported); every other one is listed by its
+        one-line help from :data:`SUMMARIES` and takes no arguments. Default: every sub-command in full
+        (what the sweep engine and the tests inspect).
+
+    Examples
+    --------
+    >>> args = build_parser("models").parse_args(["models", "--json"])
+    >>> args.command, args.json
+    ('models', True)
+    """
     parser = _Parser(prog="memdyn", description="Dynamics of constant-step SGD: derive, simulate, verify.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for mod in _available().values():
-        importlib.import_module(f"{__name__}.{mod}").add_parser(sub)
+    for name, mod in _available().items():
+        if command is None or name == command or name not in SUMMARIES:
+            importlib.import_module(f"{__name__}.{mod}").add_parser(sub)
+        else:  # a placeholder in the listing; `memdyn NAME ...` builds the real one (main)
+            sub.add_parser(name, help=SUMMARIES[name])
     return parser
+
+
+def _command_of(argv) -> str | None:
+    """The sub-command ``argv`` names (the top level takes no option but -h), or None."""
+    first = next((a for a in argv if a != "--" and not a.startswith("-")), None)
+    return first if first in COMMANDS else None
 
 
 def main(argv=None) -> int:
     from analysis import MemdynError
 
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = _command_of(argv)
+    # only the chosen sub-command's module is imported; with none (memdyn --help, a typo) only the listing
+    parser = build_parser(command) if command is not None else build_parser("")
     args = parser.parse_args(argv)
+    if getattr(args, "command", None) and not hasattr(args, "run"):  # argparse chose a placeholder: build all
+        parser = build_parser()
+        args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()
         return 2

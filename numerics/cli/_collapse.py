@@ -12,7 +12,7 @@ def add_parser(sub):
         description="Refit a model to N of its own samples per round (Theorem 5). Reports "
         "E sigma_k vs sigma_0 m_N^k (Gaussian fits), absorption probabilities "
         "vs the initial masses and the mean fixation time (finite support), "
-        "each with a 95%% interval.",
+        "each with a 95% interval.",
     )
     p.add_argument("--fit", choices=["empirical", "gaussian", "gaussian-mle", "bayes"], default="gaussian")
     p.add_argument(

@@ -13,7 +13,7 @@ from numerics.cli._args import count_type, positive_float_type
 
 
 def add_parser(sub):
-    from numerics.largedev._methods import METHODS
+    from numerics.largedev._method_names import METHOD_NAMES
 
     p = sub.add_parser(
         "energy",
@@ -29,7 +29,7 @@ def add_parser(sub):
         help="SGD step; omitted: eta -> 0 weights, no exit times",
     )
     p.add_argument(
-        "--method", choices=("auto", *METHODS), default="auto", help="quasi-potential solver (default: auto)"
+        "--method", choices=("auto", *METHOD_NAMES), default="auto", help="quasi-potential solver (default: auto)"
     )
     p.add_argument(
         "--points", type=count_type("--points", minimum=3), default=None, metavar="N", help="path points per solve"
@@ -64,7 +64,7 @@ def run(args) -> int:
     if not args.tolerance > 0:
         raise InputError(f"--tolerance must be positive, got {args.tolerance}")
     m = load_model(args.model, parse_assignments(args.set))
-    r = predict(m, eta=args.eta, method=args.method, points=args.points, tolerance=args.tolerance)
+    r = predict(m, eta=args.eta, method=args.method, points=args.points, tolerance=args.tolerance, progress=True)
     if args.json:
         print(dumps(r.to_dict(), indent=2))
     else:

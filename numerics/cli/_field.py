@@ -172,12 +172,15 @@ def _paths(model, res, at) -> list[dict]:
     lo = np.array([a[0] for a in res.axes])
     hi = np.array([a[-1] for a in res.axes])
     ends = [np.asarray(s.point, dtype=float) for s in saddles(model)] + [np.asarray(p, dtype=float) for p in at]
-    rows = []
+    rows, done = [], []
     for z in ends:
         if z.shape != lo.shape or np.any(z < lo) or np.any(z > hi) or not np.isfinite(res.values(z[None])[0]):
             continue
         if np.min(np.linalg.norm(res.sources - z, axis=1)) < 1e-9:
             continue
+        if any(np.linalg.norm(z - e) < 1e-9 for e in done):  # an --at point on a saddle: one path, one row
+            continue
+        done.append(z)
         try:
             seed = res.path_to(z, model=model)
             r = quasi_potential(model, seed[0], z, initial_path=seed, tolerance=1e-4, max_points=257, time_limit=20.0)

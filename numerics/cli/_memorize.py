@@ -13,7 +13,7 @@ def add_parser(sub):
         "memorize",
         help="intermittent memorization of a self-consuming generative model",
         description="Two-scale SGD drives a generative model that resamples its own outputs. "
-        "Reports the memorized fraction and episode lengths (95%% intervals) "
+        "Reports the memorized fraction and episode lengths (95% intervals) "
         "against the reduced-dynamics prediction.",
     )
     p.add_argument(

@@ -23,7 +23,7 @@ _NEGATIVE_POINT = re.compile(r"^-[0-9.]")
 
 
 def add_parser(sub):
-    from numerics.largedev._methods import METHODS
+    from numerics.largedev._method_names import METHOD_NAMES
 
     p = sub.add_parser(
         "quasipotential",
@@ -40,7 +40,7 @@ def add_parser(sub):
         help="start point, e.g. -1,0, or cycle:X,Y for the stable limit cycle near (X, Y)",
     )
     p.add_argument("--to", dest="end", required=True, metavar="POINT", help="end point, e.g. 0,0")
-    p.add_argument("--method", choices=("auto", *METHODS), default="auto", help="solver (default: auto)")
+    p.add_argument("--method", choices=("auto", *METHOD_NAMES), default="auto", help="solver (default: auto)")
     p.add_argument(
         "--points",
         type=count_type("--points", minimum=3),
@@ -146,6 +146,7 @@ def run(args) -> int:
                     ["message", r.message],
                 ]
                 + ([["field V(to)", format_number(field_value, 6)]] if args.seed_field else []),
+                width=100,  # the message wraps instead of widening the table
             )
         )
         n = len(path)

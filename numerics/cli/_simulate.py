@@ -1,5 +1,8 @@
 """``memdyn simulate``: Monte Carlo of the SGD recursion with basin fractions and exit times.
 
+A model prepared once (basins, generated kernel) is kept on disk and reused by later runs
+(:mod:`numerics.sgd._model_cache`; ``MEMDYN_CACHE_DIR=off`` disables it).
+
 Exit status: 0 on success, 2 on bad input, 3 when every chain diverged (the step is too large
 for the model: no answer can be given), 130 on Ctrl-C (after writing the checkpoint).
 """
@@ -53,13 +56,16 @@ def _schedule(args):
 
 
 def run(args) -> int:
-    from analysis import InputError, load_model, parse_assignments
+    from analysis import InputError
     from numerics.report import dumps, write_atomic
+    from numerics.sgd._model_cache import load_prepared
     from numerics.sgd._simulate import simulate
 
     if args.resume and not args.checkpoint:
         raise InputError("--resume needs --checkpoint FILE")
-    m = load_model(args.model, parse_assignments(args.set))
+    # basins, kernel source and parameter values from the disk cache when this model was prepared before
+    # (no sympy, no basin flow); else derived and stored. Same numbers either way (numerics.sgd._model_cache).
+    m, _ = load_prepared(args.model, args.set)
     try:
         res = simulate(
             m,

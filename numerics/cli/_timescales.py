@@ -19,7 +19,7 @@ def add_parser(sub):
         help="emergent time scales: Hessian spectral gap, coordinate influence, a [timescales] split",
         description="Hessian spectra at the minima and along constant-step SGD, the spectral gap and the "
         "fast/slow split it suggests, Austin-style coordinate influence E|d_i F| over the SGD law "
-        "(95%% t intervals over chains), and the split as a [timescales] section.",
+        "(95% t intervals over chains), and the split as a [timescales] section.",
     )
     p.add_argument("model", help="model file (.toml) or built-in name (a model with a loss)")
     p.add_argument("--eta", type=positive_float_type("--eta"), default=0.05, help="step size (default 0.05)")

@@ -1,5 +1,6 @@
 # Public API of this package: read by lazy_loader (names load on first use) and by type checkers.
 from ._collapse import CollapseResult, run_collapse
+from ._influence import CoordinateInfluence, SampledSplit, coordinate_influence, sampled_spectral_split
 from ._markov_gradients import AR1Quadratic, GradientRun, markov_sgd
 from ._memorize import MemorizeResult, builtin_memorize_model, memorized_flags, run_memorize, with_epsilon
 from ._timescales import TimescalesResult, run_timescales
@@ -21,6 +22,10 @@ from .diffusion import (
 )
 
 __all__ = [
+    "CoordinateInfluence",
+    "SampledSplit",
+    "coordinate_influence",
+    "sampled_spectral_split",
     "TimescalesResult",
     "run_timescales",
     "AR1Quadratic",

@@ -130,6 +130,24 @@ class CollapseResult(Result):
             rows.append(("mean fixation rounds", interval_text(fixation)))
         return rows
 
+    def _sections(self):
+        """The means by round (up to 7 rounds from 0 to K), each with its 95% interval over the replicates."""
+        from analysis._result import markdown_table
+
+        series = []
+        if self.sigma is not None:
+            series.append(("E sigma_k", self.mean_sigma_ci()))
+        if self.variance is not None:
+            series.append(("E Var(pi_k)", self.variance_ci()))
+        if self.masses is not None:
+            series.append(("E H_k (heterozygosity)", self.heterozygosity_ci()))
+        if not series:
+            return []
+        rounds = sorted({int(k) for k in np.linspace(0, self.rounds, min(self.rounds + 1, 7)).round()})
+        rows = [[k, *(interval_text(intervals[k]) for _, intervals in series)] for k in rounds]
+        headers = ["round k", *(name for name, _ in series)]
+        return ["**By round** (mean over replicates [95% interval])\n\n" + markdown_table(headers, rows)]
+
 
 def _categorical(u, cum):
     """Inverse-CDF draws: u (R, N) uniforms, cum (R, K) cumulative masses -> indices (R, N)."""

@@ -161,7 +161,22 @@ class GradientRun(Result):
         return mean_interval(self.average[:, coord])
 
     def _summary(self):
-        return [*super()._summary(), ("mean Polyak average", interval_text(self.mean_ci()))]
+        rows = [*super()._summary(), ("chains", len(self.average))]
+        rows.append(("chain transitions per chain", self.transitions))
+        d = self.average.shape[1] if self.average.ndim == 2 else 1
+        if d == 1:
+            return [*rows, ("mean Polyak average", interval_text(self.mean_ci()))]
+        return rows
+
+    def _sections(self):
+        """For d > 1, the Polyak average of every coordinate with its interval over the chains."""
+        d = self.average.shape[1] if self.average.ndim == 2 else 1
+        if d == 1:
+            return []
+        from analysis._result import markdown_table
+
+        rows = [[k, interval_text(self.mean_ci(k))] for k in range(d)]
+        return ["**Mean Polyak average** [95% interval over chains]\n\n" + markdown_table(["coordinate", "mean"], rows)]
 
 
 def markov_sgd(

@@ -197,7 +197,14 @@ class MemorizeResult(Result):
             ("memorized fraction", interval_text(self.memorized_fraction())),
             ("mean episode steps", interval_text(self.mean_episode_steps())),
             ("episodes", int(sum(len(e) for e in self.episodes()))),
+            ("steps between upward jumps of x", self._period_text()),
         ]
+
+    def _period_text(self):
+        """The relaxation-oscillation period with its interval, or why there is none."""
+        if sum(max(len(s) - 1, 0) for s in self.switches) == 0:
+            return "no two upward jumps in any chain"
+        return interval_text(self.period_steps())
 
 
 def run_memorize(

@@ -33,7 +33,6 @@ import numpy as np
 
 from analysis._emergent import EmergentTimescales, _gap, emergent_timescales
 from analysis._errors import InputError, ModelError
-from analysis._format import format_number
 from analysis._result import Result
 from numerics.experiments._summary import interval_text
 from numerics.stats import Interval, mean_interval
@@ -78,12 +77,31 @@ class TimescalesResult(Result):
 
     def _summary(self):
         rows = [("proposed slow", ", ".join(self.static.proposed_slow) or "none")]
-        rows += [(f"E|d_{v} F|", interval_text(i)) for v, i in zip(self.variables, self.influence)]
         rows.append(("ranking", ", ".join(self.ranking)))
         if self.top_share is not None:
             rows.append((f"share of top {self.top}", interval_text(self.top_share)))
-        rows += [(f"gap at step {s}", format_number(g, 4)) for s, g in zip(self.snapshot_steps, self.snapshot_gaps)]
         return rows
+
+    def _sections(self):
+        """Influence per coordinate (ranked), the spectra at the minima, the spectra along SGD."""
+        from analysis._result import markdown_table
+
+        rank = {v: i + 1 for i, v in enumerate(self.ranking)}
+        rows = sorted(
+            ([rank.get(v, 0), v, interval_text(i)] for v, i in zip(self.variables, self.influence)), key=lambda r: r[0]
+        )
+        out = [
+            "**Coordinate influence** E abs(d_i F) over the SGD law [95% interval]\n\n"
+            + markdown_table(["rank", "coordinate", "influence"], rows)
+        ]
+        out += self.static._sections()
+        if self.snapshot_steps:
+            spectra = list(zip(self.snapshot_steps, self.snapshot_spectra, self.snapshot_gaps))
+            out.append(
+                "**Along SGD** (spectra averaged over chains)\n\n"
+                + markdown_table(["step", "spectrum", "gap ratio"], spectra)
+            )
+        return out
 
 
 def _check(eta, steps, chains, top, snapshots, discard, d):

@@ -117,13 +117,61 @@ class TransitionCosts(Result):
         )
 
     def _summary(self):
-        rows = [("attractors", len(self.attractors)), ("saddles", len(self.saddles))]
-        m = len(self.attractors)
-        for i in range(m):
-            for j in range(m):
-                if i != j and math.isfinite(self.costs[i, j]):
-                    rows.append((f"B[{i}][{j}] (saddle {self.best_saddle[i, j]})", format_number(self.costs[i, j], 8)))
-        return rows
+        """The notebook table: what was joined (the cost matrix is a table under it)."""
+        solved = sum(bool(v.get("converged")) for v in self.solves.values())
+        return [
+            ("attractors", [a.point for a in self.attractors]),
+            ("index-1 saddles", [s.point for s in self.saddles] or "none"),
+            ("solves converged", f"{solved} of {len(self.solves)}"),
+        ]
+
+    def _sections(self):
+        out = [cost_matrix_markdown(self.attractors, self.costs, self.best_saddle)]
+        if self.checks:
+            out.append(checks_markdown(self.checks))
+        return out
+
+
+def cost_matrix_markdown(attractors, costs, best_saddle=None) -> str:
+    """The costs B_ij as a markdown table: one row per attractor i (from), one column per j (to),
+    with the saddle that realises each finite cost."""
+    from analysis._result import Markdown, markdown_table, point_text
+
+    m = len(attractors)
+    headers = ["from \\ to", *(Markdown(f"{j}: {point_text(a.point, 4)}") for j, a in enumerate(attractors))]
+    rows = []
+    for i, a in enumerate(attractors):
+        cells = []
+        for j in range(m):
+            b = float(costs[i, j])
+            if i == j:
+                cells.append("-")
+            elif not math.isfinite(b) or best_saddle is None:
+                cells.append(b)
+            else:
+                cells.append(f"{format_number(b, 6)} (saddle {int(best_saddle[i, j])})")
+        rows.append([Markdown(f"{i}: {point_text(a.point, 4)}"), *cells])
+    return "**Transition costs** B[i][j] (row i: from, column j: to)\n\n" + markdown_table(headers, rows)
+
+
+def checks_markdown(checks) -> str:
+    """The costs compared with the closed-form quasi-potential, one row per (attractor, saddle)."""
+    from analysis._result import markdown_table
+
+    rows = [
+        [
+            c["attractor"],
+            c["saddle"],
+            c["numeric"],
+            c["closed_form"],
+            c.get("closed_form_method"),
+            c["relative_error"],
+            c["ok"],
+        ]
+        for c in checks
+    ]
+    headers = ["attractor", "saddle", "numeric", "closed form", "closed-form route", "relative error", "agree"]
+    return "**Checks against the closed form**\n\n" + markdown_table(headers, rows)
 
 
 _COMPONENT_STARTS = 8
@@ -217,6 +265,19 @@ def saddle_connections(model, attractors, saddles):
         ends = tuple(_follow_flow(b, s.array + sign * h * v, targets, radius, box, t_max) for sign in (1, -1))
         out.append({"saddle": k, "basins": ends, "unstable_eigenvalue": lam})
     return out
+
+
+BAR_DELAY = 1.0
+"""Seconds before the progress bar of :func:`transition_costs` appears (quick runs print nothing)."""
+
+
+def _solve_bar(total: int):
+    """tqdm bar on stderr over the (attractor, saddle) solves; ``delay``: quick runs print nothing."""
+    import sys
+
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="transition costs", unit="solve", leave=False, file=sys.stderr, delay=BAR_DELAY)
 
 
 def _samples(att) -> np.ndarray:
@@ -335,7 +396,13 @@ def _closed_form_checks(model, attractors, saddles, solves, tolerance):
 
 
 def transition_costs(
-    model, *, method: str = "auto", points=None, tolerance: float = 1e-6, solver: str = "CLARABEL"
+    model,
+    *,
+    method: str = "auto",
+    points=None,
+    tolerance: float = 1e-6,
+    solver: str = "CLARABEL",
+    progress: bool = False,
 ) -> TransitionCosts:
     """Costs B_ij between every pair of attractors (docs/theory.md section 2).
 
@@ -347,6 +414,7 @@ def transition_costs(
     model : analysis.Model
     method, points, tolerance, solver
         Passed to :func:`numerics.largedev.quasi_potential` for each (attractor, saddle) pair.
+    progress : a progress bar over the path solves on stderr (shown once the solves take over a second).
 
     Returns
     -------
@@ -372,19 +440,23 @@ def transition_costs(
         options["points"] = points
     solves, messages = {}, []
     U = _closed_form_potential(model)[0] if any(len(_samples(a)) > 1 for a in (*atts, *sads)) else None
-    for c in conns:
+    gates = [c for c in conns if None not in c["basins"] and min(c["basins"]) >= 0 and len(set(c["basins"])) == 2]
+    bar = _solve_bar(len({(a, c["saddle"]) for c in gates for a in c["basins"]})) if progress else None
+    for c in gates:  # saddles whose unstable manifold joins two distinct attractors
         i, j = c["basins"]
         k = c["saddle"]
-        if i is None or j is None or i < 0 or j < 0 or i == j:
-            continue  # not a gate between two distinct attractors
         for a, z in ((i, j), (j, i)):
             if (a, k) not in solves:
                 solves[(a, k)] = _solve_from(model, atts[a], sads[k], options, U)
+                if bar is not None:
+                    bar.update(1)
                 if not solves[(a, k)]["converged"]:
                     messages.append(f"attractor {a} -> saddle {k}: {solves[(a, k)]['message']}")
             cost = solves[(a, k)]["action"]
             if cost < B[a, z]:
                 B[a, z], best[a, z] = cost, k
+    if bar is not None:
+        bar.close()
     checks = _closed_form_checks(model, atts, sads, solves, tolerance)
     return TransitionCosts(
         attractors=atts,

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from analysis import InputError, Result
+from analysis._format import format_number
 
 MAX_RETURNS = 400
 """Returns to the Poincare section at most while converging onto the cycle."""
@@ -76,7 +77,19 @@ class LimitCycle(Result):
         )
 
     def _summary(self):
-        return [("period", self.period), ("multiplier", self.multiplier), ("points", len(self.points))]
+        """The notebook table: period, stability and where the cycle lies (its bounding box)."""
+        stable = "stable" if self.multiplier < 1 else "NOT stable"
+        rows = [
+            ("period T", self.period),
+            ("transverse Floquet multiplier", f"{format_number(self.multiplier, 4)} ({stable})"),
+            ("points over one period", len(self.points)),
+        ]
+        if len(self.points):
+            rows += [
+                (f"coordinate {k} range", f"[{format_number(lo, 6)}, {format_number(hi, 6)}]")
+                for k, (lo, hi) in enumerate(zip(self.points.min(axis=0), self.points.max(axis=0)))
+            ]
+        return rows
 
     def nearest(self, x) -> int:
         """Index of the cycle point nearest to ``x``."""

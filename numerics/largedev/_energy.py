@@ -26,11 +26,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from analysis import InputError, Result
+from analysis._result import Markdown, markdown_table, point_text
 from numerics.largedev._costs import transition_costs
 from numerics.largedev._exit_times import _exit_times
 from numerics.largedev._weights import basin_weights, laplace_weights
 from numerics.largedev._wgraph import wgraph_energies
-from numerics.report import format_number, to_jsonable
+from numerics.report import to_jsonable
 
 __all__ = ["EnergyResult", "energies", "predict"]
 
@@ -111,22 +112,41 @@ class EnergyResult(Result):
         )
 
     def _summary(self):
-        def vector(values):
-            return "(" + ", ".join(format_number(v, 6) for v in values) + ")"
+        """The notebook table: the prediction in words (per-attractor numbers are a table under it)."""
 
-        rows = [
-            ("attractors", ", ".join(vector(a.point) for a in self.attractors)),
-            ("energies E", vector(self.energies)),
-            ("weights", vector(self.weights)),
+        def where(i):
+            return None if i is None else Markdown(f"{i}: {point_text(self.attractors[i].point)}")
+
+        return [
             ("eta", "eta -> 0" if self.eta is None else self.eta),
             ("weight method", self.weight_method),
-            ("ground state (min E)", self.ground_state),
-            ("global minimum of F", self.global_minimum_of_F),
+            ("ground state (min E)", where(self.ground_state)),
+            ("global minimum of F", where(self.global_minimum_of_F)),
             ("ground-state shift", self.ground_state_shift),
+            ("saddles", [s.point for s in self.saddles] or "none"),
         ]
-        if self.log_exit_times is not None:
-            rows.append(("log exit steps", vector(self.log_exit_times)))
-        return rows
+
+    def _sections(self):
+        """One row per attractor (loss, W-graph energy, predicted weight, exit), the costs, the checks."""
+        from numerics.largedev._costs import checks_markdown, cost_matrix_markdown
+
+        rows = []
+        for i, a in enumerate(self.attractors):
+            laplace = None if self.laplace_weights is None else self.laplace_weights[i]
+            exit_steps = None if self.log_exit_times is None else self.log_exit_times[i]
+            label = f"{i} (ground state)" if i == self.ground_state else str(i)
+            rows.append(
+                [label, point_text(a.point), a.loss, self.energies[i], self.weights[i], laplace]
+                + [self.exit_costs[i], exit_steps, self.exit_time_method[i]]
+            )
+        headers = ["#", "attractor", "F", "energy E", "weight", "Laplace weight", "exit cost"]
+        headers += ["log exit steps", "exit law"]
+        out = ["**Attractors** (weights at eta; E by W-graphs)\n\n" + markdown_table(headers, rows)]
+        if len(self.attractors) > 1:
+            out.append(cost_matrix_markdown(self.attractors, self.costs, self.details.get("best_saddle")))
+        if self.checks:
+            out.append(checks_markdown(self.checks))
+        return out
 
 
 def predict(
@@ -138,6 +158,7 @@ def predict(
     tolerance: float = 1e-6,
     solver: str = "CLARABEL",
     wgraph: str = "auto",
+    progress: bool = False,
 ) -> EnergyResult:
     """Energies, stationary weights, exit times and the ground state (docs/theory.md section 2).
 
@@ -150,6 +171,8 @@ def predict(
         Quasi-potential options (see :func:`numerics.largedev.transition_costs`).
     wgraph : str
         ``"auto"``, ``"enumerate"`` or ``"arborescence"`` (:func:`numerics.largedev.wgraph_energies`).
+    progress : bool
+        A progress bar over the path solves on stderr (shown once they take over a second).
 
     Returns
     -------
@@ -182,7 +205,7 @@ def predict(
     """
     if eta is not None and not (eta > 0 and math.isfinite(eta)):
         raise InputError(f"eta must be a positive number, got {eta}")
-    tc = transition_costs(model, method=method, points=points, tolerance=tolerance, solver=solver)
+    tc = transition_costs(model, method=method, points=points, tolerance=tolerance, solver=solver, progress=progress)
     atts, B, details = tc.attractors, tc.costs, tc.details
     E = wgraph_energies(B, method=wgraph) if len(atts) else np.zeros(0)
     w, wmethod, ground = basin_weights(model, atts, E, eta, tolerance)

@@ -54,6 +54,17 @@ class PathSolution(Result):
     message: str
     duration: float | None = None
 
+    def _summary(self):
+        """The notebook table: the action of this level, its end points and nodes."""
+        rows = [
+            ("action", self.action),
+            ("from", self.path[0] if len(self.path) else None),
+            ("to", self.path[-1] if len(self.path) else None),
+            ("nodes", len(self.path)),
+            ("iterations", self.iterations),
+        ]
+        return rows + ([("duration T", self.duration)] if self.duration is not None else [])
+
 
 def arc_length(path: np.ndarray, metric=None) -> np.ndarray:
     """Cumulative length at each node, ``(n,)``, starting at 0.

@@ -110,19 +110,35 @@ class QuasiPotentialResult(Result):
         )
 
     def _summary(self):
+        """The notebook table: action, end points, method and whether the minimum is vouched for."""
+        vouched = (
+            "yes: every candidate path ended in the same minimum"
+            if self.global_minimum_vouched
+            else "NO: the best local minimum found (see the message)"
+        )
         rows = [
             ("action", self.action),
-            ("method", self.method),
             ("error estimate", self.error_estimate),
+            ("from", self.path[0] if len(self.path) else None),
+            ("to", self.path[-1] if len(self.path) else None),
+            ("method", self.method),
+            ("global minimum vouched", vouched),
             ("path points", self.points),
             ("iterations", self.iterations),
-            ("global minimum vouched", self.global_minimum_vouched),
         ]
         if self.source != "point":
             rows.append(("source", self.source))
         if self.duration is not None:
             rows.append(("duration T", self.duration))
         return rows
+
+    def _sections(self):
+        """The initial paths tried and the coarse action each reached (the best was refined)."""
+        if not self.candidates:
+            return []
+        from analysis._result import markdown_table
+
+        return ["**Candidate paths**\n\n" + markdown_table(["initial path", "coarse action"], self.candidates)]
 
 
 def _point(model, value, what) -> np.ndarray:

@@ -103,6 +103,23 @@ class BasinMap(Result):
         table = "none" if self.shape is None else " x ".join(str(n) for n in self.shape) + " cells"
         return [("attractors", minima), ("table", table), ("boundary cells", self.boundary_cells)]
 
+    def _sections(self):
+        """One row per attractor: where it is, its capture level and, for a continuum, its sample points."""
+        from analysis._result import markdown_table, point_text
+
+        rows = [
+            [
+                i,
+                point_text(a, 4),
+                self.capture[i] if i < len(self.capture) else None,
+                "isolated point"
+                if not self.components or self.components[i] is None
+                else f"continuum, {len(self.components[i])} samples",
+            ]
+            for i, a in enumerate(self.minima)
+        ]
+        return ["**Attractors**\n\n" + markdown_table(["label", "attractor", "capture level", "kind"], rows)]
+
     def assign(self, X) -> np.ndarray:
         """Attractor index reached by the drift flow from each point of ``X`` (..., d).
 

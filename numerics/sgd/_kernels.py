@@ -8,9 +8,9 @@ stay symbols in the generated code and are read at run time, so ``--set`` and th
 never trigger a recompilation.
 
 Compiled kernels are cached twice: in the process by the source's hash, and on disk (the
-source is written to ``$MEMDYN_CACHE_DIR/kernels/memdyn_kernel_<hash>.py``, default
-``~/.cache/memdyn``, so that numba's ``cache=True`` keeps the machine code across runs). A
-changed source has another hash, hence another file: a stale kernel is never loaded.
+source is written to ``<cache>/kernels/memdyn_kernel_<hash>.py``, the cache directory of
+:func:`numerics.sgd._model_cache.cache_root`, so that numba's ``cache=True`` keeps the machine code
+across runs). A changed source has another hash, hence another file: a stale kernel is never loaded.
 
 Random numbers: counter-based SplitMix64, documented and implemented in
 :mod:`numerics.sgd._rng`; its numba source opens every kernel.
@@ -30,13 +30,10 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from numerics.sgd._kernel_chunk import chunk_source
-from numerics.sgd._kernel_step import kernel_names, step_lines
 from numerics.sgd._rng import RNG_SOURCE
 
 __all__ = ["KernelPlan", "generate", "load", "rng_module"]
@@ -95,6 +92,10 @@ def generate(model, *, label_mode: str, joint: bool) -> KernelPlan:
     ModelError
         An expression depends on a symbol that has no value.
     """
+    # code generation needs sympy; loading a kernel whose plan came from the disk cache does not
+    from numerics.sgd._kernel_chunk import chunk_source
+    from numerics.sgd._kernel_step import kernel_names, step_lines
+
     parameters = tuple(s for s, _ in model.parameters)
     names = kernel_names(model.variables, parameters)
     step, noise, slow = step_lines(model, names)
@@ -115,8 +116,12 @@ _MODULES: dict = {}
 
 
 def _cache_dir() -> Path | None:
-    base = os.environ.get("MEMDYN_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "memdyn")
-    path = Path(base) / "kernels"
+    from numerics.sgd._model_cache import cache_root
+
+    base = cache_root()
+    if base is None:  # caching switched off: compile in memory
+        return None
+    path = base / "kernels"
     try:
         path.mkdir(parents=True, exist_ok=True)
         probe = path / ".probe"

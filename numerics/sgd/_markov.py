@@ -143,6 +143,12 @@ class MarkovResult(Result):
             ("steps", self.steps),
             ("chains alive", f"{int(alive.sum())} of {len(alive)}"),
             ("time-averaged theta (mean over live chains)", "(" + ", ".join(format_number(v, 6) for v in mean) + ")"),
+            (
+                "time-averaged gradient (mean over live chains)",
+                self.mean_gradient[alive].mean(axis=0) if alive.any() else None,
+            ),
+            ("final theta (chains x d)", self.theta),
+            ("diverged at steps", [int(s) for s in self.diverged_at if s >= 0] or "none"),
         ]
 
 

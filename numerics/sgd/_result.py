@@ -207,29 +207,50 @@ class SimulationResult(Result):
         )
 
     def _summary(self):
-        rows = [
+        """The notebook table: the run and its mixing (basin occupations are a table under it)."""
+        schedule = ", ".join(f"{k} = {format_number(v, 6)}" for k, v in self.schedule.items() if v is not None)
+        return [
             ("model", self.model),
             ("eta", self.eta),
-            ("chains x recorded steps", f"{self.chains} x {self.completed}"),
-        ]
-        for i, minimum in enumerate(self.minima):
-            lo, hi = self.ci95[i]
-            where = "(" + ", ".join(format_number(v, 4) for v in minimum) + ")"
-            rows.append(
-                (
-                    f"fraction at {where}",
-                    f"{format_number(self.fractions[i])} [{format_number(lo)}, {format_number(hi)}]",
-                )
-            )
-        rows += [
+            ("schedule", schedule or None),
+            ("chains x recorded steps", f"{self.chains} x {self.completed} (burn-in {self.burn_in}, seed {self.seed})"),
             ("outside the basins", self.outside_fraction),
             ("transitions", self.transitions_total),
-            ("mixed", f"{self.mixed} ({self.mixing_message})" if self.mixing_message else self.mixed),
+            ("mixed", f"{format_number(self.mixed)} ({self.mixing_message})" if self.mixing_message else self.mixed),
             ("interval from", self.ci_method),
             ("diverged chains", self.diverged_chains),
             ("chain-steps per second", self.chain_steps_per_second),
         ]
-        return rows
+
+    def _sections(self):
+        """Basin occupations with their 95% intervals and exit times, one row per basin; the transitions."""
+        from analysis._result import markdown_table, point_text
+
+        def bounds_text(bounds):
+            return f"[{format_number(bounds[0])}, {format_number(bounds[1])}]"
+
+        rows = [
+            [
+                i,
+                point_text(minimum, 4),
+                self.fractions[i],
+                bounds_text(self.ci95[i]),
+                int(self.exit_count[i]),
+                self.exit_time_mean[i] if self.exit_count[i] else None,
+                bounds_text(self.exit_time_ci95[i]) if self.exit_count[i] else None,
+            ]
+            for i, minimum in enumerate(self.minima)
+        ]
+        headers = ["basin", "minimum", "fraction", "95% interval", "exits", "mean exit steps", "95% interval"]
+        out = ["**Basin occupations** (chains as replicates)\n\n" + markdown_table(headers, rows)]
+        m = len(self.minima)
+        if 1 < m <= 8 and self.transitions_total:
+            counts = [[f"from {i}", *self.transitions[i]] for i in range(m)]
+            out.append("**Transitions** (counts)\n\n" + markdown_table(["", *(f"to {j}" for j in range(m))], counts))
+        if self.diverged:
+            more = f"; … ({len(self.diverged)} in all)" if len(self.diverged) > 4 else ""
+            out.append("**Diverged chains**: " + "; ".join(d.message for d in self.diverged[:4]) + more)
+        return out
 
 
 @dataclass(frozen=True)

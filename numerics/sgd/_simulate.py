@@ -27,6 +27,7 @@ import numpy as np
 from analysis._errors import InputError, SolverError
 from numerics.sgd import _kernels
 from numerics.sgd._loop import Timing, check_threads, numba_threads, run_chunks
+from numerics.sgd._prepared import PreparedModel
 from numerics.sgd._result import RunInfo, SimulationResult, batch_layout, summarize
 from numerics.sgd._rng import chain_keys
 from numerics.sgd._schedules import describe, step_parameters
@@ -63,8 +64,9 @@ def simulate(
 
     Parameters
     ----------
-    model : analysis.Model
-        Gaussian or minibatch noise.
+    model : analysis.Model or numerics.sgd._prepared.PreparedModel
+        Gaussian or minibatch noise; a prepared model (what ``memdyn simulate`` loads from its disk
+        cache, :mod:`numerics.sgd._model_cache`) gives the same numbers without the symbolic layer.
     eta : float
         Step size (the temperature, docs/theory.md section 0); schedules may scale it.
     steps, burn_in : int
@@ -203,11 +205,17 @@ def _set_up(
     jb = int(joint_bins) if joint else 0
     if joint and chains * jb * jb > _JOINT_CELLS_CAP:
         jb = max(8, int(np.sqrt(_JOINT_CELLS_CAP / chains)))
-    plan = _kernels.generate(model, label_mode=label_mode, joint=joint)
-    parameters = np.array([float(model.parameter_values[s]) for s in plan.parameters], dtype=float)
+    prepared = isinstance(model, PreparedModel)
+    if prepared:  # kernel source, parameter names and covariance as stored: no sympy
+        plan = model.kernel_plan(label_mode, joint)
+    else:
+        plan = _kernels.generate(model, label_mode=label_mode, joint=joint)
+    values = model.parameter_values
+    parameters = np.array([float(values[s]) for s in plan.parameters], dtype=float)
     cholesky = np.zeros((d, d))
     if plan.noise == "const":
-        cholesky = _cholesky(np.array(model.covariance.tolist(), dtype=float))
+        covariance = model.constant_covariance() if prepared else np.array(model.covariance.tolist(), dtype=float)
+        cholesky = _cholesky(covariance)
     lo = np.array([b[0] for b in model.bounds])
     hi = np.array([b[1] for b in model.bounds])
     if table is None:  # placeholders of the right types: the kernel never reads them
@@ -288,7 +296,9 @@ def _basins(model, basins):
     d = model.dim
     if basins is False:
         return "none", np.zeros((0, d)), None
-    if basins is None:
+    if basins is None and isinstance(model, PreparedModel):
+        basins = model.basins  # the stored table of basin_map(model)
+    elif basins is None:
         from numerics.sgd._basins import basin_map
 
         basins = basin_map(model)

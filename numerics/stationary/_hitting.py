@@ -43,7 +43,7 @@ import scipy.sparse.linalg as spla
 import sympy as sp
 
 from analysis._errors import InputError
-from analysis._format import to_jsonable
+from analysis._format import format_number, to_jsonable
 from analysis._noise import MinibatchNoise
 from analysis._result import Result
 from numerics.stationary._grid import COARSE, auto_points, box, checked_chain_inputs
@@ -133,6 +133,22 @@ class HittingResult(Result):
                 "message": self.message,
             }
         )
+
+    def _summary(self):
+        """The notebook table: the mean hitting time with its grid error, the two lattices, the escape."""
+        time = f"{format_number(self.time, 6)} ± {format_number(self.error, 2)}"
+        rows = [
+            ("eta", self.eta),
+            ("mean hitting steps", time if np.isfinite(self.error) else self.time),
+            ("relative error", self.relative_error),
+            ("from a source set: range over it", None if self.spread[0] == self.spread[1] else self.spread),
+            ("escape probability", self.escape),
+            ("lattice (cells per dimension)", " x ".join(map(str, self.points))),
+        ]
+        if self.coarse_points is not None:
+            coarse = " x ".join(map(str, self.coarse_points))
+            rows.append(("coarse lattice", f"{coarse}: {format_number(self.coarse_time, 6)} steps"))
+        return rows + [("method", self.method), ("box", [tuple(b) for b in self.bounds] or None)]
 
 
 def _as_set(spec, radius, d, what):

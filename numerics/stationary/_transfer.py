@@ -150,10 +150,13 @@ class StationaryResult(Result):
         for b in self.basins:
             where = "(" + ", ".join(format_number(v, 4) for v in b["minimum"]) + ")"
             rows.append((f"mass at {where}", b["mass"]))
+        peak = np.unravel_index(int(np.argmax(self.density)), self.density.shape) if self.density.size else None
         return rows + [
             ("unassigned mass", self.unassigned_mass),
             ("leak rate per step", self.leak_rate),
             ("resolution error", self.resolution_error),
+            ("density peak at", None if peak is None else tuple(g[k] for g, k in zip(self.grid, peak))),
+            ("box", [tuple(b) for b in self.bounds] or None),
         ]
 
 

@@ -79,7 +79,7 @@ def test_two_scale_reduction_without_stable_branch_has_not_converged():
     assert r.branches == () and not r.converged and "not attracting" in r.message
     ok = two_scale_reduction(load_model("two-scale"))
     assert ok.converged and ok.to_dict()["converged"] is True
-    assert "| branch 1 | x = -1; slow drift -y - 1 (time scale eta*eps) |" in ok._repr_markdown_()
+    assert "| 1 | $x = -1$ | $\\dot{y} = - y - 1$ | $\\eta \\,eps$ | whole domain |" in ok._repr_markdown_()
 
 
 def test_candidate_check_that_cannot_decide_has_not_converged():

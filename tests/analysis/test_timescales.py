@@ -319,3 +319,24 @@ def test_step_separation_without_epsilon_is_refused():
     )
     r = two_scale_reduction(m)
     assert not r.converged and "needs [timescales] epsilon" in r.message
+
+
+def test_constant_complex_fast_roots_do_not_block_the_exact_branches():
+    """d_x F = 0 at eps = 0 is (x^2 - 1)(6x^3 + 5x^2 + 6x - 1)/8: the cubic has one real root (a maximum of the fast
+    loss) and two complex roots, the same for every y. They are no branch; the real ones x = -1, 1 are exact, with slow
+    drifts -d_y F / eps = -1 - y and 1 - y (docs/theory.md section 4). Refusing every exact branch because of the
+    complex pair (the behaviour before) gives numeric branches only."""
+    m = model(
+        variables=["x", "y"],
+        loss="(x**2 - 1)**2*(x**2 + x + 2)/8 + eps*(x - y)**2/2",
+        covariance="1",
+        parameters={"eps": 0.05},
+        bounds=[[-2.5, 2.5], [-2.5, 2.5]],
+        slow=["y"],
+        epsilon="eps",
+    )
+    r = two_scale_reduction(m)
+    assert r.method == "symbolic" and len(r.branches) == 2
+    y = m.variables[1]
+    found = {tuple(b.fast_equilibrium): sp.simplify(b.slow_drift[0]) for b in r.branches}
+    assert found == {(-1,): -1 - y, (1,): 1 - y}

@@ -220,7 +220,7 @@ def task_parser(command: str) -> argparse.ArgumentParser:
     from analysis import InputError
     from numerics.cli import build_parser
 
-    parser = build_parser()
+    parser = build_parser(command)  # imports that command's module only
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction) and command in action.choices:
             return action.choices[command]

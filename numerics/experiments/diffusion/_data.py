@@ -1,7 +1,7 @@
 """Data sets and measurements for the diffusion-model experiments (docs/theory.md section 7).
 
-* built-in small data sets in 1 and 2 dimensions (Gaussian mixtures, a Gaussian, a ring)
-  and a user's CSV of points;
+* built-in small data sets in 1 and 2 dimensions (Gaussian mixtures, a Gaussian, a ring),
+  the 8x8 digit images of scikit-learn (``digits``, :mod:`._digits`) and a user's CSV of points;
 * memorization: a generated sample is memorized when its distance to the nearest training
   point is below 1/3 of its distance to the second nearest (the test used in the
   literature, docs/theory.md section 7); the fraction comes with a Wilson 95% interval;
@@ -84,7 +84,9 @@ def load_points(path) -> np.ndarray:
     """
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"data {str(path)!r} is neither a built-in data set ({', '.join(BUILTIN_DATA)}) nor a file")
+        raise InputError(
+            f"data {str(path)!r} is neither a built-in data set ({', '.join(BUILTIN_DATA)}, digits) nor a file"
+        )
     rows = []
     try:
         lines = path.read_text().splitlines()
@@ -115,9 +117,14 @@ def load_points(path) -> np.ndarray:
 
 
 def resolve_data(name_or_file: str) -> DataSet | np.ndarray:
-    """A built-in :class:`DataSet` by name, or the points of a CSV file."""
+    """A built-in :class:`DataSet` by name, the digit images (``digits``, ``digits:D,...``: rows of
+    64 pixels in [-1, 1], :mod:`._digits`), or the points of a CSV file."""
+    from numerics.experiments.diffusion._digits import is_digits, load_digit_images
+
     if name_or_file in BUILTIN_DATA:
         return BUILTIN_DATA[name_or_file]
+    if is_digits(name_or_file):
+        return load_digit_images(name_or_file)
     return load_points(name_or_file)
 
 

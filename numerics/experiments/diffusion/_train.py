@@ -25,6 +25,7 @@ checkpoint (:func:`numerics.report._files.save_npz_atomic`) repeats the uninterr
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,20 @@ from analysis._result import Result
 from numerics.report._files import save_npz_atomic
 
 DIVERGED_LOSS = 1e6  # a noise-prediction loss is ~dim at worst for a sane model; 1e6 means blown up
+
+
+def single_thread_blas():
+    """A context with BLAS on one thread (threadpoolctl, when installed; it comes with ``memdyn[data]``).
+
+    Why: OpenBLAS splits a product like ``u.T @ dz`` differently with 1 and 2 threads and the last bits
+    of the result change; over thousands of SGD steps they grow into different runs. One thread keeps
+    "same seed, same numbers" whatever the machine (and the products here are too small to gain from more).
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - then the BLAS's own threading decides
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def sigma2(t):
@@ -200,14 +215,20 @@ class KernelScore(_ScoreModel):
 
 def make_score_model(kind: str, dim: int, *, data_var: float = 1.0, seed: int = 0, **hyper):
     """A fresh parametric score model: ``"linear"`` (random Fourier features), ``"mlp"`` (two-layer
-    network) or ``"kernel"`` (training set smoothed by a learned bandwidth; needs ``points``)."""
+    network), ``"kernel"`` (training set smoothed by a learned bandwidth; needs ``points``) or
+    ``"denoiser"`` (two-layer network predicting the clean image with a skip connection, for images:
+    :mod:`._denoiser`)."""
     if kind == "linear":
         return LinearScore(dim, data_var=data_var, seed=seed, **hyper)
     if kind == "mlp":
         return MLPScore(dim, data_var=data_var, seed=seed, **hyper)
     if kind == "kernel":
         return KernelScore(dim, data_var=data_var, seed=seed, **hyper)
-    raise InputError(f"unknown score model {kind!r} (choose empirical, linear, mlp, kernel)")
+    if kind == "denoiser":
+        from numerics.experiments.diffusion._denoiser import DenoiserScore
+
+        return DenoiserScore(dim, data_var=data_var, seed=seed, **hyper)
+    raise InputError(f"unknown score model {kind!r} (choose empirical, linear, mlp, kernel, denoiser)")
 
 
 def _batch(rng, train, batch, T, t_min):
@@ -341,23 +362,24 @@ def train_score(
             )
 
     converged, message = True, f"{steps} SGD steps with eta={eta}"
-    for k in range(start, steps):
-        rng = np.random.default_rng([seed, k])
-        xt, t, eps = _batch(rng, train, batch, T, t_min)
-        loss, grad = model.loss_grad(xt, t, eps)
-        losses[k] = loss
-        if not np.isfinite(loss) or loss > DIVERGED_LOSS or not np.all(np.isfinite(grad)):
-            converged = False
-            message = f"SGD diverged at step {k} with eta={eta} (minibatch loss {loss:.3g}): lower --eta"
-            losses = losses[: k + 1]
-            break
-        model.params = model.params - eta * grad
-        if checkpoint is not None and (k + 1) % checkpoint_every == 0 and k + 1 < steps:
-            save(k + 1)
-        if progress is not None:
-            progress(k + 1)
-    else:
-        save(steps)
+    with single_thread_blas():
+        for k in range(start, steps):
+            rng = np.random.default_rng([seed, k])
+            xt, t, eps = _batch(rng, train, batch, T, t_min)
+            loss, grad = model.loss_grad(xt, t, eps)
+            losses[k] = loss
+            if not np.isfinite(loss) or loss > DIVERGED_LOSS or not np.all(np.isfinite(grad)):
+                converged = False
+                message = f"SGD diverged at step {k} with eta={eta} (minibatch loss {loss:.3g}): lower --eta"
+                losses = losses[: k + 1]
+                break
+            model.params = model.params - eta * grad
+            if checkpoint is not None and (k + 1) % checkpoint_every == 0 and k + 1 < steps:
+                save(k + 1)
+            if progress is not None:
+                progress(k + 1)
+        else:
+            save(steps)
     tail = losses[max(0, len(losses) - max(1, len(losses) // 10)) :]
     return TrainResult(
         model, losses, len(losses), converged, message, float(np.mean(tail)) if converged else float("nan"), cfg

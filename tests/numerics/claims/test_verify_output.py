@@ -177,9 +177,31 @@ def test_cli_details_and_both_latex_files(tmp_path, capsys):
         str(alone),
     ]
     assert main(argv) == 0
-    short = capsys.readouterr().out
+    captured = capsys.readouterr()
+    short = captured.out
+    assert "collapse" in captured.err and "1/1" in captured.err  # the progress bar over claims, on stderr
     assert main(["verify", "--claims", "collapse", "--budget", "tiny", "--details"]) == 0
     long = capsys.readouterr().out
     assert max(map(len, short.splitlines())) <= 100 and max(map(len, long.splitlines())) <= 100
     assert len(long.splitlines()) > len(short.splitlines()) + 5  # every comparison row
     assert frag.read_text().startswith("% memdyn") and alone.read_text().startswith("\\documentclass")
+
+
+def test_progress_bar_counts_the_claims_on_stderr_and_only_when_asked(monkeypatch, capsys):
+    from numerics.claims import _verify
+    from numerics.claims._base import Claim, Comparison
+
+    class _Quick(Claim):
+        reference, statement, models = "Section 0", "a claim that runs at once", ()
+
+        def run(self, ctx):
+            return self.result([Comparison("x", 1.0, 1.0, 0.1)], model="none")
+
+    fake = {cid: type(cid, (_Quick,), {"id": cid}) for cid in ("first-fake", "second-fake")}
+    monkeypatch.setattr(_verify, "catalogue", lambda: fake)
+    report = _verify.verify(budget="tiny", progress=True)
+    err = capsys.readouterr().err
+    assert report.passed and "second-fake" in err and "2/2" in err and "claim" in err
+    assert "3/2" not in err  # each claim counted once
+    _verify.verify(budget="tiny", progress=False)
+    assert capsys.readouterr().err == ""

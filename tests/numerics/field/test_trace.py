@@ -116,6 +116,7 @@ def test_cli_plot_draws_the_minimum_action_paths(memdyn, tmp_path):
     m = load_model("maier-stein", {"beta": 3})
     f = quasi_potential_field(m, grid=65, check=False)
     rows = _paths(m, f, [])
+    assert len(_paths(m, f, [[0.0, 0.0]])) == 1  # an --at point on the saddle: one path, not the same one twice
     (line,) = _plot(m, f, tmp_path / "g.png", rows)
     assert np.array_equal(line, rows[0]["path"]) and np.allclose(line[0], [-1, 0]) and np.allclose(line[-1], 0)
 

@@ -177,7 +177,21 @@ def test_transition_costs_details_and_closed_form_check():
     assert details["saddles"] == tc.saddles and details["messages"] == []
     data = tc.to_dict()
     assert data["costs"][0][2] is None and len(data["solves"]) == 4 and data["converged"] is True
-    assert "B[0][1]" in tc._repr_markdown_()
+    assert "**Transition costs** B[i][j] (row i: from, column j: to)" in tc._repr_markdown_()
+
+
+def test_progress_bar_counts_each_solve_once(monkeypatch, capsys):
+    from numerics.largedev import _costs
+
+    monkeypatch.setattr(_costs, "BAR_DELAY", 0.0)  # draw at once (the CLI waits a second)
+    bars, make = [], _costs._solve_bar
+    monkeypatch.setattr(_costs, "_solve_bar", lambda total: bars.append(make(total)) or bars[-1])
+    tc = transition_costs(three_well(), progress=True)
+    err = capsys.readouterr().err
+    assert "transition costs" in err and "0/4" in err and len(tc.solves) == 4
+    assert len(bars) == 1 and bars[0].n == bars[0].total == 4  # one step per (attractor, saddle) solve
+    transition_costs(three_well(), progress=False)
+    assert capsys.readouterr().err == ""
 
 
 def test_bad_options_are_input_errors():

@@ -23,6 +23,9 @@ PACKAGE = Path(__file__).resolve().parents[3] / "numerics" / "largedev"
 
 def test_registry_follows_the_protocol():
     assert list(METHODS) == ["gmam", "scp", "exact", "control", "closed-form"]
+    from numerics.largedev._method_names import METHOD_NAMES  # the CLI's help lists these without the registry
+
+    assert METHOD_NAMES == tuple(METHODS)
     for name, method in METHODS.items():
         assert issubclass(method, QuasiPotentialMethod) and method.name == name and method.applies_to
         implemented = "solve_directly" if method.order is None else "solve_level"

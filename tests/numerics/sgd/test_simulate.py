@@ -300,7 +300,7 @@ def test_result_contract(double_well):
     assert data["mixed"] is r.mixed and data["transitions_total"] == int(r.transitions.sum())
     assert data["ci_method"] == "between-chain t" and r.chain_fractions.shape == (4, 2)
     md = r._repr_markdown_()
-    assert md.startswith("**SimulationResult** (converged)") and "| fraction at (" in md
+    assert md.startswith("**SimulationResult** (converged)") and "| basin | minimum | fraction | 95% interval |" in md
     lo, hi = r.ci95[0]
     assert lo < r.fractions[0] < hi and np.isclose((lo + hi) / 2, r.fractions[0], rtol=0, atol=1e-15)
 
