@@ -1,6 +1,7 @@
 """Accuracy and time of the grid marcher (numerics.field._olim, OLIM-MID) on exact fields. Prints tables.
 
-Run: ``python benchmarks/bench_field.py [--quick]`` (``--quick``: 2-D up to 513, 3-D 33 and 65 only).
+Run: ``python benchmarks/bench_field.py [--quick] [--3d]`` (``--quick``: 2-D up to 513, 3-D 33 and 65
+only; ``--3d``: the 3-D rows only).
 One thread: NUMBA_NUM_THREADS=1 is set before numba loads (the march is sequential anyway).
 
 Exact references (docs/theory.md section 1.4): b = -(1/2) Sigma grad U + l with <l, grad U> = 0 has
@@ -18,14 +19,16 @@ V = U - U(A).
   1, 0.5, 1.
 
 Rows "all-tri" use ``march(..., all_triangles=True)`` (every triangle from each new front node, not only
-the reference codes' hierarchy).
+the reference codes' hierarchy). 3-D rows "tetrahedra" use ``march(..., tetrahedra=True)`` (tetrahedron
+updates, numerics.field._olim3d, K = 4; the default is triangle updates only, K ~ 1.2 N^0.3).
 
 Error: the maximum relative error |V - U| / U over the nodes with |x| > 0.1 and U < 0.8 (the minimum
 action path to such a node stays in {U < 0.8}, inside the box, so the box does not cut it); "order" is
 log2 of the ratio of successive errors. Near a point source the relative error at a fixed number of
 nodes from it does not shrink with h (a quadratic V on a linear field is scale invariant), so this
 column is dominated by the nodes nearest |x| = 0.1; the absolute error over |x| > 0.3 is shown beside
-it. Time: the march kernel on one core (compilation excluded: a warm-up call runs first).
+it. Time: the march kernel on one core, wall ("seconds") and process CPU time ("cpu s"; compilation
+excluded: warm-up calls run first).
 Goals of memdyn issue 13: 2-D max relative error <= 1e-5 at 1025^2 in <= 15 s;
 3-D 129^3 <= 1e-3 in <= 2 min. Anchors: the efficient jet marcher (C++, second order) 8e-7 in 6 s at
 1025^2; CriticalTransitions.jl's OLIM 10.5 s on a 121 x 81 grid.
@@ -88,53 +91,74 @@ def field_3d(n: int):
 
 
 def measure(g, x, b, M, U, D, region, **kw):
-    """(max relative error |x| > 0.1, max absolute error |x| > 0.3, kernel seconds, K) of one march."""
+    """(max relative error |x| > 0.1, max absolute error |x| > 0.3, kernel seconds, K, process seconds) of
+    one march (process time: the CPU time of this process, which a loaded machine inflates less than the
+    wall time)."""
+    cpu = time.process_time()
     r = march(g, [np.zeros(g.ndim)], drift=b, metric=M, quadratic=[D], **kw)
+    cpu = time.process_time() - cpu
     R = np.linalg.norm(x, axis=-1)
     m = region & (R > 0.1)
     far = region & (R > 0.3)
-    return float(np.max(np.abs(r.V - U)[m] / U[m])), float(np.max(np.abs(r.V - U)[far])), r.seconds, r.radius
+    return float(np.max(np.abs(r.V - U)[m] / U[m])), float(np.max(np.abs(r.V - U)[far])), r.seconds, r.radius, cpu
 
 
 def table(rows_in):
     rows, prev = [], {}
-    for case, n, err, err_far, sec, K, goal in rows_in:
+    for case, n, err, err_far, sec, K, cpu, goal in rows_in:
         order = np.log2(prev[case] / err) if case in prev else float("nan")
         prev[case] = err
         rows.append(
-            [case, n, K, f"{err:.2e}", "" if np.isnan(order) else f"{order:.2f}", f"{err_far:.2e}", f"{sec:.2f}", goal]
+            [
+                case,
+                n,
+                K,
+                f"{err:.2e}",
+                "" if np.isnan(order) else f"{order:.2f}",
+                f"{err_far:.2e}",
+                f"{sec:.2f}",
+                f"{cpu:.2f}",
+                goal,
+            ]
         )
-    head = ["field", "N", "K", "max rel err", "order", "max abs err |x|>0.3", "seconds", "goal / anchor"]
+    head = ["field", "N", "K", "max rel err", "order", "max abs err |x|>0.3", "seconds", "cpu s", "goal / anchor"]
     return text_table(head, rows)
 
 
-def main(quick: bool = False) -> None:
+def main(quick: bool = False, only_3d: bool = False) -> None:
     g, x, b, M, U, D, _ = field_2d(33, 1.0)
     march(g, [[0.0, 0.0]], drift=b, quadratic=[D])  # compile (cached on disk afterwards)
+    g, x, b, M, U, D, _ = field_3d(9)
+    march(g, [np.zeros(3)], drift=b, quadratic=[D])
     ns2 = (129, 257, 513) if quick else (129, 257, 513, 1025)
-    series = [
-        ("2-D linear c=1", lambda n: field_2d(n, 1.0), {}),
-        ("2-D linear c=5", lambda n: field_2d(n, 5.0), {}),
-        ("2-D nonlinear Sigma(x)", field_2d_nonlinear, {}),
-        ("2-D nonlinear Sigma(x) all-tri", field_2d_nonlinear, {"all_triangles": True}),
-    ]
+    series = (
+        []
+        if only_3d
+        else [
+            ("2-D linear c=1", lambda n: field_2d(n, 1.0), {}),
+            ("2-D linear c=5", lambda n: field_2d(n, 5.0), {}),
+            ("2-D nonlinear Sigma(x)", field_2d_nonlinear, {}),
+            ("2-D nonlinear Sigma(x) all-tri", field_2d_nonlinear, {"all_triangles": True}),
+        ]
+    )
     rows = []
     for name, build, kw in series:
         for n in ns2:
-            err, err_far, sec, K = measure(*build(n), **kw)
+            err, err_far, sec, K, cpu = measure(*build(n), **kw)
             goal = "1e-5 in 15 s; jet marcher 8e-7 in 6 s" if n == 1025 else ""
-            rows.append((name, f"{n}^2", err, err_far, sec, K, goal))
+            rows.append((name, f"{n}^2", err, err_far, sec, K, cpu, goal))
             print(rows[-1], flush=True)
     ns3 = (33, 65) if quick else (33, 65, 129)
-    for n in ns3:
-        err, err_far, sec, K = measure(*field_3d(n))
-        rows.append(("3-D R", f"{n}^3", err, err_far, sec, K, "1e-3 in 120 s" if n == 129 else ""))
-        print(rows[-1], flush=True)
+    for name, kw in (("3-D R", {}), ("3-D R tetrahedra", {"tetrahedra": True})):
+        for n in ns3:
+            err, err_far, sec, K, cpu = measure(*field_3d(n), **kw)
+            rows.append((name, f"{n}^3", err, err_far, sec, K, cpu, "1e-3 in 120 s" if n == 129 else ""))
+            print(rows[-1], flush=True)
     print()
     print(table(rows))
 
 
 if __name__ == "__main__":
     t0 = time.perf_counter()
-    main(quick="--quick" in sys.argv[1:])
+    main(quick="--quick" in sys.argv[1:], only_3d="--3d" in sys.argv[1:])
     print(f"\ntotal {time.perf_counter() - t0:.0f} s")

@@ -1,4 +1,4 @@
-"""Uniform rectangular grids in 2-D and 3-D for the quasi-potential field (memdyn issue 13).
+"""Uniform rectangular grids in 2-D and 3-D for the quasi-potential field.
 
 A :class:`Grid` is a box ``[lo_0, hi_0] x ... x [lo_{d-1}, hi_{d-1}]`` with ``shape[a]`` equally
 spaced nodes along axis ``a`` (spacing ``h[a] = (hi[a] - lo[a]) / (shape[a] - 1)``), nodes in C order

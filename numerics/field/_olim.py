@@ -24,8 +24,15 @@ Sigma = I, c = 1), 1.2e-3 (nonlinear U, state-dependent Sigma); max absolute err
 1.4e-4 and 3.6e-4. Near a point source the relative error at a fixed number of nodes from it does not
 shrink with h. A strongly rotating drift (the minimum action path crossing the level sets of V at a
 small angle) needs a larger K: the foot of the path on the front lies ~1/tan(angle) spacings away.
-In 3-D (triangle updates only; tetrahedron updates were tried and changed the error by < 5% at twice
-the cost) the error at 129^3 is ~1e-2 relative.
+In 3-D triangle updates alone leave an error ~|b| h / K per update (the characteristic misses the
+segments of the front by a fraction of h): 8.6e-3 relative at 129^3 on the benchmark field. Tetrahedron
+updates with a quadratic base (numerics.field._olim3d, ``tetrahedra=True``) are exact for a linear drift
+with V quadratic once the characteristic crosses a triangle of the front; with the triangle slack
+(:data:`TRIANGLE_SLACK`) most nodes are then exact to ~1e-4 relative at every h, but the hierarchy
+still misses the crossing triangle of a few (isolated nodes up to 5e-3), in about twice the time
+(benchmarks/bench_field.py: at 129^3 5.3e-3 against 8.6e-3 relative, 335 s against 167 s CPU). On
+nonlinear fields the midpoint-rule quadrature over segments up to K h long then dominates: second
+order, V slightly below the exact value.
 
 Local actions (``S`` of a segment with direction ``d = x - x0``, midpoint m):
 
@@ -65,6 +72,7 @@ from numba import njit
 
 from analysis import InputError
 from numerics.field._grid import Grid
+from numerics.field._olim3d import WORK_FLOAT, one_point3, tetra_updates, tri_gauss3
 
 FAR, CONSIDERED, FRONT, ACCEPTED = 0, 1, 2, 3
 """Node status: not reached, in the heap, accepted with unaccepted neighbours (a base for updates),
@@ -74,20 +82,40 @@ STOPS = ("complete", "boundary", "v_max", "unreachable")
 """Why a march ended: every reachable node accepted, a box-boundary node accepted with
 ``stop_at_boundary``, the accepted value exceeded ``v_max``, or only nodes at V = inf were left."""
 
+TRIANGLE_SLACK = 0.3
+"""3-D with tetrahedra: triangles (and from the best, tetrahedra) are run from a new Front node for a
+Considered node also when its one-point update exceeds the best one's by at most this fraction of its
+action (not only when it is the best base). With a rotating drift the one-point values rank the bases
+poorly (the gap of a segment off the characteristic by an angle a is ~|d| |b| a^2 / 2, large where
+|b| >> |grad V|). Measured on the 3-D benchmark field at 33^3, max relative error at 3-6 / 10-16
+spacings from the source: 3.1e-2 / 5.5e-3 (triangles only), 2.2e-2 / 1.3e-3 (tetrahedra, slack 0),
+5.7e-3 / 4.5e-4 (0.3), 9.6e-6 / 2.9e-4 (a tetrahedron from every triangle tried: 3x the time)."""
+
+TETRA_SLACK = 0.1
+"""A tetrahedron is tried from the best triangle of an update only if that triangle's value is within
+this fraction of its action of the node's value (measured: 0.1 loses nothing against always, 0.03 does)."""
+
 NONLIN_TOL = 1e-10
 """Tolerance on lambda of the triangle minimisation (a quadratic minimum: the value error is ~tol^2)."""
 
 
-def default_radius(shape: Sequence[int]) -> int:
+def default_radius(shape: Sequence[int], tetrahedra: bool = False) -> int:
     """Update radius K (in spacings) for a grid: the Cameron group's guideline for 2-D OLIM-MID.
 
     Their table (K = 8, 10, 13, 16, 21, 26 at N = 129 ... 4097 nodes per axis) is ``K ~ 2 N^0.3``; the
     error of the one-point/triangle discretisation falls with K while the cost grows like K^(d-1) per
-    node. In 3-D the ball of K holds ~K^3 nodes, so K is smaller: ``K ~ 1.2 N^0.3`` (at least 4).
+    node. In 3-D the ball of K holds ~K^3 nodes, so K is smaller: ``K ~ 1.2 N^0.3`` (at least 4) for
+    triangle updates alone; with tetrahedron updates (``tetrahedra``) K = 4 at every N:
+    their error does not fall with K (on a linear field with V quadratic they are exact once the
+    characteristic crosses a triangle of the front, a few spacings from the node), and K = 3 misses
+    the foot of strongly rotating characteristics more often (measured at 33^3: 9.4e-4 at 10-16
+    spacings from the source, against 4.5e-4 with K = 4).
     """
     n = max(shape)
     if len(shape) == 2:
         return max(5, int(round(2.0 * n**0.3)))
+    if tetrahedra:
+        return 4
     return max(4, int(round(1.2 * n**0.3)))
 
 
@@ -310,6 +338,8 @@ def _tri_gauss(u0, u1, d2, xmx0, X01, b0, B10, M0, M10, d, lam_out):
     fa_v, fa = _tri_dfun(0.0, du, d2, xmx0, X01, b0, B10, M0, M10, d)
     fb_v, fb = _tri_dfun(1.0, du, d2, xmx0, X01, b0, B10, M0, M10, d)
     if not (fa < 0.0 and fb > 0.0):
+        # the minimum over the segment is at an end: the tetrahedron updates start from it
+        lam_out[0] = 0.0 if fa >= 0.0 else 1.0
         return math.inf
     a = 0.0
     b = 1.0
@@ -475,6 +505,8 @@ def _is_tri_nbr(p, q, d):
 
 @njit(cache=True)
 def _one_point(V0, p0, px, d, h, strides, kind, drift, metric, mconst, table, ang0, dang, order, dv, bm, Mm):
+    if kind == 0 and d == 3:
+        return one_point3(V0, p0, px, h, strides, drift, metric, mconst, bm, Mm)
     for a in range(d):
         dv[a] = (px[a] - p0[a]) * h[a]
     if kind == 0:
@@ -547,6 +579,8 @@ def _triangle(
         _mid_avg(metric, p1, px, d, strides, w_M1)
         for k in range(d * d):
             w_M1[k] -= w_M0[k]
+    if d == 3:
+        return tri_gauss3(u0, u1, d2, w_x, w_X, w_b0, w_b1, w_M0, w_M1, mconst, lam)
     return _tri_gauss(u0, u1, d2, w_x, w_X, w_b0, w_b1, w_M0, w_M1, d, lam)
 
 
@@ -578,10 +612,13 @@ def _march_kernel(
     far,
     far_flat,
     far_ext,
+    tri_slack,
+    tet_slack,
     nbrs,
     n_tri,
     all_triangles,
     quad_base,
+    tetra,
     stop_at_boundary,
     v_max,
     counts,
@@ -606,7 +643,15 @@ def _march_kernel(
             tree[count] = i
             pos[i] = count
             _sift_up(tree, pos, V, count)
+    # unaccepted neighbours per node (a Front node with none left retires): 3^d - 1 inside the box
+    n_open = np.empty(n, np.int32)
     pn = np.zeros(3, np.int64)
+    for i in range(n):
+        _decode(i, shape, d, pn)
+        c = 1
+        for a in range(d):
+            c *= 3 - (pn[a] == 0) - (pn[a] == shape[a] - 1)
+        n_open[i] = c - 1
     px = np.zeros(3, np.int64)
     p0 = np.zeros(3, np.int64)
     p1 = np.zeros(3, np.int64)
@@ -622,9 +667,14 @@ def _march_kernel(
     w_M1 = np.zeros(d * d)
     lam = np.zeros(1)
     q3 = np.zeros(3, np.int64)
+    ws = np.zeros(WORK_FLOAT)
+    iws = np.zeros(6, np.int64)
     af = np.empty(nbrs.shape[0], np.int64)
     nc = np.empty(nbrs.shape[0], np.int64)
     nf = far.shape[0]
+    tb_g = math.inf
+    tb_i1 = 0
+    tb_lam = 0.0
     n_acc = 0
     n1 = 0
     n2 = 0
@@ -663,15 +713,10 @@ def _march_kernel(
             if not _in_box(pn, nbrs[k], shape, d, q):
                 continue
             i1 = _flat(q, strides, d)
+            n_open[i1] -= 1
             st = status[i1]
             if st == FRONT:
-                open_ = False
-                for m in range(nbrs.shape[0]):
-                    if _in_box(q, nbrs[m], shape, d, p1):
-                        if status[_flat(p1, strides, d)] < FRONT:
-                            open_ = True
-                            break
-                if not open_:
+                if n_open[i1] == 0:
                     status[i1] = ACCEPTED
                 elif k < n_tri:
                     af[naf] = i1
@@ -699,6 +744,7 @@ def _march_kernel(
                 V[inew], pn, px, d, h, strides, kind, drift, metric, mconst, table, ang0, dang, order, dv, bm, Mm
             )
             n1 += 1
+            g1pt = g
             if g < V[ind]:
                 V[ind] = g
             if g < u1pt[ind]:
@@ -742,7 +788,34 @@ def _march_kernel(
                     n2 += 1
                     if g < V[ind]:
                         V[ind] = g
-            if best0[ind] == inew or all_triangles:
+                    if tetra and g < math.inf and g - V[ind] <= tet_slack * (g - V[i0]):
+                        g = tetra_updates(
+                            p0,
+                            pn,
+                            lam[0],
+                            px,
+                            h,
+                            strides,
+                            shape,
+                            drift,
+                            metric,
+                            mconst,
+                            V,
+                            status,
+                            nbrs,
+                            n_tri,
+                            quad_base,
+                            ws,
+                            iws,
+                        )
+                        if g < V[ind]:
+                            V[ind] = g
+            if (
+                best0[ind] == inew
+                or all_triangles
+                or (tri_slack >= 0.0 and g1pt - u1pt[ind] <= tri_slack * (g1pt - V[inew]))
+            ):
+                tb_g = math.inf
                 for m in range(naf):
                     i1 = af[m]
                     _decode(i1, shape, d, p1)
@@ -779,6 +852,33 @@ def _march_kernel(
                     n2 += 1
                     if g < V[ind]:
                         V[ind] = g
+                    if tetra and g < tb_g:
+                        tb_g = g
+                        tb_i1 = i1
+                        tb_lam = lam[0]
+                if tetra and tb_g < math.inf and tb_g - V[ind] <= tet_slack * (tb_g - V[inew]):
+                    _decode(tb_i1, shape, d, p1)
+                    g = tetra_updates(
+                        pn,
+                        p1,
+                        tb_lam,
+                        px,
+                        h,
+                        strides,
+                        shape,
+                        drift,
+                        metric,
+                        mconst,
+                        V,
+                        status,
+                        nbrs,
+                        n_tri,
+                        quad_base,
+                        ws,
+                        iws,
+                    )
+                    if g < V[ind]:
+                        V[ind] = g
             if V[ind] < vold:
                 _sift_up(tree, pos, V, pos[ind])
         # the new Considered nodes: best one-point update over the Front within the radius, then
@@ -812,6 +912,7 @@ def _march_kernel(
             i0 = best0[ind]
             if i0 >= 0:
                 _decode(i0, shape, d, p0)
+                tb_g = math.inf
                 for m in range(n_tri):
                     if not _in_box(p0, nbrs[m], shape, d, p1):
                         continue
@@ -849,6 +950,33 @@ def _march_kernel(
                         q3,
                     )
                     n2 += 1
+                    if g < V[ind]:
+                        V[ind] = g
+                    if tetra and g < tb_g:
+                        tb_g = g
+                        tb_i1 = i1
+                        tb_lam = lam[0]
+                if tetra and tb_g < math.inf:
+                    _decode(tb_i1, shape, d, p1)
+                    g = tetra_updates(
+                        p0,
+                        p1,
+                        tb_lam,
+                        px,
+                        h,
+                        strides,
+                        shape,
+                        drift,
+                        metric,
+                        mconst,
+                        V,
+                        status,
+                        nbrs,
+                        n_tri,
+                        quad_base,
+                        ws,
+                        iws,
+                    )
                     if g < V[ind]:
                         V[ind] = g
             count += 1
@@ -977,6 +1105,8 @@ def march(
     v_max: float = np.inf,
     all_triangles: bool = False,
     quadratic_base: bool = True,
+    tetrahedra: bool = False,
+    triangle_slack: float | None = None,
 ) -> MarchResult:
     """Compute the quasi-potential on a grid by the ordered line integral method (OLIM-MID).
 
@@ -1012,6 +1142,14 @@ def march(
         on its line (measured: errors / 2 to 10 on smooth fields, same time). Ignored (linear) when a
         point source has no quadratic form: across the cone of V at a one-node start a one-sided
         quadratic undershoots.
+    tetrahedra : 3-D Gaussian: also minimise over triangles of three neighbouring Front nodes
+        (:mod:`numerics.field._olim3d`; ignored in 2-D), with K = 4 by default. A trade-off, so opt-in:
+        on the 3-D benchmark field at 129^3 the max relative error (|x| > 0.1) 5.3e-3 against 8.6e-3 and
+        the max absolute error (|x| > 0.3) 5.7e-4 against 1.6e-3, in twice the time (335 s against
+        167 s CPU).
+    triangle_slack : run triangles from a new Front node also where its one-point update exceeds the
+        best one by at most this fraction of its action (default :data:`TRIANGLE_SLACK` with
+        tetrahedra, else none: the reference codes' hierarchy).
 
     Returns
     -------
@@ -1032,7 +1170,7 @@ def march(
         raise InputError(f"the marcher works in 2-D and 3-D, the grid is {d}-D")
     if (table is None) == (drift is None):
         raise InputError("give the local action as drift (Gaussian, with metric) or as a table, exactly one")
-    K = default_radius(shape) if radius is None else radius
+    K = default_radius(shape, tetrahedra=d == 3 and bool(tetrahedra)) if radius is None else radius
     if not float(K).is_integer() or K < 1:
         raise InputError(f"the update radius must be a whole number of spacings >= 1, got {radius!r}")
     K = int(K)
@@ -1082,6 +1220,13 @@ def march(
             raise InputError(f"angle_order must be 1 or 3, got {angle_order!r}")
         ang0, order = float(ang[0]), int(angle_order)
         b, M, mconst = dummy2, dummy2, True
+    tetra = bool(d == 3 and kind == 0 and tetrahedra)
+    if triangle_slack is None:
+        tri_slack = TRIANGLE_SLACK if tetra else -1.0
+    else:
+        tri_slack = float(triangle_slack)
+        if not tri_slack >= 0.0:
+            raise InputError(f"triangle_slack must be a number >= 0, got {triangle_slack!r}")
     V, status, fixed, cone = _sources_init(grid, sources, quadratic, source_values, int(init_radius))
     nbrs, n_tri = _neighbour_offsets(d)
     far = _far_offsets(np.asarray(grid.h, dtype=float), K)
@@ -1107,12 +1252,15 @@ def march(
         far,
         far @ strides,
         np.abs(far).max(axis=0).astype(np.int64),
+        float(tri_slack),
+        TETRA_SLACK,
         nbrs,
         n_tri,
         bool(all_triangles),
         # a one-sided quadratic across the cone of a one-node start undershoots, and the minimum over
         # updates selects undershoots (measured: V = 0.982 for the distance 1): linear there
         bool(quadratic_base and not cone),
+        tetra,
         bool(stop_at_boundary),
         float(v_max),
         counts,

@@ -1,4 +1,4 @@
-"""The on-disk cache of prepared models: ``memdyn simulate`` without the symbolic layer (issue 15).
+"""The on-disk cache of prepared models: ``memdyn simulate`` without the symbolic layer.
 
 A :class:`numerics.sgd._prepared.PreparedModel` (basin table, generated kernel source, parameter
 values, ...) is stored under ``<cache>/models/<key>.npz``. The key is the SHA-256 of everything the

@@ -5,7 +5,7 @@ constant noise covariance, two-scale declaration, basin table and generated kern
 (parsing, the drift, critical points by sympy, the basin flow on a 256 x 256 grid, code generation)
 costs about a second; running a short simulation costs far less. A :class:`PreparedModel` holds the
 derived numbers so that :mod:`numerics.sgd._model_cache` can keep them on disk and a later
-``memdyn simulate`` skips the symbolic layer (issue 15, "Startup"). A prepared model simulates
+``memdyn simulate`` skips the symbolic layer. A prepared model simulates
 exactly like the model it was prepared from: same kernel source, same parameter vector, same basin
 table, hence the same numbers for the same seed.
 

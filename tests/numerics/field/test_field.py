@@ -118,6 +118,7 @@ def test_cli_json_values_npz_plot_and_errors(memdyn, tmp_path):
     memdyn("field", path, "--bounds", "0.2:1,-1:1").error_line("outside the grid")
     memdyn("field", path, "--grid", "100000").error_line("grid")
     memdyn("field", path, "--at", "a,b").error_line("point")
+    memdyn("field", path, "--tetrahedra").error_line("tetrahedron updates are for 3-D")
 
 
 def test_compare_sgd_cumulant_with_the_diffusion_on_minibatch_noise(memdyn, tmp_path):

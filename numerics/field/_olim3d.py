@@ -1,0 +1,453 @@
+"""3-D Gaussian updates of the ordered line integral marcher (numerics.field._olim): fast triangle
+updates and tetrahedron updates (numba).
+
+In 3-D the foot of the minimum action path to a node x lies on the accepted front, a surface; the
+one-point and triangle updates try only its nodes and the segments between neighbouring nodes, so
+the characteristic through x generally misses them by a fraction of h at a few spacings from x
+(measured on the 3-D benchmark field, a linear drift with V quadratic: relative error ~0.08 / (R / h)
+at R from the point source, the same at every h -- first order with a large constant).
+:func:`tetra_updates` is called by the march kernel (numerics.field._olim) from the best triangle of an
+update; :func:`tri_gauss3` and :func:`one_point3` are its 3-D triangle and one-point updates. A tetrahedron
+update minimises over the triangle of three pairwise-neighbouring Accepted-Front nodes x0, x1, x2:
+
+    min over lambda in the simplex of  V(x_lambda) + S(x_lambda -> x),
+    x_lambda = x0 + l1 (x1 - x0) + l2 (x2 - x0),
+
+S the midpoint-rule Gaussian action ``|d|_M |b|_M - <d, b>_M`` (b and M at the midpoint linear in
+lambda, as OLIM-MID) and V on the triangle quadratic: ``sum_i l_i V_i - (1/2) sum_{i<j} l_i l_j c_ij``,
+c_ij the second difference of V along the edge e_ij through a third accepted node on its line (0,
+linear, where there is none). For a quadratic V that is exact, and for a linear drift with constant
+Sigma so is the midpoint action along the characteristic (tests/numerics/field/test_olim.py, the
+exact-with-every-triangle test), so the update is exact once the characteristic crosses the triangle
+(Yang, Potter and Cameron 2019, OLIM3D, use tetrahedron updates the same way).
+
+The quadratic forms ``q1 = d'Md``, ``q2 = b'Mb``, ``q3 = d'Mb`` are polynomials in lambda (degree 2, or
+3 with a state-dependent M): their coefficients are formed once per update, so the minimisation's
+evaluations (and the tetrahedron's exact Hessian for Newton's method) cost a few flops each.
+"""
+
+from __future__ import annotations
+
+import math
+
+from numba import njit
+
+FRONT = 2
+NONLIN_TOL = 1e-10
+NEWTON_TOL = 1e-12
+NEWTON_ITERS = 20
+WORK_FLOAT = 198
+"""Length of the float scratch :func:`tetra_updates` takes."""
+
+
+@njit(cache=True)
+def _bil(u, A, v):
+    """u' A v for 3-vectors and a flat 3 x 3 matrix."""
+    s = 0.0
+    for i in range(3):
+        t = A[3 * i] * v[0] + A[3 * i + 1] * v[1] + A[3 * i + 2] * v[2]
+        s += u[i] * t
+    return s
+
+
+@njit(cache=True)
+def tri_gauss3(u0, u1, d2, a, X, c, B, M0, N, mconst, lam_out):
+    """Triangle update in 3-D (the same minimisation as ``_olim._tri_gauss``): d = a + s X, b = c + s B,
+    M = M0 + s N; the lambda-derivative's root by safeguarded secant/bisection on the cubic q's.
+
+    Returns inf (``lam_out`` the better end, 0 or 1) when the minimum over the segment is at an end."""
+    # q(s) = k0 + k1 s + k2 s^2 + k3 s^3
+    a0 = _bil(a, M0, a)
+    a1 = 2.0 * _bil(X, M0, a)
+    a2 = _bil(X, M0, X)
+    b0 = _bil(c, M0, c)
+    b1 = 2.0 * _bil(B, M0, c)
+    b2 = _bil(B, M0, B)
+    c0 = _bil(a, M0, c)
+    c1 = _bil(X, M0, c) + _bil(a, M0, B)
+    c2 = _bil(X, M0, B)
+    a3 = b3 = c3 = 0.0
+    if not mconst:
+        a1 += _bil(a, N, a)
+        a2 += 2.0 * _bil(X, N, a)
+        a3 = _bil(X, N, X)
+        b1 += _bil(c, N, c)
+        b2 += 2.0 * _bil(B, N, c)
+        b3 = _bil(B, N, B)
+        c1 += _bil(a, N, c)
+        c2 += _bil(X, N, c) + _bil(a, N, B)
+        c3 = _bil(X, N, B)
+    du = u1 - u0
+    fa_v, fa = _tri3_f(0.0, du, d2, a0, a1, a2, a3, b0, b1, b2, b3, c0, c1, c2, c3)
+    fb_v, fb = _tri3_f(1.0, du, d2, a0, a1, a2, a3, b0, b1, b2, b3, c0, c1, c2, c3)
+    if not (fa < 0.0 and fb > 0.0):
+        lam_out[0] = 0.0 if fa >= 0.0 else 1.0
+        return math.inf
+    lo = 0.0
+    hi = 1.0
+    flo = fa
+    fhi = fb
+    s = 0.5
+    side = 0
+    # regula falsi with the Illinois modification (superlinear), bisection when a step leaves the bracket
+    for _ in range(100):
+        s = (lo * fhi - hi * flo) / (fhi - flo)
+        if not (lo < s < hi):
+            s = 0.5 * (lo + hi)
+        fv, fd = _tri3_f(s, du, d2, a0, a1, a2, a3, b0, b1, b2, b3, c0, c1, c2, c3)
+        if fd == 0.0:
+            break
+        if fd < 0.0:
+            lo = s
+            flo = fd
+            if side == -1:
+                fhi *= 0.5
+            side = -1
+        else:
+            hi = s
+            fhi = fd
+            if side == 1:
+                flo *= 0.5
+            side = 1
+        if hi - lo < NONLIN_TOL:
+            s = 0.5 * (lo + hi)
+            break
+    fv, fd = _tri3_f(s, du, d2, a0, a1, a2, a3, b0, b1, b2, b3, c0, c1, c2, c3)
+    lam_out[0] = s
+    return u0 + fv
+
+
+@njit(cache=True)
+def _tri3_f(s, du, d2, a0, a1, a2, a3, b0, b1, b2, b3, c0, c1, c2, c3):
+    q1 = max(a0 + s * (a1 + s * (a2 + s * a3)), 1e-300)
+    q2 = max(b0 + s * (b1 + s * (b2 + s * b3)), 0.0)
+    q3 = c0 + s * (c1 + s * (c2 + s * c3))
+    q1p = a1 + s * (2.0 * a2 + 3.0 * s * a3)
+    q2p = b1 + s * (2.0 * b2 + 3.0 * s * b3)
+    q3p = c1 + s * (2.0 * c2 + 3.0 * s * c3)
+    f = s * du + 0.5 * s * (s - 1.0) * d2 + math.sqrt(q1 * q2) - q3
+    if q2 > 1e-24 * q1:
+        r = math.sqrt(q2 / q1)
+        fp = du + (s - 0.5) * d2 + 0.5 * (q1p * r + q2p / r) - q3p
+    else:
+        fp = du + (s - 0.5) * d2 - q3p
+    return f, fp
+
+
+@njit(cache=True)
+def _cubic_form(U, W, Ms, C, T, mconst):
+    """Symmetrised coefficients C[k, i, j] of q(L) = sum L_k L_i L_j U_i' M_k W_j, L = (1, l1, l2)
+    (M_0 = M0, M_1, M_2 the metric's differences N1, N2), so that grad q = 3 C[m] L L and
+    Hess q = 6 C[m, n] L; T is scratch of the same shape."""
+    for k in range(3):
+        for i in range(3):
+            for j in range(3):
+                # a constant metric has M_1 = M_2 = 0
+                T[k, i, j] = _bil(U[i], Ms[k], W[j]) if (k == 0 or not mconst) else 0.0
+    for k in range(3):
+        for i in range(3):
+            for j in range(3):
+                C[k, i, j] = (T[k, i, j] + T[k, j, i] + T[i, k, j] + T[i, j, k] + T[j, k, i] + T[j, i, k]) / 6.0
+
+
+@njit(cache=True)
+def _form_eval(C, l1, l2):
+    """q and its gradient (g1, g2) and Hessian (H11, H12, H22) in (l1, l2)."""
+    q = 0.0
+    g1 = 0.0
+    g2 = 0.0
+    H11 = 0.0
+    H12 = 0.0
+    H22 = 0.0
+    for i in range(3):
+        Li = 1.0 if i == 0 else (l1 if i == 1 else l2)
+        for j in range(3):
+            Lj = 1.0 if j == 0 else (l1 if j == 1 else l2)
+            LL = Li * Lj
+            c0 = C[0, i, j]
+            c1 = C[1, i, j]
+            c2 = C[2, i, j]
+            q += (c0 + l1 * c1 + l2 * c2) * LL
+            g1 += c1 * LL
+            g2 += c2 * LL
+        H11 += C[1, 1, i] * Li
+        H12 += C[1, 2, i] * Li
+        H22 += C[2, 2, i] * Li
+    return q, 3.0 * g1, 3.0 * g2, 6.0 * H11, 6.0 * H12, 6.0 * H22
+
+
+@njit(cache=True)
+def _tet_eval(l1, l2, C1, C2, C3, u, cc, out):
+    """Base + action at (l1, l2): value out[0], gradient out[1:3], Hessian out[3:6] (11, 12, 22)."""
+    q1, a1, a2, A11, A12, A22 = _form_eval(C1, l1, l2)
+    q2, b1, b2, B11, B12, B22 = _form_eval(C2, l1, l2)
+    q3, c1, c2, C11, C12, C22 = _form_eval(C3, l1, l2)
+    q1 = max(q1, 1e-300)
+    q2 = max(q2, 1e-300)
+    s = math.sqrt(q1 * q2)
+    l0 = 1.0 - l1 - l2
+    out[0] = s - q3 + l0 * u[0] + l1 * u[1] + l2 * u[2] - 0.5 * (l0 * l1 * cc[0] + l0 * l2 * cc[1] + l1 * l2 * cc[2])
+    s1 = (a1 * q2 + q1 * b1) / (2.0 * s)
+    s2 = (a2 * q2 + q1 * b2) / (2.0 * s)
+    out[1] = s1 - c1 + u[1] - u[0] - 0.5 * ((l0 - l1) * cc[0] - l2 * cc[1] + l2 * cc[2])
+    out[2] = s2 - c2 + u[2] - u[0] - 0.5 * (-l1 * cc[0] + (l0 - l2) * cc[1] + l1 * cc[2])
+    # d2 sqrt(q1 q2) = (q1'' q2 + q1' q2' + q2' q1' + q1 q2'') / (2 s) - s' s' / s
+    out[3] = (A11 * q2 + 2.0 * a1 * b1 + q1 * B11) / (2.0 * s) - s1 * s1 / s - C11 + cc[0]
+    out[4] = (A12 * q2 + a1 * b2 + a2 * b1 + q1 * B12) / (2.0 * s) - s1 * s2 / s - C12 + 0.5 * (cc[0] + cc[1] - cc[2])
+    out[5] = (A22 * q2 + 2.0 * a2 * b2 + q1 * B22) / (2.0 * s) - s2 * s2 / s - C22 + cc[1]
+
+
+@njit(cache=True)
+def edge_curvature(pa, pb, ua, ub, V, status, shape, strides, q):
+    """Second difference of V along the edge pa -> pb through a third accepted node on its line
+    (pa - (pb - pa), else pb + (pb - pa)); 0 (a linear base) where there is none."""
+    ok = True
+    for a in range(3):
+        v = 2 * pa[a] - pb[a]
+        if v < 0 or v >= shape[a]:
+            ok = False
+        q[a] = v
+    if ok:
+        i = q[0] * strides[0] + q[1] * strides[1] + q[2] * strides[2]
+        if status[i] >= FRONT:
+            return ub - 2.0 * ua + V[i]
+    for a in range(3):
+        v = 2 * pb[a] - pa[a]
+        if v < 0 or v >= shape[a]:
+            return 0.0
+        q[a] = v
+    i = q[0] * strides[0] + q[1] * strides[1] + q[2] * strides[2]
+    if status[i] >= FRONT:
+        return V[i] - 2.0 * ub + ua
+    return 0.0
+
+
+@njit(cache=True)
+def mid_mean3(field, p, q, strides, out):
+    """Multilinear interpolant of the node rows ``field[n, :]`` at the midpoint of nodes p and q (the mean
+    of the 1, 2, 4 or 8 nodes around it)."""
+    m = field.shape[1]
+    for k in range(m):
+        out[k] = 0.0
+    base = 0
+    odd = 0
+    for a in range(3):
+        s = p[a] + q[a]
+        base += (s >> 1) * strides[a]
+        if s & 1:
+            odd |= 1 << a
+    cnt = 0
+    for cc in range(8):
+        if cc & ~odd:
+            continue
+        idx = base
+        for a in range(3):
+            if (cc >> a) & 1:
+                idx += strides[a]
+        for k in range(m):
+            out[k] += field[idx, k]
+        cnt += 1
+    for k in range(m):
+        out[k] /= cnt
+
+
+@njit(cache=True)
+def _project_simplex(a, b):
+    """The nearest point of the simplex {l1, l2 >= 0, l1 + l2 <= 1} to (a, b)."""
+    if a + b > 1.0:
+        e = 0.5 * (a + b - 1.0)
+        a -= e
+        b -= e
+    if a < 0.0:
+        return 0.0, min(max(b, 0.0), 1.0)
+    if b < 0.0:
+        return min(a, 1.0), 0.0
+    return a, b
+
+
+@njit(cache=True)
+def _tet_newton(lam1, lam2, C1, C2, C3, u, cc, ev, ev2):
+    """Projected Newton's method (exact Hessian; the gradient where it is not positive definite) with
+    backtracking for the tetrahedron's minimum from (lam1, 0). Every iterate lies in the simplex, so the
+    value returned is that of a discrete path even where the iteration stops early."""
+    x1 = lam1
+    x2 = lam2
+    _tet_eval(x1, x2, C1, C2, C3, u, cc, ev)
+    f = ev[0]
+    for _ in range(NEWTON_ITERS):
+        h11, h12, h22 = ev[3], ev[4], ev[5]
+        det = h11 * h22 - h12 * h12
+        if h11 > 0.0 and det > 0.0:
+            s1 = -(h22 * ev[1] - h12 * ev[2]) / det
+            s2 = -(h11 * ev[2] - h12 * ev[1]) / det
+        else:
+            scale = max(abs(h11), abs(h22), 1e-300)
+            s1 = -ev[1] / scale
+            s2 = -ev[2] / scale
+        t = 1.0
+        moved = False
+        n1 = x1
+        n2 = x2
+        for _k in range(30):
+            n1, n2 = _project_simplex(x1 + t * s1, x2 + t * s2)
+            _tet_eval(n1, n2, C1, C2, C3, u, cc, ev2)
+            if ev2[0] < f:
+                moved = True
+                break
+            t *= 0.5
+        if not moved:
+            break
+        step = abs(n1 - x1) + abs(n2 - x2)
+        x1, x2, f = n1, n2, ev2[0]
+        for k in range(6):
+            ev[k] = ev2[k]
+        if step < NEWTON_TOL:
+            break
+    return f
+
+
+@njit(cache=True)
+def tetra_updates(p0, p1, lam1, px, h, strides, shape, drift, metric, mconst, V, status, nbrs, n_tri, quad, wf, wi):
+    """Least tetrahedron update of node px over the triangles (p0, p1, p2), p2 a Front node adjacent to
+    both (face or edge steps), started from the triangle (p0, p1)'s minimiser ``lam1``; inf if the value
+    decreases into none of them there (then the minimum is on the edge, the triangle update's)."""
+    # views of the caller's scratch (no allocation per call): wf float >= WORK_FLOAT, wi int >= 6
+    U = wf[0:9].reshape(3, 3)
+    W = wf[9:18].reshape(3, 3)
+    Ms = wf[18:45].reshape(3, 9)
+    C1 = wf[45:72].reshape(3, 3, 3)
+    C2 = wf[72:99].reshape(3, 3, 3)
+    C3 = wf[99:126].reshape(3, 3, 3)
+    T = wf[126:153].reshape(3, 3, 3)
+    u = wf[153:156]
+    cc = wf[156:159]
+    ev = wf[159:165]
+    ev2 = wf[165:171]
+    bm = wf[171:174]
+    Mm = wf[174:183]
+    dl = wf[183:186]
+    bl = wf[186:189]
+    Ml = wf[189:198]
+    p2 = wi[0:3]
+    q = wi[3:6]
+    for k in range(27):
+        Ms[k // 9, k % 9] = 0.0
+    i0 = p0[0] * strides[0] + p0[1] * strides[1] + p0[2] * strides[2]
+    i1 = p1[0] * strides[0] + p1[1] * strides[1] + p1[2] * strides[2]
+    u[0] = V[i0]
+    u[1] = V[i1]
+    c01 = edge_curvature(p0, p1, u[0], u[1], V, status, shape, strides, q) if quad else 0.0
+    for a in range(3):
+        U[0, a] = (px[a] - p0[a]) * h[a]
+        U[1, a] = (p0[a] - p1[a]) * h[a]
+    mid_mean3(drift, p0, px, strides, bm)
+    for a in range(3):
+        W[0, a] = bm[a]
+    mid_mean3(drift, p1, px, strides, bm)
+    for a in range(3):
+        W[1, a] = bm[a] - W[0, a]
+    if mconst:
+        for k in range(9):
+            Ms[0, k] = metric[0, k]
+    else:
+        mid_mean3(metric, p0, px, strides, Mm)
+        for k in range(9):
+            Ms[0, k] = Mm[k]
+        mid_mean3(metric, p1, px, strides, Mm)
+        for k in range(9):
+            Ms[1, k] = Mm[k] - Ms[0, k]
+    # at (lam1, 0): d, b, M and M d, M b, shared by the candidates' first-order test
+    for a in range(3):
+        dl[a] = U[0, a] + lam1 * U[1, a]
+        bl[a] = W[0, a] + lam1 * W[1, a]
+    for k in range(9):
+        Ml[k] = Ms[0, k] + lam1 * Ms[1, k]
+    q1 = max(_bil(dl, Ml, dl), 1e-300)
+    q2 = _bil(bl, Ml, bl)
+    if not q2 > 1e-24 * q1:
+        return math.inf
+    r = math.sqrt(q2 / q1)
+    best = math.inf
+    for m in range(n_tri):
+        ok = True
+        for a in range(3):
+            v = p0[a] + nbrs[m, a]
+            if v < 0 or v >= shape[a]:
+                ok = False
+            p2[a] = v
+        if not ok:
+            continue
+        # p2 adjacent to p1 too (Chebyshev 1, at most two coordinates differing), not p1 itself
+        l1n = 0
+        for a in range(3):
+            t = abs(p2[a] - p1[a])
+            if t > 1:
+                l1n = 9
+            l1n += t
+        if l1n == 0 or l1n > 2:
+            continue
+        i2 = p2[0] * strides[0] + p2[1] * strides[1] + p2[2] * strides[2]
+        if status[i2] != FRONT:
+            continue
+        for a in range(3):
+            U[2, a] = (p0[a] - p2[a]) * h[a]
+        mid_mean3(drift, p2, px, strides, bm)
+        for a in range(3):
+            W[2, a] = bm[a] - W[0, a]
+        if not mconst:
+            mid_mean3(metric, p2, px, strides, Mm)
+            for k in range(9):
+                Ms[2, k] = Mm[k] - Ms[0, k]
+        u[2] = V[i2]
+        cc[0] = c01
+        if quad:
+            cc[1] = edge_curvature(p0, p2, u[0], u[2], V, status, shape, strides, q)
+            cc[2] = edge_curvature(p1, p2, u[1], u[2], V, status, shape, strides, q)
+        else:
+            cc[1] = 0.0
+            cc[2] = 0.0
+        # first-order test at (lam1, 0): does base + action decrease towards p2?
+        y2 = U[2]
+        b2 = W[2]
+        dq1 = 2.0 * _bil(y2, Ml, dl) + _bil(dl, Ms[2], dl)
+        dq2 = 2.0 * _bil(b2, Ml, bl) + _bil(bl, Ms[2], bl)
+        dq3 = _bil(y2, Ml, bl) + _bil(dl, Ml, b2) + _bil(dl, Ms[2], bl)
+        slope = (
+            0.5 * (dq1 * r + dq2 / r) - dq3 + u[2] - u[0] - 0.5 * (-lam1 * cc[0] + (1.0 - lam1) * cc[1] + lam1 * cc[2])
+        )
+        if slope >= 0.0:
+            continue
+        _cubic_form(U, U, Ms, C1, T, mconst)
+        _cubic_form(W, W, Ms, C2, T, mconst)
+        _cubic_form(U, W, Ms, C3, T, mconst)
+        f = _tet_newton(lam1, 0.0, C1, C2, C3, u, cc, ev, ev2)
+        if f < best:
+            best = f
+    return best
+
+
+@njit(cache=True)
+def one_point3(V0, p0, px, h, strides, drift, metric, mconst, bm, Mm):
+    """One-point update in 3-D: V0 + |d|_M |b|_M - <d, b>_M with b (and M) at the midpoint."""
+    d0 = (px[0] - p0[0]) * h[0]
+    d1 = (px[1] - p0[1]) * h[1]
+    d2 = (px[2] - p0[2]) * h[2]
+    mid_mean3(drift, p0, px, strides, bm)
+    if mconst:
+        M = metric[0]
+    else:
+        mid_mean3(metric, p0, px, strides, Mm)
+        M = Mm
+    b0, b1, b2 = bm[0], bm[1], bm[2]
+    md0 = M[0] * d0 + M[1] * d1 + M[2] * d2
+    md1 = M[3] * d0 + M[4] * d1 + M[5] * d2
+    md2 = M[6] * d0 + M[7] * d1 + M[8] * d2
+    q1 = d0 * md0 + d1 * md1 + d2 * md2
+    q3 = b0 * md0 + b1 * md1 + b2 * md2
+    q2 = (
+        b0 * (M[0] * b0 + M[1] * b1 + M[2] * b2)
+        + b1 * (M[3] * b0 + M[4] * b1 + M[5] * b2)
+        + b2 * (M[6] * b0 + M[7] * b1 + M[8] * b2)
+    )
+    sa = math.sqrt(max(q1, 0.0) * max(q2, 0.0)) - q3
+    return V0 + (sa if sa > 0.0 else 0.0)
