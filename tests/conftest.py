@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pytest
@@ -42,3 +43,46 @@ def memdyn(capsys):
         return CliRun(int(code), out, err)
 
     return run
+
+
+class MarkdownTables:
+    """Reads the markdown tables of a notebook view (``Result._repr_markdown_``), checking that each is
+    well formed: every row with the same number of cells and a ``|---|`` line under the header."""
+
+    @staticmethod
+    def split_cells(line: str) -> list[str]:
+        """The cells of one table line (a ``\\|`` is text inside a cell, not a separator)."""
+        return [c.strip() for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
+
+    @classmethod
+    def tables(cls, md: str) -> list[list[list[str]]]:
+        """Every table of ``md`` (runs of lines starting with ``|``) as rows of cells, the header first
+        and the ``|---|`` line dropped; raises AssertionError when a table is malformed."""
+        out, block = [], []
+        for line in [*md.splitlines(), ""]:
+            if line.startswith("|"):
+                block.append(line)
+                continue
+            if block:
+                rows = [cls.split_cells(row) for row in block]
+                if len({len(r) for r in rows}) != 1 or not re.fullmatch(r"\|(---\|)+", block[1]):
+                    raise AssertionError(f"malformed table:\n{chr(10).join(block)}")
+                out.append([rows[0], *rows[2:]])
+                block = []
+        return out
+
+    @classmethod
+    def table_after(cls, md: str, title: str) -> list[list[str]]:
+        """The body rows of the first table after the line containing ``title``."""
+        return cls.tables(md[md.index(title) :])[0][1:]
+
+    @classmethod
+    def quantity(cls, md: str, name: str) -> str:
+        """The value cell of row ``name`` of the quantity table (the first table)."""
+        return next(r[1] for r in cls.tables(md)[0][1:] if r[0] == name)
+
+
+@pytest.fixture
+def mdt():
+    """:class:`MarkdownTables`: the table reader of the notebook-view tests."""
+    return MarkdownTables

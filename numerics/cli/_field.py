@@ -107,6 +107,7 @@ def run(args) -> int:
         radius=args.radius,
         all_triangles=args.all_triangles,
         tetrahedra=args.tetrahedra,
+        progress=True,
         cycle=args.cycle,
         method=args.method,
     )

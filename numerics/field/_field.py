@@ -154,6 +154,7 @@ def quasi_potential_field(
     cycle=None,
     method: str = "olim",
     tetrahedra: bool = False,
+    progress: bool = False,
 ) -> FieldResult:
     """The quasi-potential field V(x) from an attractor (or a point), or the global U (section 2).
 
@@ -184,6 +185,7 @@ def quasi_potential_field(
         at 10-16 spacings from the source drops from 5.5e-3 to 4.5e-4 (isolated nodes keep up to 5e-3),
         at about 2.5x the time; on nonlinear fields the quadrature error dominates and it
         changes little. Default: triangle updates only, the faster first-order marcher.
+    progress : a progress bar per march on stderr (olim marcher; shown once a march takes over a second).
 
     Returns
     -------
@@ -257,7 +259,7 @@ def quasi_potential_field(
         raise InputError("tetrahedron updates are for 3-D fields of the olim marcher")
     if method == "jet" and (model.dim != 2 or lc is not None):
         raise InputError("the jet marcher takes point sources in 2-D: use method 'olim' for 3-D or a limit cycle")
-    fine = _solve(model, g, starts, E, hamiltonian, radius, all_triangles, lc, method, tetrahedra)
+    fine = _solve(model, g, starts, E, hamiltonian, radius, all_triangles, lc, method, tetrahedra, progress)
     seconds = time.perf_counter() - t0
     err = float("nan")
     if lc is not None:
@@ -265,7 +267,7 @@ def quasi_potential_field(
     if check:
         coarse_n = tuple(max(9, (n - 1) // 2 + 1) for n in g.shape)
         gc = make_grid(bounds, n=coarse_n)
-        coarse = _solve(model, gc, starts, E, hamiltonian, radius, all_triangles, lc, method, tetrahedra)
+        coarse = _solve(model, gc, starts, E, hamiltonian, radius, all_triangles, lc, method, tetrahedra, progress)
         err = _difference(g, fine, gc, coarse, starts if lc is None else lc.points)
         notes.append(f"error estimate from a {' x '.join(map(str, coarse_n))} grid")
     V = fine
@@ -292,7 +294,7 @@ def quasi_potential_field(
 
 
 def _solve(
-    model, g, starts, E, hamiltonian, radius, all_triangles, cycle=None, method="olim", tetrahedra=False
+    model, g, starts, E, hamiltonian, radius, all_triangles, cycle=None, method="olim", tetrahedra=False, progress=False
 ) -> np.ndarray:
     """min over sources i of E_i + V_i on grid g (one march per source), or V from the limit cycle."""
     from numerics.field._olim import march
@@ -315,7 +317,9 @@ def _solve(
         from numerics.field._cycle_source import cycle_sources
 
         mask, values = cycle_sources(model, g, cycle)
-        return march(g, mask, source_values=values, radius=radius, all_triangles=all_triangles, **local).V
+        return march(
+            g, mask, source_values=values, radius=radius, all_triangles=all_triangles, progress=progress, **local
+        ).V
     best = None
     for s, e in zip(starts, E, strict=True):
         res = march(
@@ -325,6 +329,7 @@ def _solve(
             radius=radius,
             all_triangles=all_triangles,
             tetrahedra=tetrahedra,
+            progress=progress,
             **local,
         )
         V = res.V + e

@@ -593,7 +593,7 @@ def _inside(p, ext, shape, d):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)  # nogil: march() may run it in a thread and draw a progress bar meanwhile
 def _march_kernel(
     shape,
     strides,
@@ -693,6 +693,8 @@ def _march_kernel(
         pos[inew] = 0
         status[inew] = FRONT
         n_acc += 1
+        if (n_acc & 4095) == 0:  # progress, read by march()'s bar from another thread
+            counts[0] = n_acc
         if V[inew] > v_max:
             stop = 2
             break
@@ -993,6 +995,40 @@ def _march_kernel(
 # Python driver
 
 
+BAR_DELAY = 1.0
+"""Seconds before the progress bar of :func:`march` appears (quick marches print nothing)."""
+
+
+def _run_with_progress(args, counts, total: int) -> None:
+    """Run the kernel in a thread while a tqdm bar (stderr) follows ``counts[0]``, the accepted nodes,
+    which the kernel writes every 4096 acceptances. The thread is a daemon: on Ctrl-C the process can
+    exit without waiting for the march."""
+    import sys
+    import threading
+
+    from tqdm import tqdm
+
+    done, failed = threading.Event(), []
+
+    def work():
+        try:
+            _march_kernel(*args)
+        except BaseException as e:  # re-raised in the caller's thread
+            failed.append(e)
+        finally:
+            done.set()
+
+    threading.Thread(target=work, daemon=True).start()
+    bar = tqdm(total=total, unit="node", unit_scale=True, desc="field", leave=False, file=sys.stderr, delay=BAR_DELAY)
+    try:
+        while not done.wait(0.2):
+            bar.update(max(0, int(counts[0]) - bar.n))
+    finally:
+        bar.close()
+    if failed:
+        raise failed[0]
+
+
 def _neighbour_offsets(d: int) -> tuple[np.ndarray, int]:
     """All 3^d - 1 neighbour offsets, the triangle-base ones first (axis steps in 2-D; axis and
     face-diagonal steps in 3-D, the 18-neighbourhood of OLIM3D)."""
@@ -1107,6 +1143,7 @@ def march(
     quadratic_base: bool = True,
     tetrahedra: bool = False,
     triangle_slack: float | None = None,
+    progress: bool = False,
 ) -> MarchResult:
     """Compute the quasi-potential on a grid by the ordered line integral method (OLIM-MID).
 
@@ -1150,6 +1187,8 @@ def march(
     triangle_slack : run triangles from a new Front node also where its one-point update exceeds the
         best one by at most this fraction of its action (default :data:`TRIANGLE_SLACK` with
         tetrahedra, else none: the reference codes' hierarchy).
+    progress : a progress bar (accepted nodes) on stderr, shown once the march takes over a second; the
+        march then runs in a thread (the kernel releases the GIL), so Ctrl-C is seen at once.
 
     Returns
     -------
@@ -1234,7 +1273,7 @@ def march(
     strides = np.array([int(np.prod(shape[a + 1 :])) for a in range(d)], dtype=np.int64)
     counts = np.zeros(4, np.int64)
     t0 = time.perf_counter()
-    _march_kernel(
+    args = (
         shape_a,
         strides,
         np.asarray(grid.h, dtype=float),
@@ -1265,6 +1304,10 @@ def march(
         float(v_max),
         counts,
     )
+    if progress:
+        _run_with_progress(args, counts, n)
+    else:
+        _march_kernel(*args)
     t1 = time.perf_counter()
     V[status < FRONT] = np.inf
     return MarchResult(

@@ -4,8 +4,6 @@ table row per point, the status word, well-formed markdown tables.
 Every result here is produced by the library (no hand-made instances); the whole file is cheap.
 """
 
-import re
-
 import numpy as np
 import pytest
 import sympy as sp
@@ -53,71 +51,43 @@ def folds():
     return two_scale_reduction(m), relaxation_oscillation(m)
 
 
-def split_cells(line: str) -> list[str]:
-    """The cells of one markdown table line (a ``\\|`` is text inside a cell, not a separator)."""
-    return [c.strip() for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
-
-
-def tables(md: str) -> list[list[list[str]]]:
-    """Every markdown table of ``md`` (runs of lines starting with ``|``) as rows of cells, the
-    header first and the ``|---|`` line dropped; raises when a table is malformed."""
-    out, block = [], []
-    for line in [*md.splitlines(), ""]:
-        if line.startswith("|"):
-            block.append(line)
-            continue
-        if block:
-            rows = [split_cells(row) for row in block]
-            widths = {len(r) for r in rows}
-            if len(widths) != 1 or not re.fullmatch(r"\|(---\|)+", block[1]):
-                raise AssertionError(f"malformed table:\n{chr(10).join(block)}")
-            out.append([rows[0], *rows[2:]])
-            block = []
-    return out
-
-
-def table_after(md: str, title: str) -> list[list[str]]:
-    """The body rows of the first table after the line containing ``title``."""
-    return tables(md[md.index(title) :])[0][1:]
-
-
-def test_table_checker_catches_a_malformed_table():
+def test_table_checker_catches_a_malformed_table(mdt):
     # the checker every view test relies on must reject a row with a missing cell and a raw pipe
     with pytest.raises(AssertionError, match="malformed"):
-        tables("| a | b |\n|---|---|\n| 1 |")
+        mdt.tables("| a | b |\n|---|---|\n| 1 |")
     with pytest.raises(AssertionError, match="malformed"):
-        tables("| a | b |\n|---|---|\n| 1 | x|y |")
+        mdt.tables("| a | b |\n|---|---|\n| 1 | x|y |")
     # and the view's own cells never produce one: pipes in text and in |x| are kept inside the cell
     x = sp.Symbol("x")
     md = markdown_table(["name", "value"], [["a|b", sp.Abs(x)], [latex_math("|x|"), np.eye(2)]])
-    assert [len(r) for r in tables(md)[0]] == [2, 2, 2]
+    assert [len(r) for r in mdt.tables(md)[0]] == [2, 2, 2]
 
 
-def test_closed_form_view_typesets_V_and_lists_its_minima():
+def test_closed_form_view_typesets_V_and_lists_its_minima(mdt):
     q = closed_form_quasi_potential(load_model("hwang"))
     md = q._repr_markdown_()
     assert md.startswith("**ClosedFormQuasiPotential** (converged)")
     assert f"$$V(x) = {sp.latex(q.expr)}$$" in md  # V typeset as sympy writes it
     assert sp.latex(q.prefactor) in md and "| method | gradient |" in md
-    rows = table_after(md, "Minima of V")
+    rows = mdt.table_after(md, "Minima of V")
     assert [r[0] for r in rows] == ["$(-1)$", "$(1)$"]  # one row per minimum, exact coordinates
     assert len(rows) == len(q.minima) == 2
     # the plain-string V of the old table is gone (the nearest wrong view: str(expr) in a cell)
     assert f"| {q.expr} |" not in md
 
 
-def test_closed_form_without_one_says_why():
+def test_closed_form_without_one_says_why(mdt):
     q = closed_form_quasi_potential(load_model("maier-stein"))
     md = q._repr_markdown_()
     assert md.startswith(f"**ClosedFormQuasiPotential** (NOT converged): {q.message[:80]}")
-    assert "$$" not in md and tables(md) == []
+    assert "$$" not in md and mdt.tables(md) == []
 
 
-def test_two_scale_view_has_one_typeset_row_per_branch():
+def test_two_scale_view_has_one_typeset_row_per_branch(mdt):
     r = two_scale_reduction(load_model("two-scale"))
     md = r._repr_markdown_()
     assert md.startswith("**TwoScaleReduction** (converged)")
-    rows = table_after(md, "Stable branches")
+    rows = mdt.table_after(md, "Stable branches")
     assert len(rows) == len(r.branches) == 2
     for row, b in zip(rows, r.branches):
         assert row[1] == f"$x = {sp.latex(b.fast_equilibrium[0])}$"
@@ -127,10 +97,10 @@ def test_two_scale_view_has_one_typeset_row_per_branch():
     assert rows[0][2] != rows[1][2]
 
 
-def test_two_scale_numeric_branches_and_folds_and_refusal(folds):
+def test_two_scale_numeric_branches_and_folds_and_refusal(folds, mdt):
     r = folds[0]
     md = r._repr_markdown_()
-    rows = table_after(md, "Stable branches")
+    rows = mdt.table_after(md, "Stable branches")
     assert len(rows) == len(r.branches) and all(row[1].startswith("numeric branch through") for row in rows)
     fold = r.fold_points[0]
     assert "(" + ", ".join(sp.latex(c) for c in fold) + ")" in md  # exact fold points typeset
@@ -140,11 +110,11 @@ def test_two_scale_numeric_branches_and_folds_and_refusal(folds):
     assert "| stable branches | 0 |" in md and "Stable branches**" not in md
 
 
-def test_relaxation_oscillation_view(folds):
+def test_relaxation_oscillation_view(folds, mdt):
     osc = folds[1]
     md = osc._repr_markdown_()
     assert sp.latex(osc.period) in md and sp.latex(osc.h) in md and sp.latex(osc.slow_drift) in md
-    rows = table_after(md, "Slow segments")
+    rows = mdt.table_after(md, "Slow segments")
     assert len(rows) == len(osc.segments) == 2
     assert rows[0][3] == f"${sp.latex(osc.segments[0].duration)}$"
 
@@ -163,21 +133,21 @@ def test_quasi_potential_check_view():
     assert "cannot decide" in undecided._repr_markdown_()
 
 
-def test_spectral_split_and_emergent_views():
+def test_spectral_split_and_emergent_views(mdt):
     s = spectral_split([[1.0, 0.0], [0.0, 100.0]], ["x", "y"])
     md = s._repr_markdown_()
-    spectrum = table_after(md, "Spectrum")
+    spectrum = mdt.table_after(md, "Spectrum")
     assert [r[1:3] for r in spectrum] == [["1", "slow"], ["100", "fast"]]  # one row per eigenvalue
     assert "| gap ratio | 100 |" in md
     m = model(variables=["x", "y"], loss="5*x**2 + y**2/20", covariance="1", bounds=[[-1, 1], [-1, 1]])
     e = emergent_timescales(m)
     md = e._repr_markdown_()
-    rows = table_after(md, "Hessian spectra")
+    rows = mdt.table_after(md, "Hessian spectra")
     assert len(rows) == len(e.minima) == 1 and rows[0][4] == "y"
     assert "```toml\n" + e.section in md
     none = emergent_timescales(load_model("hwang"))  # one variable: no split
     md = none._repr_markdown_()
-    assert md.startswith("**EmergentTimescales** (NOT converged): ") and len(table_after(md, "Hessian")) == 2
+    assert md.startswith("**EmergentTimescales** (NOT converged): ") and len(mdt.table_after(md, "Hessian")) == 2
 
 
 def test_generic_view_of_a_real_result_shows_every_field():
@@ -191,7 +161,7 @@ def test_generic_view_of_a_real_result_shows_every_field():
     assert markdown_value(rows["minima"]) == "(-1); (1)"  # PotentialMinimum objects as their points
 
 
-def test_every_symbolic_view_is_well_formed(folds):
+def test_every_symbolic_view_is_well_formed(folds, mdt):
     results = [
         derive(load_model("hwang")),
         closed_form_quasi_potential(load_model("linear-anisotropic")),
@@ -207,4 +177,4 @@ def test_every_symbolic_view_is_well_formed(folds):
         if type(r).__name__ != "Derivation":  # its header names the model (analysis/_derive_render.py)
             assert md.startswith(f"**{type(r).__name__}** ({status})"), md[:80]
         assert "Result(" not in md and f"{type(r).__name__}(" not in md  # never a dataclass repr
-        tables(md)  # raises on a malformed table
+        mdt.tables(md)  # raises on a malformed table

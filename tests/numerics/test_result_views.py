@@ -5,7 +5,6 @@ Every result is produced by the library from a cheap run (no hand-made instances
 """
 
 import math
-import re
 
 import numpy as np
 import pytest
@@ -13,38 +12,6 @@ import pytest
 from analysis import Result, load_model, model
 from analysis._format import format_number
 from analysis._result import markdown_table, markdown_value
-
-
-def split_cells(line: str) -> list[str]:
-    """The cells of one markdown table line (a ``\\|`` is text inside a cell, not a separator)."""
-    return [c.strip() for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
-
-
-def tables(md: str) -> list[list[list[str]]]:
-    """Every markdown table of ``md`` as rows of cells (header first, ``|---|`` dropped); raises
-    when a table is malformed (rows of different widths, no separator line)."""
-    out, block = [], []
-    for line in [*md.splitlines(), ""]:
-        if line.startswith("|"):
-            block.append(line)
-            continue
-        if block:
-            rows = [split_cells(row) for row in block]
-            if len({len(r) for r in rows}) != 1 or not re.fullmatch(r"\|(---\|)+", block[1]):
-                raise AssertionError(f"malformed table:\n{chr(10).join(block)}")
-            out.append([rows[0], *rows[2:]])
-            block = []
-    return out
-
-
-def table_after(md: str, title: str) -> list[list[str]]:
-    """The body rows of the first table after the line containing ``title``."""
-    return tables(md[md.index(title) :])[0][1:]
-
-
-def quantity(md: str, name: str) -> str:
-    """The value cell of row ``name`` of the quantity table."""
-    return next(r[1] for r in tables(md)[0][1:] if r[0] == name)
 
 
 def poly():
@@ -95,82 +62,82 @@ def results():
     return out
 
 
-def test_energy_view_one_row_per_attractor(results):
+def test_energy_view_one_row_per_attractor(results, mdt):
     r = results["EnergyResult"]
     md = r._repr_markdown_()
-    rows = table_after(md, "**Attractors**")
+    rows = mdt.table_after(md, "**Attractors**")
     assert len(rows) == len(r.attractors) == 2
     # the tilted double well's ground state is the higher minimum of F (index 1, not 0)
     assert r.ground_state == 1 and rows[1][0] == "1 (ground state)" and rows[0][0] == "0"
     assert [row[4] for row in rows] == [format_number(w, 6) for w in r.weights]
     assert "| ground-state shift | yes |" in md
-    costs = table_after(md, "**Transition costs**")
+    costs = mdt.table_after(md, "**Transition costs**")
     assert len(costs) == 2 and costs[0][1] == "-" and costs[0][2].startswith(format_number(r.costs[0, 1], 6))
 
 
-def test_transition_cost_matrix_is_a_table(results):
+def test_transition_cost_matrix_is_a_table(results, mdt):
     tc = results["TransitionCosts"]
     md = tc._repr_markdown_()
-    rows = table_after(md, "**Transition costs**")
+    rows = mdt.table_after(md, "**Transition costs**")
     assert len(rows) == len(tc.attractors) and all(len(r) == len(tc.attractors) + 1 for r in rows)
     # B[1][0] is in row 1, column 0: the transposed matrix (the nearest wrong table) would differ here
     assert rows[1][1] == f"{format_number(tc.costs[1, 0], 6)} (saddle 0)" and tc.costs[1, 0] != tc.costs[0, 1]
-    assert len(table_after(md, "Checks against the closed form")) == len(tc.checks)
+    assert len(mdt.table_after(md, "Checks against the closed form")) == len(tc.checks)
 
 
-def test_quasi_potential_view_says_method_and_endpoints(results):
+def test_quasi_potential_view_says_method_and_endpoints(results, mdt):
     r = results["QuasiPotentialResult"]
     md = r._repr_markdown_()
     assert md.startswith("**QuasiPotentialResult** (converged)") and "| method | exact |" in md
-    assert quantity(md, "from") == "(" + format_number(r.path[0][0], 6) + ")"
-    assert quantity(md, "global minimum vouched").startswith("yes")
+    assert mdt.quantity(md, "from") == "(" + format_number(r.path[0][0], 6) + ")"
+    assert mdt.quantity(md, "global minimum vouched").startswith("yes")
 
 
-def test_not_converged_path_level_says_so(results):
+def test_not_converged_path_level_says_so(results, mdt):
     p = results["PathSolution"]  # one Newton iteration cannot meet the stopping rule
     md = p._repr_markdown_()
     assert not p.converged and md.startswith(f"**PathSolution** (NOT converged): {p.message}")
-    assert quantity(md, "nodes") == "17"
+    assert mdt.quantity(md, "nodes") == "17"
 
 
-def test_simulation_view_basin_occupations_with_intervals(results):
+def test_simulation_view_basin_occupations_with_intervals(results, mdt):
     r = results["SimulationResult"]
     md = r._repr_markdown_()
-    rows = table_after(md, "**Basin occupations**")
+    rows = mdt.table_after(md, "**Basin occupations**")
     assert len(rows) == len(r.minima) == 2
     for row, f, (lo, hi) in zip(rows, r.fractions, r.ci95):
         assert row[2] == format_number(f) and row[3] == f"[{format_number(lo)}, {format_number(hi)}]"
     lost = results["SimulationResult with divergences"]
     md = lost._repr_markdown_()
-    assert quantity(md, "diverged chains") == str(len(lost.diverged)) and lost.diverged[0].message in md
+    assert mdt.quantity(md, "diverged chains") == str(len(lost.diverged)) and lost.diverged[0].message in md
 
 
-def test_divergence_and_stationary_and_hitting_views(results):
+def test_divergence_and_stationary_and_hitting_views(results, mdt):
     dv = results["Divergence"]
     assert dv._repr_markdown_().startswith(f"**Divergence** (NOT converged): {dv.message}")
     st = results["StationaryResult"]
-    masses = [r for r in tables(st._repr_markdown_())[0][1:] if r[0].startswith("mass at")]
+    masses = [r for r in mdt.tables(st._repr_markdown_())[0][1:] if r[0].startswith("mass at")]
     assert len(masses) == len(st.basins) == 2
     h = results["HittingResult"]
     assert (
-        quantity(h._repr_markdown_(), "mean hitting steps")
+        mdt.quantity(h._repr_markdown_(), "mean hitting steps")
         == f"{format_number(h.time, 6)} ± {format_number(h.error, 2)}"
     )
 
 
-def test_cycle_collapse_memorize_gradient_markov_views(results):
+def test_cycle_collapse_memorize_gradient_markov_views(results, mdt):
     c = results["LimitCycle"]
-    assert quantity(c._repr_markdown_(), "period T") == format_number(2 * math.pi, 6)  # the unit circle at speed 1
+    assert mdt.quantity(c._repr_markdown_(), "period T") == format_number(2 * math.pi, 6)  # the unit circle at speed 1
     col = results["CollapseResult"]
-    rows = table_after(col._repr_markdown_(), "**By round**")
+    rows = mdt.table_after(col._repr_markdown_(), "**By round**")
     assert [r[0] for r in rows] == ["0", "1", "2", "3"]  # rounds 0..K, K = 3
     atoms = results["CollapseResult (atoms)"]._repr_markdown_()
-    assert "E H_k (heterozygosity)" in atoms and len(table_after(atoms, "**By round**")) == 3
+    assert "E H_k (heterozygosity)" in atoms and len(mdt.table_after(atoms, "**By round**")) == 3
     assert "| memorized fraction |" in results["MemorizeResult"]._repr_markdown_()
     assert "| mean Polyak average |" in results["GradientRun"]._repr_markdown_()
     assert "| chains alive | 3 of 3 |" in results["MarkovResult"]._repr_markdown_()
     bm = results["BasinMap"]
-    assert len(table_after(bm._repr_markdown_(), "**Attractors**")) == len(bm.minima) == 2
+    assert len(mdt.table_after(bm._repr_markdown_(), "**Attractors**")) == len(bm.minima) == 2
 
 
 def test_generic_view_of_a_simulation_shows_every_field(results):
@@ -183,7 +150,7 @@ def test_generic_view_of_a_simulation_shows_every_field(results):
     assert "schedule" not in rows and "**schedule**" in "\n".join(Result._sections(lost))  # a dict: sub-table
 
 
-def test_no_view_raises_and_every_table_is_well_formed(results):
+def test_no_view_raises_and_every_table_is_well_formed(results, mdt):
     from numerics.experiments import CollapseResult, GradientRun, MemorizeResult
     from numerics.largedev import EnergyResult, LimitCycle, QuasiPotentialResult, TransitionCosts
     from numerics.largedev._paths import PathSolution
@@ -200,6 +167,6 @@ def test_no_view_raises_and_every_table_is_well_formed(results):
         status = "converged" if r.converged else "NOT converged"
         assert md.startswith(f"**{type(r).__name__}** ({status})"), name
         assert "array(" not in md and "Result(" not in md, name  # no numpy or dataclass reprs
-        tables(md)  # raises on a malformed table
+        mdt.tables(md)  # raises on a malformed table
         # the generic view of the same instance (every field shown) is well formed too
-        tables("\n\n".join([markdown_table(["quantity", "value"], Result._summary(r)), *Result._sections(r)]))
+        mdt.tables("\n\n".join([markdown_table(["quantity", "value"], Result._summary(r)), *Result._sections(r)]))

@@ -25,6 +25,7 @@ import os
 import sys
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 
 __all__ = ["Task", "TaskRecord", "TaskRecords", "run_cli_json", "run_tasks"]
@@ -221,9 +222,12 @@ def connect(client=None, scheduler=None, scheduler_file=None, workers=None):
         cluster.close()
 
 
-def dask_key(key: str) -> str:
-    """The Dask key of a task: deterministic (two sweeps of the same task on one cluster share it)."""
-    return f"memdyn-sweep-{key[:32]}"
+def dask_key(key: str, run: str) -> str:
+    """The Dask key of a task in one call of :func:`run_tasks` (``run``, a fresh token per call).
+
+    Not the task's key alone: the scheduler may still hold the erred future of an earlier run under it
+    (futures are released asynchronously), and a rerun would then get that error back without running."""
+    return f"memdyn-sweep-{key[:32]}-{run}"
 
 
 def run_tasks(
@@ -294,8 +298,9 @@ def run_tasks(
 
         with connect(client, scheduler, scheduler_file, workers) as c:
             futures = {}
+            run = uuid.uuid4().hex[:12]
             for k, idx in todo.items():
-                fut = c.submit(_execute, runner, tasks[idx[0]].argv, key=dask_key(k), pure=False, retries=retries)
+                fut = c.submit(_execute, runner, tasks[idx[0]].argv, key=dask_key(k, run), pure=False, retries=retries)
                 futures[fut] = k
             bar = tqdm(
                 total=len(tasks),

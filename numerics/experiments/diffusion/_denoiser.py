@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from numerics.experiments.diffusion._train import _ScoreModel, sigma2
+from numerics.experiments.diffusion._train import MLPScore, _ScoreModel, sigma2
 
 
 def _scalings(t, data_var):
@@ -40,7 +40,7 @@ def _scalings(t, data_var):
     return a, rho, c_skip, c_out, c_in, 0.25 * np.log(rho)
 
 
-class DenoiserScore(_ScoreModel):
+class DenoiserScore(MLPScore):
     """eps_theta = (y - D) / rho with D = c_skip y + c_out (tanh(u W1 + b1) W2 + b2) (module docstring).
 
     Example
@@ -57,7 +57,8 @@ class DenoiserScore(_ScoreModel):
     kind = "denoiser"
 
     def __init__(self, dim: int, *, hidden: int = 256, data_var: float = 1.0, seed: int = 0):
-        super().__init__(dim, data_var=data_var, seed=seed)
+        # the parameters of MLPScore (W1, b1, W2, b2: its _unpack and _hyper) drawn for this parametrisation
+        _ScoreModel.__init__(self, dim, data_var=data_var, seed=seed)
         self.hidden = int(hidden)
         rng = np.random.default_rng([seed, 7003])
         d_in, H = dim + 1, self.hidden
@@ -65,15 +66,6 @@ class DenoiserScore(_ScoreModel):
         self.scale_in, self.scale_out = 2.0 / np.sqrt(d_in), 1.0 / np.sqrt(H)
         W1, b1, W2 = rng.standard_normal((d_in, H)), rng.standard_normal(H), rng.standard_normal((H, dim))
         self.params = np.concatenate([W1.ravel(), b1, W2.ravel(), np.zeros(dim)])
-
-    def _hyper(self):
-        return {"hidden": self.hidden}
-
-    def _unpack(self):
-        d_in, H, d = self.dim + 1, self.hidden, self.dim
-        p = self.params
-        ends = np.cumsum([d_in * H, H, H * d])  # params = (W1, b1, W2, b2) flattened in this order
-        return p[: ends[0]].reshape(d_in, H), p[ends[0] : ends[1]], p[ends[1] : ends[2]].reshape(H, d), p[ends[2] :]
 
     def _forward(self, x, t):
         x = np.atleast_2d(np.asarray(x, dtype=float))

@@ -19,6 +19,7 @@ from numerics.experiments.diffusion import (
     sliced_wasserstein,
     train_score,
 )
+from numerics.experiments.diffusion._denoiser import DenoiserScore
 from numerics.experiments.diffusion._sample import time_grid
 from numerics.experiments.diffusion._train import KernelScore, LinearScore, MLPScore, require_converged, sigma2
 
@@ -201,6 +202,7 @@ def test_load_points_errors(tmp_path):
         lambda: LinearScore(2, features=16, seed=3),
         lambda: MLPScore(2, hidden=8, seed=3),
         lambda: KernelScore(2, points=RNG.normal(size=(5, 2)), bandwidth=0.4),
+        lambda: DenoiserScore(2, hidden=5, data_var=0.4, seed=2),
     ],
 )
 def test_analytic_gradients_match_finite_differences(make):

@@ -281,6 +281,20 @@ def test_result_does_not_depend_on_threads():
     assert np.array_equal(v1, v2)
 
 
+def test_progress_bar_follows_the_march_in_a_thread_and_changes_nothing(monkeypatch, capsys):
+    from numerics.field import _olim
+
+    monkeypatch.setattr(_olim, "BAR_DELAY", 0.0)  # draw at once (the CLI waits a second)
+    g, x, b, M, U, Q = _rotating_field(129, "state-dependent")
+    plain = march(g, [[0.0, 0.0]], drift=b, metric=M, quadratic=[Q])
+    shown = march(g, [[0.0, 0.0]], drift=b, metric=M, quadratic=[Q], progress=True)
+    err = capsys.readouterr().err
+    assert np.array_equal(plain.V, shown.V) and shown.n_accepted == plain.n_accepted == g.n_nodes
+    assert "field" in err and "node" in err and f"/{g.n_nodes / 1000:.1f}k" in err  # tqdm: unit_scale 16.6k
+    march(g, [[0.0, 0.0]], drift=b, metric=M, quadratic=[Q])
+    assert capsys.readouterr().err == ""
+
+
 def test_bad_input_one_line():
     g = make_grid([(-1, 1), (-1, 1)], n=17)
     b = -g.nodes()

@@ -121,15 +121,45 @@ def test_failures_are_recorded_and_the_rest_completes(cluster_client, tmp_path):
     assert [r.status for r in recs] == ["done", "failed"]
     assert recs[1].message == "RuntimeError: boom at fresh=0.3"
     # a rerun retries the failed task (and only it)
-    log = tmp_path / "runs.log"
-    again = run_tasks(
-        _collapse_tasks(seeds=1),
-        client=cluster_client,
-        store=tmp_path / "s2",
-        progress=False,
-        runner=functools.partial(_counting_runner, str(log)),
+    again, runs = _rerun_counting(cluster_client, tmp_path / "s2", tmp_path / "runs.log")
+    assert (again.ran, again.reused, again.failed, runs) == (1, 1, 0, 1)
+
+
+def _rerun_counting(client, store, log):
+    """The collapse tasks again, on a runner that logs each run: (records, runs on the workers)."""
+    runner = functools.partial(_counting_runner, str(log))
+    again = run_tasks(_collapse_tasks(seeds=1), client=client, store=store, progress=False, runner=runner)
+    return again, _runs(log)
+
+
+class _KeepingClient:
+    """The test's client, holding a second reference to every future it submits (as another sweep on the
+    same cluster would): run_tasks releases its own, the key stays, and so does an erred result. (The same
+    happens by chance when a loaded scheduler processes the release after the next run's submission.)"""
+
+    def __init__(self, client):
+        self.client, self.kept = client, []
+
+    def submit(self, *args, **kwargs):
+        from distributed import Future
+
+        fut = self.client.submit(*args, **kwargs)
+        self.kept.append(Future(fut.key, self.client))
+        return fut
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+
+def test_a_rerun_runs_the_failed_task_even_while_its_erred_future_is_held(cluster_client, tmp_path):
+    keeping = _KeepingClient(cluster_client)
+    recs = run_tasks(
+        _collapse_tasks(seeds=1), client=keeping, store=tmp_path / "s", progress=False, runner=_raising_runner
     )
-    assert (again.ran, again.reused, again.failed, _runs(log)) == (1, 1, 0, 1)
+    assert [r.status for r in recs] == ["done", "failed"] and keeping.kept[-1].status == "error"
+    again, runs = _rerun_counting(keeping, tmp_path / "s", tmp_path / "runs.log")
+    # a key shared with the first run would hand back its error without running (runs 0, failed 1)
+    assert (again.ran, again.failed, runs) == (1, 0, 1)
 
 
 @pytest.mark.parametrize("n", [3])
