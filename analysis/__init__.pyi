@@ -14,10 +14,10 @@ from ._count_chain import CountChain, check_fresh, check_masses, count_chain, ex
 from ._critical import CriticalComponent, CriticalPoint, attractors, critical_points, saddles
 from ._derive import Derivation, derive
 from ._diffusion import DiffusionScores, GaussianMixtureLaw, diffusion_scores, ou_transition
-from ._domain_checks import ModelWarning, check_domain
+from ._domain_checks import check_domain
 from ._emergent import EmergentTimescales, SpectralSplit, emergent_timescales, spectral_split, timescales_section
 from ._episodes import episode_ode, episode_steps, episode_time, fresh_episode_mean
-from ._errors import InputError, MemdynError, ModelError, SolverError
+from ._errors import InputError, MemdynError, ModelError, ModelWarning, SolverError
 from ._files import builtin_models, load_model, model_from_dict, parse_assignments
 from ._hwang import HwangWeight, hwang_weights
 from ._lambdify import array_function, kernel_source, scalar_kernel

@@ -25,7 +25,7 @@ from itertools import product
 import numpy as np
 import sympy as sp
 
-from ._errors import ModelError
+from ._errors import ModelError, ModelWarning
 from ._lambdify import array_function
 from ._parse import QUOTE_CHARS
 from ._sympy_guard import _guarded
@@ -36,11 +36,6 @@ stay below the double-precision limit 1.8e308."""
 _GRID_POINTS = {1: 401, 2: 41}  # per coordinate; d >= 3 uses _SAMPLE_POINTS random points
 _SAMPLE_POINTS = 4096
 _CLASSIFY_POINTS = 8  # suspicious points classified exactly, per expression (bounded sympy work)
-
-
-class ModelWarning(UserWarning):
-    """Something about the model that numerics should know but that does not stop it (a
-    singularity inside the domain). The command line prints it as ``memdyn: warning: ...``."""
 
 
 def sample_points(bounds, seed: int = 0) -> np.ndarray:

@@ -21,7 +21,7 @@ Example
 InputError 2 eta must be positive, got -1
 """
 
-__all__ = ["MemdynError", "ModelError", "InputError", "SolverError"]
+__all__ = ["MemdynError", "ModelError", "InputError", "SolverError", "ModelWarning"]
 
 
 class MemdynError(Exception):
@@ -42,3 +42,8 @@ class SolverError(MemdynError, RuntimeError):
     """A numerical or symbolic procedure could not deliver a trustworthy answer."""
 
     exit_code = 3
+
+
+class ModelWarning(UserWarning):
+    """Something about the model that numerics should know but that does not stop it (a
+    singularity inside the domain). The command line prints it as ``memdyn: warning: ...``."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 
@@ -26,6 +27,18 @@ class CliRun:
         for w in words:
             assert w in lines[0], (w, lines[0])
         return lines[0]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _model_cache_of_this_run(tmp_path_factory):
+    """``memdyn simulate``'s disk cache (prepared models, compiled kernels) in a directory of this test run,
+    shared by its xdist workers: tests never read what an earlier run or the user's ~/.cache left."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the workers' base directories are siblings under the run's own
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MEMDYN_CACHE_DIR", str(root / "memdyn-cache"))
+        yield
 
 
 @pytest.fixture

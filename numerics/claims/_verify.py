@@ -368,37 +368,40 @@ def verify(
             raise InputError(f"no claim of the catalogue applies to model {model.name!r}")
         ids = runnable
     bar = _claim_bar(len(ids)) if progress else None
-    for cid in ids:
+    try:
+        for cid in ids:
+            if bar is not None:
+                bar.update(0 if cid == ids[0] else 1)  # the previous claim finished
+                bar.set_description(cid)
+            if cid in saved:
+                results.append(ClaimResult.from_dict(saved[cid]))
+                continue
+            claim = cat[cid]()
+            t = time.perf_counter()
+            try:
+                res = claim.run(ctx)
+            except KeyboardInterrupt:  # keep what finished: the report of the completed claims
+                interrupted = True
+                break
+            except SolverError as exc:  # a numerical method failed on this model: inconclusive, the run goes on
+                res = ClaimResult(
+                    claim.id,
+                    claim.reference,
+                    claim.statement,
+                    model.name if model is not None else ", ".join(claim.models),
+                    (),
+                    message=f"could not be decided: {exc}",
+                    converged=False,
+                )
+            results.append(dataclasses.replace(res, seconds=time.perf_counter() - t))
+            if checkpoint is not None:
+                saved[cid] = to_jsonable(results[-1].to_dict(figure=True))
+                write_atomic(checkpoint, dumps({"key": key, "claims": saved}, indent=1))
         if bar is not None:
-            bar.update(0 if cid == ids[0] else 1)  # the previous claim finished
-            bar.set_description(cid)
-        if cid in saved:
-            results.append(ClaimResult.from_dict(saved[cid]))
-            continue
-        claim = cat[cid]()
-        t = time.perf_counter()
-        try:
-            res = claim.run(ctx)
-        except KeyboardInterrupt:  # keep what finished: the report of the completed claims
-            interrupted = True
-            break
-        except SolverError as exc:  # a numerical method failed on this model: the row is inconclusive, the run goes on
-            res = ClaimResult(
-                claim.id,
-                claim.reference,
-                claim.statement,
-                model.name if model is not None else ", ".join(claim.models),
-                (),
-                message=f"could not be decided: {exc}",
-                converged=False,
-            )
-        results.append(dataclasses.replace(res, seconds=time.perf_counter() - t))
-        if checkpoint is not None:
-            saved[cid] = to_jsonable(results[-1].to_dict(figure=True))
-            write_atomic(checkpoint, dumps({"key": key, "claims": saved}, indent=1))
-    if bar is not None:
-        bar.update(0 if interrupted else 1)
-        bar.close()
+            bar.update(0 if interrupted else 1)
+    finally:  # an unexpected error in a claim must not leave the bar on the terminal
+        if bar is not None:
+            bar.close()
     return VerificationReport(
         tuple(results),
         budget,

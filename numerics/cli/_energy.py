@@ -64,7 +64,9 @@ def run(args) -> int:
     if not args.tolerance > 0:
         raise InputError(f"--tolerance must be positive, got {args.tolerance}")
     m = load_model(args.model, parse_assignments(args.set))
-    r = predict(m, eta=args.eta, method=args.method, points=args.points, tolerance=args.tolerance, progress=True)
+    r = predict(
+        m, eta=args.eta, method=args.method, points=args.points, tolerance=args.tolerance, progress=sys.stderr.isatty()
+    )
     if args.json:
         print(dumps(r.to_dict(), indent=2))
     else:

@@ -5,6 +5,8 @@ Exit status: 0 a field was computed; 2 bad input; 3 no node was reached.
 
 from __future__ import annotations
 
+import sys
+
 from numerics.cli._args import positive_float_type
 
 
@@ -107,7 +109,7 @@ def run(args) -> int:
         radius=args.radius,
         all_triangles=args.all_triangles,
         tetrahedra=args.tetrahedra,
-        progress=True,
+        progress=sys.stderr.isatty(),  # a bar for a person at a terminal, not in a log
         cycle=args.cycle,
         method=args.method,
     )

@@ -255,8 +255,8 @@ def quasi_potential_field(
         if np.any(s < g.lo) or np.any(s > g.hi):
             what = "the source" if lc is None else "the limit cycle through"
             raise InputError(f"{what} {s.tolist()} lies outside the grid bounds {np.c_[g.lo, g.hi].tolist()}")
-    if tetrahedra and (model.dim != 3 or method != "olim"):
-        raise InputError("tetrahedron updates are for 3-D fields of the olim marcher")
+    if tetrahedra and (model.dim != 3 or method != "olim" or lc is not None):
+        raise InputError("tetrahedron updates are for 3-D fields of the olim marcher from point sources")
     if method == "jet" and (model.dim != 2 or lc is not None):
         raise InputError("the jet marcher takes point sources in 2-D: use method 'olim' for 3-D or a limit cycle")
     fine = _solve(model, g, starts, E, hamiltonian, radius, all_triangles, lc, method, tetrahedra, progress)

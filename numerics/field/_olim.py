@@ -78,9 +78,10 @@ FAR, CONSIDERED, FRONT, ACCEPTED = 0, 1, 2, 3
 """Node status: not reached, in the heap, accepted with unaccepted neighbours (a base for updates),
 accepted in the interior (no longer a base)."""
 
-STOPS = ("complete", "boundary", "v_max", "unreachable")
+STOPS = ("complete", "boundary", "v_max", "unreachable", "interrupted")
 """Why a march ended: every reachable node accepted, a box-boundary node accepted with
-``stop_at_boundary``, the accepted value exceeded ``v_max``, or only nodes at V = inf were left."""
+``stop_at_boundary``, the accepted value exceeded ``v_max``, only nodes at V = inf were left, or
+the caller asked the kernel to stop (Ctrl-C during a march with a progress bar)."""
 
 TRIANGLE_SLACK = 0.3
 """3-D with tetrahedra: triangles (and from the best, tetrahedra) are run from a new Front node for a
@@ -629,7 +630,8 @@ def _march_kernel(
     (``far_flat`` the same as flat-index shifts, valid when the box ``far_ext`` around the node fits).
     ``all_triangles``: triangles from the new Front node with all its Front partners for every
     Considered node in reach, not only where it is the best one-point base.
-    counts receives [accepted, one-point updates, triangle minimisations, stop code]."""
+    counts receives [accepted, one-point updates, triangle minimisations, stop code]; counts[4] != 0,
+    set by another thread, stops the march (looked at every 4096 acceptances)."""
     d = shape.shape[0]
     n = V.shape[0]
     tree = np.empty(n + 1, np.int64)
@@ -693,8 +695,11 @@ def _march_kernel(
         pos[inew] = 0
         status[inew] = FRONT
         n_acc += 1
-        if (n_acc & 4095) == 0:  # progress, read by march()'s bar from another thread
+        if (n_acc & 4095) == 0:  # progress, read by march()'s bar from another thread, which may ask to stop
             counts[0] = n_acc
+            if counts[4] != 0:
+                stop = 4
+                break
         if V[inew] > v_max:
             stop = 2
             break
@@ -1001,8 +1006,8 @@ BAR_DELAY = 1.0
 
 def _run_with_progress(args, counts, total: int) -> None:
     """Run the kernel in a thread while a tqdm bar (stderr) follows ``counts[0]``, the accepted nodes,
-    which the kernel writes every 4096 acceptances. The thread is a daemon: on Ctrl-C the process can
-    exit without waiting for the march."""
+    which the kernel writes every 4096 acceptances. On Ctrl-C the kernel is asked to stop (``counts[4]``)
+    and the interrupt re-raised once it has."""
     import sys
     import threading
 
@@ -1023,6 +1028,10 @@ def _run_with_progress(args, counts, total: int) -> None:
     try:
         while not done.wait(0.2):
             bar.update(max(0, int(counts[0]) - bar.n))
+    except KeyboardInterrupt:  # ask the kernel to stop (it looks every 4096 nodes) rather than leave it running
+        counts[4] = 1
+        done.wait()
+        raise
     finally:
         bar.close()
     if failed:
@@ -1271,7 +1280,7 @@ def march(
     far = _far_offsets(np.asarray(grid.h, dtype=float), K)
     shape_a = np.asarray(shape, dtype=np.int64)
     strides = np.array([int(np.prod(shape[a + 1 :])) for a in range(d)], dtype=np.int64)
-    counts = np.zeros(4, np.int64)
+    counts = np.zeros(5, np.int64)  # accepted, one-point updates, triangles, stop code, stop request
     t0 = time.perf_counter()
     args = (
         shape_a,

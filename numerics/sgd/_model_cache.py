@@ -36,6 +36,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import time
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
@@ -47,6 +48,7 @@ from numerics.sgd._prepared import BasinTable, PreparedModel
 
 __all__ = ["FORMAT", "cache_root", "entry_path", "load_prepared", "model_key"]
 
+_IMPORTED_NS = time.time_ns()
 FORMAT = 1
 """Version of the entry layout; a new layout gets a new number (old entries then miss)."""
 MAX_ENTRIES = 256
@@ -87,10 +89,19 @@ def _libraries() -> list:
     import sys
 
     out = [["python", sys.version]]
-    for package, version_file in (("sympy", "release.py"), ("numpy", "version.py"), ("scipy", "version.py")):
+    for package, version_file in (
+        ("sympy", "release.py"),
+        ("numpy", "version.py"),
+        ("scipy", "version.py"),
+        ("numba", "_version.py"),
+    ):
         spec = importlib.util.find_spec(package)
         path = Path(spec.origin).parent / version_file
         out.append([package, path.read_text(encoding="utf-8") if path.is_file() else spec.origin])
+    # which copy of memdyn: an entry built by another checkout or install (whose files are unchanged)
+    # must not serve this one, whose code may differ
+    for package in ("analysis", "numerics"):
+        out.append([package, str(Path(importlib.util.find_spec(package).origin).resolve().parent)])
     return out
 
 
@@ -105,6 +116,26 @@ def _code_files() -> list:
             st = os.stat(path)
             out.append([path, st.st_size, st.st_mtime_ns])
     return out
+
+
+def _process_start_ns() -> int:
+    """When this process started (Linux: /proc, to the clock tick, less a second for btime's rounding);
+    elsewhere when this module was imported."""
+    try:
+        with open("/proc/self/stat") as fh:
+            start_ticks = int(fh.read().rsplit(")", 1)[1].split()[19])  # field 22: starttime
+        with open("/proc/stat") as fh:
+            boot = next(int(line.split()[1]) for line in fh if line.startswith("btime"))
+        return int((boot - 1 + start_ticks / os.sysconf("SC_CLK_TCK")) * 1e9)
+    except (OSError, ValueError, IndexError, StopIteration):
+        return _IMPORTED_NS
+
+
+def _edited_since_start(files) -> bool:
+    """Whether a module changed on disk after this process started: the entry would record the new file
+    but hold what the old code (the one loaded) computed."""
+    start = _process_start_ns()
+    return any(mtime > start for _, _, mtime in files)
 
 
 def _code_unchanged(files) -> bool:
@@ -225,14 +256,23 @@ def _decode(path: Path, key: str, symbolic) -> tuple[PreparedModel, list] | None
 
 def _replay(caught, classes=None) -> None:
     """Issue again the warnings that building the model issued (a cached run warns as a fresh one);
-    ``classes`` maps a category's name to its class (default: builtins, else UserWarning)."""
+    ``classes`` maps a category's name to its class (default: builtins, memdyn's ModelWarning, else
+    UserWarning), so warning filters treat a cached run like a fresh one."""
     import builtins
 
+    known = {"ModelWarning": _model_warning()} if any(c == "ModelWarning" for c, _ in caught) else {}
     for category_name, message in caught:
-        category = (classes or {}).get(category_name) or getattr(builtins, category_name, None)
+        category = (classes or known).get(category_name) or getattr(builtins, category_name, None)
         if not (isinstance(category, type) and issubclass(category, Warning)):
             category = UserWarning
         warnings.warn(message, category, stacklevel=3)
+
+
+def _model_warning():
+    """analysis.ModelWarning (from analysis._errors, which imports nothing heavy)."""
+    from analysis._errors import ModelWarning
+
+    return ModelWarning
 
 
 def _build(source, assignments, joint_bins):
@@ -297,8 +337,10 @@ def load_prepared(source, assignments, *, joint_bins: int = 50) -> tuple[Prepare
                 return hit[0], True
     pm, caught, classes = _build(source, assignments, joint_bins)
     _replay(caught, classes)
-    if path is not None:
-        _store(path, _encode(pm, key, caught))
+    if path is not None and _read_model_text(source) == read:  # the model file did not change meanwhile
+        arrays = _encode(pm, key, caught)
+        if not _edited_since_start(json.loads(arrays["meta"].tobytes())["code"]):
+            _store(path, arrays)
     return pm, False
 
 

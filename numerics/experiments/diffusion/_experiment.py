@@ -270,19 +270,30 @@ def diffusion_experiment(
     )
 
 
+MAX_STEPS = 10**9
+"""The most SGD steps a ``training_time`` may ask for (about a day of training on one core)."""
+
+
 def steps_for(eta: float, *, steps: int | None = None, training_time: float | None = None) -> int:
     """SGD steps of a run: ``steps`` (default 2000), or ``round(training_time / eta)``.
 
     >>> steps_for(0.3, training_time=30.0), steps_for(0.3)
     (100, 2000)
     """
+    if not (isinstance(eta, (int, float, np.floating, np.integer)) and np.isfinite(eta) and eta > 0):
+        raise InputError(f"eta must be a positive number, got {eta!r}")
     if training_time is None:
         return DEFAULT_STEPS if steps is None else int(steps)
     if steps is not None:
         raise InputError("give --steps or --training-time, not both")
     if not (np.isfinite(training_time) and training_time > 0):
         raise InputError(f"--training-time must be positive, got {training_time}")
-    n = round(training_time / eta)
+    n = training_time / eta
+    if n > MAX_STEPS:  # not a run anyone waits for (and round() of an overflow would raise)
+        raise InputError(
+            f"--training-time {training_time} at eta={eta} is {n:.3g} SGD steps; the limit is {MAX_STEPS:.0e}"
+        )
+    n = round(n)
     if n < 1:
         raise InputError(f"--training-time {training_time} is less than half a step of eta={eta}: no SGD step")
     return int(n)

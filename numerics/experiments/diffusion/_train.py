@@ -40,7 +40,7 @@ DIVERGED_LOSS = 1e6  # a noise-prediction loss is ~dim at worst for a sane model
 
 
 def single_thread_blas():
-    """A context with BLAS on one thread (threadpoolctl, when installed; it comes with ``memdyn[data]``).
+    """A context with BLAS on one thread (threadpoolctl, a dependency of memdyn; skipped if it is missing).
 
     Why: OpenBLAS splits a product like ``u.T @ dz`` differently with 1 and 2 threads and the last bits
     of the result change; over thousands of SGD steps they grow into different runs. One thread keeps

@@ -132,6 +132,11 @@ def test_steps_for_training_time():
         steps_for(0.1, steps=5, training_time=1.0)
     with pytest.raises(InputError, match="less than half a step"):
         steps_for(1.0, training_time=0.4)
+    for eta in (0.0, -0.1, float("nan")):  # the Python API has no argparse in front of it: one clear error
+        with pytest.raises(InputError, match="eta must be a positive number"):
+            steps_for(eta, training_time=1.0)
+    with pytest.raises(InputError, match="SGD steps; the limit"):  # not a run anyone waits for, nor an overflow
+        steps_for(1e-300, training_time=1.0)
 
 
 def test_study_pairs_step_sizes_and_reuses_shared_runs():

@@ -295,6 +295,26 @@ def test_progress_bar_follows_the_march_in_a_thread_and_changes_nothing(monkeypa
     assert capsys.readouterr().err == ""
 
 
+def test_ctrl_c_during_a_march_with_a_bar_stops_the_kernel(monkeypatch):
+    import tqdm
+
+    from numerics.field import _olim
+
+    class _InterruptingBar(tqdm.tqdm):  # the user presses Ctrl-C at the first refresh of the bar
+        def update(self, n=1):
+            raise KeyboardInterrupt
+
+    seen, kernel = [], _olim._march_kernel
+    monkeypatch.setattr(tqdm, "tqdm", _InterruptingBar)
+    monkeypatch.setattr(_olim, "_march_kernel", lambda *a: (seen.append(a[-1]), kernel(*a)))
+    g, x, b, M, U, Q = _rotating_field(1025, "constant isotropic")
+    with pytest.raises(KeyboardInterrupt):
+        march(g, [[0.0, 0.0]], drift=b, metric=M, quadratic=[Q], progress=True)
+    (counts,) = seen
+    # stopped on request (stop code 4), well before the end: a kernel left running would have finished
+    assert _olim.STOPS[counts[3]] == "interrupted" and 0 < counts[0] < g.n_nodes
+
+
 def test_bad_input_one_line():
     g = make_grid([(-1, 1), (-1, 1)], n=17)
     b = -g.nodes()

@@ -135,10 +135,45 @@ def test_an_entry_of_edited_code_is_stale(env, tmp_path, monkeypatch):
     module.write_text("x = 1\n")
     st = module.stat()
     monkeypatch.setattr(_model_cache, "_code_files", lambda: [[str(module), st.st_size, st.st_mtime_ns]])
+    monkeypatch.setattr(_model_cache, "_process_start_ns", lambda: st.st_mtime_ns)  # written before "start"
     load_prepared(str(env), [])
     assert load_prepared(str(env), [])[1]
     module.write_text("x = 22\n")  # the code that derived the entry changed
     assert not load_prepared(str(env), [])[1]
+
+
+def test_code_edited_while_the_process_ran_is_not_stored(env, monkeypatch):
+    # the entry would record the edited files but hold what the code loaded before the edit computed
+    assert not _model_cache._edited_since_start(_model_cache._code_files())  # this run's own modules
+    monkeypatch.setattr(_model_cache, "_process_start_ns", lambda: 0)  # every module "newer than the start"
+    assert [load_prepared(str(env), [])[1] for _ in range(2)] == [False, False]
+    monkeypatch.undo()
+    assert [load_prepared(str(env), [])[1] for _ in range(2)] == [False, True]  # the planted contrast
+
+
+def test_an_entry_of_another_copy_of_memdyn_misses(env, monkeypatch):
+    load_prepared(str(env), [])
+    assert load_prepared(str(env), [])[1]
+    real = _model_cache.importlib.util.find_spec
+
+    def elsewhere(name, *args):  # the same files, installed in another directory
+        spec = real(name, *args)
+        if name in ("analysis", "numerics"):
+            spec = SimpleNamespace(origin=f"/another/checkout/{name}/__init__.py")
+        return spec
+
+    monkeypatch.setattr(_model_cache.importlib.util, "find_spec", elsewhere)
+    assert not load_prepared(str(env), [])[1]
+
+
+def test_a_model_warning_comes_back_as_a_model_warning(env, tmp_path):
+    from analysis import ModelWarning
+
+    singular = tmp_path / "singular.toml"  # 1/x is singular inside the domain: a ModelWarning, not an error
+    singular.write_text(WELL.replace("(x**2 - 1)**2/4 + a*x", "x**2/2 + a/x").replace("[[-2, 2]]", "[[-1, 2]]"))
+    for expect_hit in (False, True):
+        with pytest.warns(ModelWarning):
+            assert load_prepared(str(singular), [])[1] is expect_hit
 
 
 def test_unwritable_or_disabled_cache_still_runs(env, tmp_path, monkeypatch):
