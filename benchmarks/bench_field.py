@@ -29,7 +29,7 @@ nodes from it does not shrink with h (a quadratic V on a linear field is scale i
 column is dominated by the nodes nearest |x| = 0.1; the absolute error over |x| > 0.3 is shown beside
 it. Time: the march kernel on one core, wall ("seconds") and process CPU time ("cpu s"; compilation
 excluded: warm-up calls run first).
-Goals of memdyn issue 13: 2-D max relative error <= 1e-5 at 1025^2 in <= 15 s;
+Goals: 2-D max relative error <= 1e-5 at 1025^2 in <= 15 s;
 3-D 129^3 <= 1e-3 in <= 2 min. Anchors: the efficient jet marcher (C++, second order) 8e-7 in 6 s at
 1025^2; CriticalTransitions.jl's OLIM 10.5 s on a 121 x 81 grid.
 """

@@ -16,7 +16,7 @@ H = 0 form of the local action (Richardson error estimate <= 1e-8 relative here)
 along a grid line) and (2) points along the path to P = (-0.45, 0.55) (a curved path across grid lines).
 The field: ``quasi_potential_field(model, attractor=0, grid=N, hamiltonian="sgd", check=False)``, read at the
 points by multilinear interpolation (its error, h^2 |V''| / 8, is < 1e-6 relative at 513^2).
-Goal (memdyn issue 13): relative difference <= 1e-3 at 513^2.
+Goal: relative difference <= 1e-3 at 513^2.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Startup time of the command line (issue 15): ``memdyn --help`` and the fixed cost of ``memdyn simulate``.
+"""Startup time of the command line: ``memdyn --help`` and the fixed cost of ``memdyn simulate``.
 
 Each command runs in a fresh interpreter (``python -m numerics.cli``, as the ``memdyn`` script does)
 ``--repeat`` times; the table gives the median and the fastest wall time and the median CPU time of
