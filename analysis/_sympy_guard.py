@@ -108,6 +108,10 @@ def current_budget() -> SymbolicBudget | None:
     return _CURRENT.get()
 
 
+_REPEAT_SECONDS = 0.1
+"""After the deadline, SIGALRM repeats this often until the guarded call has ended."""
+
+
 def _on_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
 
@@ -123,25 +127,36 @@ def _time_limit(seconds: float):
         yield
         return
     seconds = max(float(seconds), 1e-3)
-    outer_remaining, _ = signal.getitimer(signal.ITIMER_REAL)
+    outer_remaining, outer_interval = signal.getitimer(signal.ITIMER_REAL)
     if outer_remaining and outer_remaining <= seconds:
         yield  # the outer limit fires first
         return
 
+    active = [True]
+
     def handler(signum, frame):
-        raise TimeoutError
+        if active[0]:
+            raise TimeoutError
 
     start = time.monotonic()
     old = signal.signal(signal.SIGALRM, handler)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    # a repeating timer: sympy has broad ``except Exception`` clauses that can swallow one TimeoutError,
+    # after which a one-shot timer would never fire again and the call would run unbounded
+    signal.setitimer(signal.ITIMER_REAL, seconds, _REPEAT_SECONDS)
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        while True:  # an alarm landing here must not skip the cleanup
+            try:
+                active[0] = False
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                break
+            except TimeoutError:
+                continue
         signal.signal(signal.SIGALRM, old)
         if outer_remaining:
             left = outer_remaining - (time.monotonic() - start)
-            signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3))
+            signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3), outer_interval)
 
 
 def _run_in_thread(fn: Callable, seconds: float):

@@ -7,6 +7,7 @@ exact ones (checked numerically against an independent hand-written formula).
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 
@@ -77,6 +78,25 @@ def test_per_call_limit_on_the_main_thread():
     assert out == "fallback"
     assert time.monotonic() - t0 < 4  # the alarm interrupted the 5 s sleep (a hang guard, not a speed test)
     assert b.notes == ["a slow call skipped: timed out after 0.2 s; kept as is"]
+
+
+def test_a_swallowed_timeout_does_not_unbound_the_call():
+    """sympy has broad ``except Exception`` clauses: a TimeoutError raised inside one is swallowed and the
+    computation goes on (seen: a simplify inside factor ran for minutes under a 1 s budget). The alarm
+    repeats until the guarded call ends; a one-shot alarm (the planted wrong guard) lets this run 10 s."""
+
+    def stubborn():
+        try:
+            time.sleep(10)
+        except Exception:  # noqa: BLE001 - as sympy does
+            pass
+        time.sleep(10)
+        return "finished"
+
+    t0 = time.monotonic()
+    assert _guarded(stubborn, 0.2, "fallback") == "fallback"
+    assert time.monotonic() - t0 < 5  # a hang guard, not a speed test
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)  # no timer left running
 
 
 def test_off_the_main_thread_the_fallback_is_honest():
