@@ -25,6 +25,7 @@ import contextlib
 import contextvars
 import math
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -138,7 +139,14 @@ def _time_limit(seconds: float):
         if active[0]:
             raise TimeoutError
 
+    def unraisable(info, _previous=sys.unraisablehook):
+        # an alarm landing in a finalizer or callback is dropped there (the next one follows 0.1 s later):
+        # no "Exception ignored in ..." on stderr for our own TimeoutError
+        if not (active[0] and isinstance(info.exc_value, TimeoutError)):
+            _previous(info)
+
     start = time.monotonic()
+    previous_hook, sys.unraisablehook = sys.unraisablehook, unraisable
     old = signal.signal(signal.SIGALRM, handler)
     # a repeating timer: sympy has broad ``except Exception`` clauses that can swallow one TimeoutError,
     # after which a one-shot timer would never fire again and the call would run unbounded
@@ -154,6 +162,7 @@ def _time_limit(seconds: float):
             except TimeoutError:
                 continue
         signal.signal(signal.SIGALRM, old)
+        sys.unraisablehook = previous_hook
         if outer_remaining:
             left = outer_remaining - (time.monotonic() - start)
             signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3), outer_interval)
