@@ -1,7 +1,7 @@
 """Accuracy and time of the grid marcher (numerics.field._olim, OLIM-MID) on exact fields. Prints tables.
 
-Run: ``python benchmarks/bench_field.py [--quick] [--3d]`` (``--quick``: 2-D up to 513, 3-D 33 and 65
-only; ``--3d``: the 3-D rows only).
+Run: ``python benchmarks/bench_field.py [--quick] [--3d | --2d]`` (``--quick``: 2-D up to 513, 3-D 33 and
+65 only; ``--3d`` / ``--2d``: the 3-D / 2-D rows only).
 One thread: NUMBA_NUM_THREADS=1 is set before numba loads (the march is sequential anyway).
 
 Exact references (docs/theory.md section 1.4): b = -(1/2) Sigma grad U + l with <l, grad U> = 0 has
@@ -19,8 +19,10 @@ V = U - U(A).
   1, 0.5, 1.
 
 Rows "all-tri" use ``march(..., all_triangles=True)`` (every triangle from each new front node, not only
-the reference codes' hierarchy). 3-D rows "tetrahedra" use ``march(..., tetrahedra=True)`` (tetrahedron
-updates, numerics.field._olim3d, K = 4; the default is triangle updates only, K ~ 1.2 N^0.3).
+the reference codes' hierarchy). 3-D rows: the default (tetrahedron descents over the front before
+acceptance, numerics.field._olim3d, K = 5) and "triangles only" (``tetrahedra=False``, K ~ 1.2 N^0.3).
+* 3-D nonlinear: U = x^2 + 2 y^2 + 3 z^2 + x^4/2 + y^4 + z^4 on [-1.5, 1.5]^3, Sigma(x) state-dependent,
+  l = R grad U; region U < 1.5 (the tests' field).
 
 Error: the maximum relative error |V - U| / U over the nodes with |x| > 0.1 and U < 0.8 (the minimum
 action path to such a node stays in {U < 0.8}, inside the box, so the box does not cut it); "order" is
@@ -90,6 +92,23 @@ def field_3d(n: int):
     return g, x, -0.5 * gU + gU @ R3.T, None, U, D, U < 0.8
 
 
+def field_3d_nonlinear(n: int):
+    """The 3-D nonlinear field of the tests: U = x^2 + 2 y^2 + 3 z^2 + x^4/2 + y^4 + z^4 on [-1.5, 1.5]^3,
+    Sigma(x) state-dependent (Sigma_ii = 1 + x_i^2/4, Sigma_12 = xy/5, Sigma_23 = yz/10), l = R grad U;
+    region U < 1.5."""
+    g = make_grid([(-1.5, 1.5)] * 3, n=n)
+    x = g.nodes()
+    X, Y, Z = x[..., 0], x[..., 1], x[..., 2]
+    U = X**2 + 2 * Y**2 + 3 * Z**2 + X**4 / 2 + Y**4 + Z**4
+    gU = np.stack([2 * X + 2 * X**3, 4 * Y + 4 * Y**3, 6 * Z + 4 * Z**3], -1)
+    S = np.zeros(x.shape[:-1] + (3, 3))
+    S[..., 0, 0], S[..., 1, 1], S[..., 2, 2] = 1 + X**2 / 4, 1 + Y**2 / 4, 1 + Z**2 / 4
+    S[..., 0, 1] = S[..., 1, 0] = 0.2 * X * Y
+    S[..., 1, 2] = S[..., 2, 1] = 0.1 * Y * Z
+    b = -0.5 * np.einsum("...ij,...j->...i", S, gU) + gU @ R3.T
+    return g, x, b, np.linalg.inv(S), U, np.diag([1.0, 2.0, 3.0]), U < 1.5
+
+
 def measure(g, x, b, M, U, D, region, **kw):
     """(max relative error |x| > 0.1, max absolute error |x| > 0.3, kernel seconds, K, process seconds) of
     one march (process time: the CPU time of this process, which a loaded machine inflates less than the
@@ -125,11 +144,14 @@ def table(rows_in):
     return text_table(head, rows)
 
 
-def main(quick: bool = False, only_3d: bool = False) -> None:
+def main(quick: bool = False, only_3d: bool = False, only_2d: bool = False) -> None:
     g, x, b, M, U, D, _ = field_2d(33, 1.0)
     march(g, [[0.0, 0.0]], drift=b, quadratic=[D])  # compile (cached on disk afterwards)
     g, x, b, M, U, D, _ = field_3d(9)
     march(g, [np.zeros(3)], drift=b, quadratic=[D])
+    march(g, [np.zeros(3)], drift=b, quadratic=[D], tetrahedra=False)
+    g, x, b, M, U, D, _ = field_3d_nonlinear(9)
+    march(g, [np.zeros(3)], drift=b, metric=M, quadratic=[D])
     ns2 = (129, 257, 513) if quick else (129, 257, 513, 1025)
     series = (
         []
@@ -148,10 +170,15 @@ def main(quick: bool = False, only_3d: bool = False) -> None:
             goal = "1e-5 in 15 s; jet marcher 8e-7 in 6 s" if n == 1025 else ""
             rows.append((name, f"{n}^2", err, err_far, sec, K, cpu, goal))
             print(rows[-1], flush=True)
-    ns3 = (33, 65) if quick else (33, 65, 129)
-    for name, kw in (("3-D R", {}), ("3-D R tetrahedra", {"tetrahedra": True})):
+    ns3 = () if only_2d else (33, 65) if quick else (33, 65, 129)
+    for name, build, kw in (
+        ("3-D R", field_3d, {}),
+        ("3-D R triangles only", field_3d, {"tetrahedra": False}),
+        ("3-D nonlinear Sigma(x)", field_3d_nonlinear, {}),
+        ("3-D nonlinear Sigma(x) triangles only", field_3d_nonlinear, {"tetrahedra": False}),
+    ):
         for n in ns3:
-            err, err_far, sec, K, cpu = measure(*field_3d(n), **kw)
+            err, err_far, sec, K, cpu = measure(*build(n), **kw)
             rows.append((name, f"{n}^3", err, err_far, sec, K, cpu, "1e-3 in 120 s" if n == 129 else ""))
             print(rows[-1], flush=True)
     print()
@@ -160,5 +187,5 @@ def main(quick: bool = False, only_3d: bool = False) -> None:
 
 if __name__ == "__main__":
     t0 = time.perf_counter()
-    main(quick="--quick" in sys.argv[1:], only_3d="--3d" in sys.argv[1:])
+    main(quick="--quick" in sys.argv[1:], only_3d="--3d" in sys.argv[1:], only_2d="--2d" in sys.argv[1:])
     print(f"\ntotal {time.perf_counter() - t0:.0f} s")

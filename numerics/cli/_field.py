@@ -33,6 +33,8 @@ def _bounds(text: str):
 
 
 def add_parser(sub):
+    import argparse
+
     p = sub.add_parser("field", help="the quasi-potential V on a grid (2-D/3-D), from an attractor or global")
     p.add_argument("model", help="model file (.toml) or built-in name")
     src = p.add_mutually_exclusive_group()
@@ -71,8 +73,9 @@ def add_parser(sub):
     )
     p.add_argument(
         "--tetrahedra",
-        action="store_true",
-        help="3-D: tetrahedron updates too (~2.5x time; ~10x more accurate on linear fields, not on nonlinear ones)",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="3-D: tetrahedron updates over the front (default; --no-tetrahedra: triangles only, first order)",
     )
     p.add_argument(
         "--method",

@@ -153,7 +153,7 @@ def quasi_potential_field(
     all_triangles: bool = False,
     cycle=None,
     method: str = "olim",
-    tetrahedra: bool = False,
+    tetrahedra: bool | None = None,
     progress: bool = False,
 ) -> FieldResult:
     """The quasi-potential field V(x) from an attractor (or a point), or the global U (section 2).
@@ -178,13 +178,12 @@ def quasi_potential_field(
         its field from the cycle found from the flow; so does ``global_potential`` (the W-graph energies
         know point attractors only: with point attractors, cycles are left out and the message says so).
     method : "olim" (ordered line integrals, first order; every Hamiltonian, 2-D and 3-D, cycles) or "jet"
-        (the efficient jet marcher: second order, about 10x more accurate at 1025^2 and about 3x slower;
+        (the efficient jet marcher: second order, about 100x more accurate at 1025^2 in about the same time;
         Gaussian local actions in 2-D from point sources; benchmarks/bench_field_jet.py).
-    tetrahedra : 3-D "olim" only: tetrahedron updates over triangles of the front (Gaussian noise,
-        numerics.field._olim3d; opt-in, a trade-off): on the linear 3-D benchmark field the max relative error
-        at 10-16 spacings from the source drops from 5.5e-3 to 4.5e-4 (isolated nodes keep up to 5e-3),
-        at about 2.5x the time; on nonlinear fields the quadrature error dominates and it
-        changes little. Default: triangle updates only, the faster first-order marcher.
+    tetrahedra : 3-D "olim" (Gaussian noise): tetrahedron updates over triangles of the front, in a descent
+        from each node's best bases before it is accepted (numerics.field._olim3d). Default on in 3-D:
+        exact to rounding on linear drifts with V quadratic (the 3-D benchmark field: 3e-15 relative at
+        129^3); ``False`` gives the triangle updates alone (first order, 8.6e-3 there, about half the time).
     progress : a progress bar per march on stderr (olim marcher; shown once a march takes over a second).
 
     Returns
@@ -294,7 +293,7 @@ def quasi_potential_field(
 
 
 def _solve(
-    model, g, starts, E, hamiltonian, radius, all_triangles, cycle=None, method="olim", tetrahedra=False, progress=False
+    model, g, starts, E, hamiltonian, radius, all_triangles, cycle=None, method="olim", tetrahedra=None, progress=False
 ) -> np.ndarray:
     """min over sources i of E_i + V_i on grid g (one march per source), or V from the limit cycle."""
     from numerics.field._olim import march

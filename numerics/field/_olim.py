@@ -19,20 +19,21 @@ straight segment to the node, the segment integral taken by the midpoint rule:
 
 Accuracy (benchmarks/bench_field.py, exact fields V = U of docs/theory.md section 1.4, one core): about
 first order at the reference codes' radius K ~ 2 N^0.3, with V interpolated quadratically along the
-base (``quadratic_base``). At 1025^2 (17-20 s): max relative error over |x| > 0.1 5.8e-4 (linear drift,
+base (``quadratic_base``). At 1025^2 (11 s): max relative error over |x| > 0.1 5.8e-4 (linear drift,
 Sigma = I, c = 1), 1.2e-3 (nonlinear U, state-dependent Sigma); max absolute error over |x| > 0.3
 1.4e-4 and 3.6e-4. Near a point source the relative error at a fixed number of nodes from it does not
 shrink with h. A strongly rotating drift (the minimum action path crossing the level sets of V at a
 small angle) needs a larger K: the foot of the path on the front lies ~1/tan(angle) spacings away.
 In 3-D triangle updates alone leave an error ~|b| h / K per update (the characteristic misses the
-segments of the front by a fraction of h): 8.6e-3 relative at 129^3 on the benchmark field. Tetrahedron
-updates with a quadratic base (numerics.field._olim3d, ``tetrahedra=True``) are exact for a linear drift
-with V quadratic once the characteristic crosses a triangle of the front; with the triangle slack
-(:data:`TRIANGLE_SLACK`) most nodes are then exact to ~1e-4 relative at every h, but the hierarchy
-still misses the crossing triangle of a few (isolated nodes up to 5e-3), in about twice the time
-(benchmarks/bench_field.py: at 129^3 5.3e-3 against 8.6e-3 relative, 335 s against 167 s CPU). On
-nonlinear fields the midpoint-rule quadrature over segments up to K h long then dominates: second
-order, V slightly below the exact value.
+segments of the front by a fraction of h): 8.6e-3 relative at 129^3 on the benchmark field. So by
+default (``tetrahedra``) a node is not accepted before a descent over the front's triangles
+(numerics.field._olim3d: tetrahedron updates with a quadratic base, walking across the edges and nodes
+where the minimiser lies) from its best base and from an alternative base, a nearly best one-point
+base (:data:`TRIANGLE_SLACK`); K = 5. A tetrahedron update is exact for a linear drift with V quadratic
+once the characteristic crosses its triangle, and the descents find that triangle: on the benchmark field
+V is exact to rounding (3e-15 relative at 65^3, at 129^3 2e-4 in a few directions where the foot lies
+beyond K). On nonlinear fields the midpoint-rule quadrature over segments up to K h long dominates:
+second order, V below the exact value (the least of many candidates keeps the undershoots).
 
 Local actions (``S`` of a segment with direction ``d = x - x0``, midpoint m):
 
@@ -72,7 +73,8 @@ from numba import njit
 
 from analysis import InputError
 from numerics.field._grid import Grid
-from numerics.field._olim3d import WORK_FLOAT, one_point3, tetra_updates, tri_gauss3
+from numerics.field._olim3d import WORK_FLOAT, WORK_INT, one_point3, one_point3_shifted, tetra_walk, tri_gauss3
+from numerics.field._raw import raw
 
 FAR, CONSIDERED, FRONT, ACCEPTED = 0, 1, 2, 3
 """Node status: not reached, in the heap, accepted with unaccepted neighbours (a base for updates),
@@ -83,18 +85,22 @@ STOPS = ("complete", "boundary", "v_max", "unreachable", "interrupted")
 ``stop_at_boundary``, the accepted value exceeded ``v_max``, only nodes at V = inf were left, or
 the caller asked the kernel to stop (Ctrl-C during a march with a progress bar)."""
 
-TRIANGLE_SLACK = 0.3
-"""3-D with tetrahedra: triangles (and from the best, tetrahedra) are run from a new Front node for a
-Considered node also when its one-point update exceeds the best one's by at most this fraction of its
-action (not only when it is the best base). With a rotating drift the one-point values rank the bases
-poorly (the gap of a segment off the characteristic by an angle a is ~|d| |b| a^2 / 2, large where
-|b| >> |grad V|). Measured on the 3-D benchmark field at 33^3, max relative error at 3-6 / 10-16
-spacings from the source: 3.1e-2 / 5.5e-3 (triangles only), 2.2e-2 / 1.3e-3 (tetrahedra, slack 0),
-5.7e-3 / 4.5e-4 (0.3), 9.6e-6 / 2.9e-4 (a tetrahedron from every triangle tried: 3x the time)."""
+WALK_REACH = 1.2
+"""3-D descents over the front stop at feet farther than this many update radii from the node. On
+nonlinear fields the midpoint rule undershoots the action of long segments and an unbounded descent seeks
+them out (measured at 33^3 on the nonlinear state-dependent field: 1.1e-1 relative without a limit, 5.1e-2
+at 1.2, 4.5e-2 at 1.0); at 1.0 the linear benchmark field is no longer exact at the box (4.3e-5), at 1.2
+it is (3e-15)."""
 
-TETRA_SLACK = 0.1
-"""A tetrahedron is tried from the best triangle of an update only if that triangle's value is within
-this fraction of its action of the node's value (measured: 0.1 loses nothing against always, 0.03 does)."""
+TRIANGLE_SLACK = 0.3
+"""3-D with tetrahedra: a new Front node whose one-point update of a Considered node exceeds the best one's
+by at most this fraction of its action (not only the best base) becomes that node's alternative base,
+the start of a second descent over the front before acceptance. With a rotating drift the one-point
+values rank the bases poorly (the gap of a segment off the characteristic by an angle a is ~|d| |b| a^2
+/ 2, large where |b| >> |grad V|), so the best one-point base can lie in another valley of the front's
+discrete objective than the foot of the characteristic. Measured on the 3-D benchmark field at 65^3
+(K = 5): with the alternative base exact to rounding (3e-15); with the best base only (slack 0) up to
+4.9e-3 relative."""
 
 NONLIN_TOL = 1e-10
 """Tolerance on lambda of the triangle minimisation (a quadratic minimum: the value error is ~tol^2)."""
@@ -106,17 +112,17 @@ def default_radius(shape: Sequence[int], tetrahedra: bool = False) -> int:
     Their table (K = 8, 10, 13, 16, 21, 26 at N = 129 ... 4097 nodes per axis) is ``K ~ 2 N^0.3``; the
     error of the one-point/triangle discretisation falls with K while the cost grows like K^(d-1) per
     node. In 3-D the ball of K holds ~K^3 nodes, so K is smaller: ``K ~ 1.2 N^0.3`` (at least 4) for
-    triangle updates alone; with tetrahedron updates (``tetrahedra``) K = 4 at every N:
-    their error does not fall with K (on a linear field with V quadratic they are exact once the
-    characteristic crosses a triangle of the front, a few spacings from the node), and K = 3 misses
-    the foot of strongly rotating characteristics more often (measured at 33^3: 9.4e-4 at 10-16
-    spacings from the source, against 4.5e-4 with K = 4).
+    triangle updates alone; with the tetrahedron descents (``tetrahedra``) K = 5 at every N: on a linear
+    field with V quadratic they are exact once the characteristic crosses a triangle of the front, which
+    for strongly rotating fields lies up to ~1 / cos(angle between characteristic and grad V) + 2
+    spacings back (measured on the 3-D benchmark field at 97^3: K = 4 leaves 2.2e-3 relative in the
+    directions of strongest rotation, K = 5 is exact to rounding).
     """
     n = max(shape)
     if len(shape) == 2:
         return max(5, int(round(2.0 * n**0.3)))
     if tetrahedra:
-        return 4
+        return 5
     return max(4, int(round(1.2 * n**0.3)))
 
 
@@ -453,7 +459,7 @@ def _tri_table(u0, u1, d2, xmx0, X01, table, p0, p1, px, d, strides, ang0, dang,
     return fx
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _in_box(p, off, shape, d, q):
     for a in range(d):
         v = p[a] + off[a]
@@ -474,7 +480,7 @@ def _in_box_scaled(p, r, k, shape, d, q):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _flat(q, strides, d):
     idx = 0
     for a in range(d):
@@ -482,7 +488,7 @@ def _flat(q, strides, d):
     return idx
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _decode(ind, shape, d, out):
     for a in range(d - 1, -1, -1):
         out[a] = ind % shape[a]
@@ -504,7 +510,7 @@ def _is_tri_nbr(p, q, d):
     return l1 == 1 or l1 == 2
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _one_point(V0, p0, px, d, h, strides, kind, drift, metric, mconst, table, ang0, dang, order, dv, bm, Mm):
     if kind == 0 and d == 3:
         return one_point3(V0, p0, px, h, strides, drift, metric, mconst, bm, Mm)
@@ -551,6 +557,7 @@ def _triangle(
     shape,
     quad,
     q,
+    reuse,
 ):
     """Triangle update (midpoint rule) of node px from nodes p0 (value u0) and p1 (value u1); the
     minimising lambda goes to ``lam[0]``. V along the base is linear, or with ``quad`` quadratic through
@@ -562,21 +569,26 @@ def _triangle(
             d2 = u1 - 2.0 * u0 + V[_flat(q, strides, d)]
         elif _in_box_scaled(p1, p0, -1, shape, d, q) and status[_flat(q, strides, d)] >= FRONT:
             d2 = V[_flat(q, strides, d)] - 2.0 * u1 + u0
+    # reuse: the previous call had the same p0 and px, so w_x, w_b0 and w_M0 hold their values
     for a in range(d):
-        w_x[a] = (px[a] - p0[a]) * h[a]
+        if not reuse:
+            w_x[a] = (px[a] - p0[a]) * h[a]
         w_X[a] = (p0[a] - p1[a]) * h[a]
     if kind == 1:
         return _tri_table(u0, u1, d2, w_x, w_X, table, p0, p1, px, d, strides, ang0, dang, order, lam)
-    _mid_avg(drift, p0, px, d, strides, w_b0)
+    if not reuse:
+        _mid_avg(drift, p0, px, d, strides, w_b0)
     _mid_avg(drift, p1, px, d, strides, w_b1)
     for a in range(d):
         w_b1[a] -= w_b0[a]
     if mconst:
-        for k in range(d * d):
-            w_M0[k] = metric[0, k]
-            w_M1[k] = 0.0
+        if not reuse:
+            for k in range(d * d):
+                w_M0[k] = metric[0, k]
+                w_M1[k] = 0.0
     else:
-        _mid_avg(metric, p0, px, d, strides, w_M0)
+        if not reuse:
+            _mid_avg(metric, p0, px, d, strides, w_M0)
         _mid_avg(metric, p1, px, d, strides, w_M1)
         for k in range(d * d):
             w_M1[k] -= w_M0[k]
@@ -585,13 +597,20 @@ def _triangle(
     return _tri_gauss(u0, u1, d2, w_x, w_X, w_b0, w_b1, w_M0, w_M1, d, lam)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _inside(p, ext, shape, d):
     """Whether the box of half-widths ext around node p lies in the grid (no bounds checks needed)."""
     for a in range(d):
         if p[a] < ext[a] or p[a] > shape[a] - 1 - ext[a]:
             return False
     return True
+
+
+@njit(cache=True)
+def _keep(a, b, c, e, f, g, k):
+    """A use of the kernel's own arrays after its last use of their raw views (numba frees an array after
+    its last use in the code)."""
+    return a.shape[0] + b.shape[0] + c.shape[0] + e.shape[0] + f.shape[0] + g.shape[0] + k.shape[0]
 
 
 @njit(cache=True, nogil=True)  # nogil: march() may run it in a thread and draw a progress bar meanwhile
@@ -614,12 +633,11 @@ def _march_kernel(
     far_flat,
     far_ext,
     tri_slack,
-    tet_slack,
     nbrs,
     n_tri,
     all_triangles,
     quad_base,
-    tetra,
+    walk,
     stop_at_boundary,
     v_max,
     counts,
@@ -629,15 +647,51 @@ def _march_kernel(
     ``n_tri`` of them the triangle-base neighbours; ``far`` the offsets within the update radius
     (``far_flat`` the same as flat-index shifts, valid when the box ``far_ext`` around the node fits).
     ``all_triangles``: triangles from the new Front node with all its Front partners for every
-    Considered node in reach, not only where it is the best one-point base.
+    Considered node in reach, not only where it is the best one-point base. ``walk`` (3-D Gaussian):
+    before a node is accepted, descend over the front's triangles with tetrahedron updates
+    (``_olim3d.tetra_walk``) from its best base and from its alternative base (a new Front node whose
+    one-point update was within ``tri_slack`` of the best, recorded instead of running its triangles).
     counts receives [accepted, one-point updates, triangle minimisations, stop code]; counts[4] != 0,
     set by another thread, stops the march (looked at every 4096 acceptances)."""
+    # views without reference counts (numerics.field._raw): the atomic counting of the arrays passed
+    # to each update was over half of the kernel's time; the owners below outlive the views (_keep)
+    shape = raw(shape)
+    strides = raw(strides)
+    h = raw(h)
+    V = raw(V)
+    status = raw(status)
+    fixed = raw(fixed)
+    drift = raw(drift)
+    metric = raw(metric)
+    table = raw(table)
+    far = raw(far)
+    far_flat = raw(far_flat)
+    far_ext = raw(far_ext)
+    nbrs = raw(nbrs)
+    counts = raw(counts)
     d = shape.shape[0]
     n = V.shape[0]
-    tree = np.empty(n + 1, np.int64)
-    pos = np.zeros(n, np.int64)
-    best0 = np.full(n, -1, np.int64)
-    u1pt = np.full(n, np.inf)
+    own_i = np.empty(6 * n + 1, np.int64)
+    own_f = np.empty(2 * n)
+    own_open = np.empty(n, np.int32)
+    node_i = raw(own_i)
+    node_f = raw(own_f)
+    tree = node_i[0 : n + 1]
+    pos = node_i[n + 1 : 2 * n + 1]
+    best0 = node_i[2 * n + 1 : 3 * n + 1]
+    # the best base found for each node: an edge (bb0, bb1) at blam, or a node (bb1 = -1)
+    bb0 = node_i[3 * n + 1 : 4 * n + 1]
+    bb1 = node_i[4 * n + 1 : 5 * n + 1]
+    alt0 = node_i[5 * n + 1 : 6 * n + 1]
+    alt0[:] = -1
+    pos[:] = 0
+    best0[:] = -1
+    bb0[:] = -1
+    bb1[:] = -1
+    u1pt = node_f[0:n]
+    blam = node_f[n : 2 * n]
+    u1pt[:] = np.inf
+    blam[:] = 0.0
     count = 0
     for i in range(n):
         if status[i] == CONSIDERED:
@@ -646,37 +700,75 @@ def _march_kernel(
             pos[i] = count
             _sift_up(tree, pos, V, count)
     # unaccepted neighbours per node (a Front node with none left retires): 3^d - 1 inside the box
-    n_open = np.empty(n, np.int32)
-    pn = np.zeros(3, np.int64)
+    n_open = raw(own_open)
+    own_si = np.zeros(24 + WORK_INT + 2 * nbrs.shape[0], np.int64)
+    own_sf = np.zeros(13 + 3 * d + 3 * d * d + WORK_FLOAT)
+    si = raw(own_si)
+    sf = raw(own_sf)
+    pn = si[0:3]
     for i in range(n):
         _decode(i, shape, d, pn)
         c = 1
         for a in range(d):
             c *= 3 - (pn[a] == 0) - (pn[a] == shape[a] - 1)
         n_open[i] = c - 1
-    px = np.zeros(3, np.int64)
-    p0 = np.zeros(3, np.int64)
-    p1 = np.zeros(3, np.int64)
-    q = np.zeros(3, np.int64)
-    dv = np.zeros(3)
-    bm = np.zeros(d)
-    Mm = np.zeros(d * d)
-    w_x = np.zeros(3)
-    w_X = np.zeros(3)
-    w_b0 = np.zeros(d)
-    w_b1 = np.zeros(d)
-    w_M0 = np.zeros(d * d)
-    w_M1 = np.zeros(d * d)
-    lam = np.zeros(1)
-    q3 = np.zeros(3, np.int64)
-    ws = np.zeros(WORK_FLOAT)
-    iws = np.zeros(6, np.int64)
-    af = np.empty(nbrs.shape[0], np.int64)
-    nc = np.empty(nbrs.shape[0], np.int64)
+    px = si[3:6]
+    p0 = si[6:9]
+    p1 = si[9:12]
+    q = si[12:15]
+    q3 = si[15:18]
+    pa = si[18:21]
+    pb = si[21:24]
+    iws = si[24 : 24 + WORK_INT]
+    af = si[24 + WORK_INT : 24 + WORK_INT + nbrs.shape[0]]
+    nc = si[24 + WORK_INT + nbrs.shape[0] : 24 + WORK_INT + 2 * nbrs.shape[0]]
+    dv = sf[0:3]
+    w_x = sf[3:6]
+    w_X = sf[6:9]
+    lam = sf[9:10]
+    o = 13
+    bm = sf[o : o + d]
+    w_b0 = sf[o + d : o + 2 * d]
+    w_b1 = sf[o + 2 * d : o + 3 * d]
+    o += 3 * d
+    Mm = sf[o : o + d * d]
+    w_M0 = sf[o + d * d : o + 2 * d * d]
+    w_M1 = sf[o + 2 * d * d : o + 3 * d * d]
+    o += 3 * d * d
+    ws = sf[o : o + WORK_FLOAT]
     nf = far.shape[0]
-    tb_g = math.inf
-    tb_i1 = 0
-    tb_lam = 0.0
+    reach = 0.0
+    for k in range(nf):
+        r2 = 0.0
+        for a in range(d):
+            r2 += (far[k, a] * h[a]) ** 2
+        reach = max(reach, math.sqrt(r2) * WALK_REACH)
+    # 3-D Gaussian pushes inside the box: per offset, the segment and the flat shifts of the nodes around
+    # its midpoint (one_point3's mean, without decoding a node per update)
+    own_mid = np.zeros((nf, 9), np.int64)
+    own_fd = np.zeros((nf, 3))
+    mid_sh = raw(own_mid)
+    far_d = raw(own_fd)
+    if d == 3:
+        for k in range(nf):
+            base = 0
+            odd = 0
+            for a in range(3):
+                base += (far[k, a] >> 1) * strides[a]
+                if far[k, a] & 1:
+                    odd |= 1 << a
+                far_d[k, a] = far[k, a] * h[a]
+            cnt = 0
+            for cc in range(8):
+                if cc & ~odd:
+                    continue
+                idx = base
+                for a in range(3):
+                    if (cc >> a) & 1:
+                        idx += strides[a]
+                mid_sh[k, cnt] = idx
+                cnt += 1
+            mid_sh[k, 8] = cnt
     n_acc = 0
     n1 = 0
     n2 = 0
@@ -693,6 +785,30 @@ def _march_kernel(
         if count > 0:
             _sift_down(tree, pos, V, 1, count)
         pos[inew] = 0
+        if walk and bb0[inew] >= 0:
+            # the last look before acceptance: descend over the front's triangles from the best base found
+            # and from the alternative base
+            _decode(inew, shape, d, px)
+            _decode(bb0[inew], shape, d, p0)
+            if bb1[inew] >= 0:
+                _decode(bb1[inew], shape, d, p1)
+            else:
+                p1[0] = -1
+            g = tetra_walk(
+                p0, p1, blam[inew], px, h, strides, shape, drift, metric, mconst, V, status, nbrs, n_tri,
+                quad_base, ws, iws, pa, pb, reach,
+            )  # fmt: skip
+            if g < V[inew]:
+                V[inew] = g
+            if alt0[inew] >= 0 and alt0[inew] != bb0[inew]:
+                _decode(alt0[inew], shape, d, p0)
+                p1[0] = -1
+                g = tetra_walk(
+                    p0, p1, 0.0, px, h, strides, shape, drift, metric, mconst, V, status, nbrs, n_tri,
+                    quad_base, ws, iws, pa, pb, reach,
+                )  # fmt: skip
+                if g < V[inew]:
+                    V[inew] = g
         status[inew] = FRONT
         n_acc += 1
         if (n_acc & 4095) == 0:  # progress, read by march()'s bar from another thread, which may ask to stop
@@ -747,13 +863,20 @@ def _march_kernel(
                 if status[ind] != CONSIDERED or fixed[ind]:
                     continue
             vold = V[ind]
-            g = _one_point(
-                V[inew], pn, px, d, h, strides, kind, drift, metric, mconst, table, ang0, dang, order, dv, bm, Mm
-            )
+            if fast and d == 3 and kind == 0:
+                g = one_point3_shifted(
+                    V[inew], far_d[k, 0], far_d[k, 1], far_d[k, 2], inew, mid_sh[k], mid_sh[k, 8], drift, metric, mconst
+                )
+            else:
+                g = _one_point(
+                    V[inew], pn, px, d, h, strides, kind, drift, metric, mconst, table, ang0, dang, order, dv, bm, Mm
+                )
             n1 += 1
             g1pt = g
             if g < V[ind]:
                 V[ind] = g
+                bb0[ind] = inew
+                bb1[ind] = -1
             if g < u1pt[ind]:
                 u1pt[ind] = g
                 best0[ind] = inew
@@ -791,38 +914,18 @@ def _march_kernel(
                         shape,
                         quad_base,
                         q3,
+                        False,
                     )
                     n2 += 1
                     if g < V[ind]:
                         V[ind] = g
-                    if tetra and g < math.inf and g - V[ind] <= tet_slack * (g - V[i0]):
-                        g = tetra_updates(
-                            p0,
-                            pn,
-                            lam[0],
-                            px,
-                            h,
-                            strides,
-                            shape,
-                            drift,
-                            metric,
-                            mconst,
-                            V,
-                            status,
-                            nbrs,
-                            n_tri,
-                            quad_base,
-                            ws,
-                            iws,
-                        )
-                        if g < V[ind]:
-                            V[ind] = g
-            if (
-                best0[ind] == inew
-                or all_triangles
-                or (tri_slack >= 0.0 and g1pt - u1pt[ind] <= tri_slack * (g1pt - V[inew]))
-            ):
-                tb_g = math.inf
+                        bb0[ind] = i0
+                        bb1[ind] = inew
+                        blam[ind] = lam[0]
+            near = tri_slack >= 0.0 and g1pt - u1pt[ind] <= tri_slack * (g1pt - V[inew])
+            if walk and near and best0[ind] != inew and not all_triangles:
+                alt0[ind] = inew
+            elif best0[ind] == inew or all_triangles or near:
                 for m in range(naf):
                     i1 = af[m]
                     _decode(i1, shape, d, p1)
@@ -855,37 +958,14 @@ def _march_kernel(
                         shape,
                         quad_base,
                         q3,
+                        m > 0,
                     )
                     n2 += 1
                     if g < V[ind]:
                         V[ind] = g
-                    if tetra and g < tb_g:
-                        tb_g = g
-                        tb_i1 = i1
-                        tb_lam = lam[0]
-                if tetra and tb_g < math.inf and tb_g - V[ind] <= tet_slack * (tb_g - V[inew]):
-                    _decode(tb_i1, shape, d, p1)
-                    g = tetra_updates(
-                        pn,
-                        p1,
-                        tb_lam,
-                        px,
-                        h,
-                        strides,
-                        shape,
-                        drift,
-                        metric,
-                        mconst,
-                        V,
-                        status,
-                        nbrs,
-                        n_tri,
-                        quad_base,
-                        ws,
-                        iws,
-                    )
-                    if g < V[ind]:
-                        V[ind] = g
+                        bb0[ind] = inew
+                        bb1[ind] = i1
+                        blam[ind] = lam[0]
             if V[ind] < vold:
                 _sift_up(tree, pos, V, pos[ind])
         # the new Considered nodes: best one-point update over the Front within the radius, then
@@ -916,10 +996,12 @@ def _march_kernel(
                     V[ind] = g
                     u1pt[ind] = g
                     best0[ind] = i0
+                    bb0[ind] = i0
+                    bb1[ind] = -1
             i0 = best0[ind]
             if i0 >= 0:
                 _decode(i0, shape, d, p0)
-                tb_g = math.inf
+                fresh_done = False
                 for m in range(n_tri):
                     if not _in_box(p0, nbrs[m], shape, d, p1):
                         continue
@@ -955,37 +1037,15 @@ def _march_kernel(
                         shape,
                         quad_base,
                         q3,
+                        fresh_done,
                     )
+                    fresh_done = True
                     n2 += 1
                     if g < V[ind]:
                         V[ind] = g
-                    if tetra and g < tb_g:
-                        tb_g = g
-                        tb_i1 = i1
-                        tb_lam = lam[0]
-                if tetra and tb_g < math.inf:
-                    _decode(tb_i1, shape, d, p1)
-                    g = tetra_updates(
-                        p0,
-                        p1,
-                        tb_lam,
-                        px,
-                        h,
-                        strides,
-                        shape,
-                        drift,
-                        metric,
-                        mconst,
-                        V,
-                        status,
-                        nbrs,
-                        n_tri,
-                        quad_base,
-                        ws,
-                        iws,
-                    )
-                    if g < V[ind]:
-                        V[ind] = g
+                        bb0[ind] = i0
+                        bb1[ind] = i1
+                        blam[ind] = lam[0]
             count += 1
             tree[count] = ind
             pos[ind] = count
@@ -994,6 +1054,7 @@ def _march_kernel(
     counts[1] = n1
     counts[2] = n2
     counts[3] = stop
+    _keep(own_i, own_f, own_open, own_si, own_sf, own_mid, own_fd)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1150,7 +1211,7 @@ def march(
     v_max: float = np.inf,
     all_triangles: bool = False,
     quadratic_base: bool = True,
-    tetrahedra: bool = False,
+    tetrahedra: bool | None = None,
     triangle_slack: float | None = None,
     progress: bool = False,
 ) -> MarchResult:
@@ -1188,14 +1249,15 @@ def march(
         on its line (measured: errors / 2 to 10 on smooth fields, same time). Ignored (linear) when a
         point source has no quadratic form: across the cone of V at a one-node start a one-sided
         quadratic undershoots.
-    tetrahedra : 3-D Gaussian: also minimise over triangles of three neighbouring Front nodes
-        (:mod:`numerics.field._olim3d`; ignored in 2-D), with K = 4 by default. A trade-off, so opt-in:
-        on the 3-D benchmark field at 129^3 the max relative error (|x| > 0.1) 5.3e-3 against 8.6e-3 and
-        the max absolute error (|x| > 0.3) 5.7e-4 against 1.6e-3, in twice the time (335 s against
-        167 s CPU).
-    triangle_slack : run triangles from a new Front node also where its one-point update exceeds the
-        best one by at most this fraction of its action (default :data:`TRIANGLE_SLACK` with
-        tetrahedra, else none: the reference codes' hierarchy).
+    tetrahedra : 3-D Gaussian: before a node is accepted, descend over the front's triangles with
+        tetrahedron updates from its best and alternative bases (:mod:`numerics.field._olim3d`), K = 5.
+        Default (None) on in 3-D with a drift; ignored in 2-D. On the 3-D benchmark field exact to rounding
+        at 65^3 (2.1e-4 at 129^3 in 109 s CPU) against 2.2e-2 / 8.6e-3 with triangles only (``False``,
+        about half the time).
+    triangle_slack : a new Front node whose one-point update is within this fraction of its action of the
+        best one: with tetrahedra it becomes the node's alternative base (default
+        :data:`TRIANGLE_SLACK`); without, triangles are also run from it (default: none, the reference
+        codes' hierarchy).
     progress : a progress bar (accepted nodes) on stderr, shown once the march takes over a second; the
         march then runs in a thread (the kernel releases the GIL), so Ctrl-C is seen at once.
 
@@ -1218,7 +1280,8 @@ def march(
         raise InputError(f"the marcher works in 2-D and 3-D, the grid is {d}-D")
     if (table is None) == (drift is None):
         raise InputError("give the local action as drift (Gaussian, with metric) or as a table, exactly one")
-    K = default_radius(shape, tetrahedra=d == 3 and bool(tetrahedra)) if radius is None else radius
+    tetra = bool(d == 3 and drift is not None and (tetrahedra is None or tetrahedra))
+    K = default_radius(shape, tetrahedra=tetra) if radius is None else radius
     if not float(K).is_integer() or K < 1:
         raise InputError(f"the update radius must be a whole number of spacings >= 1, got {radius!r}")
     K = int(K)
@@ -1268,7 +1331,6 @@ def march(
             raise InputError(f"angle_order must be 1 or 3, got {angle_order!r}")
         ang0, order = float(ang[0]), int(angle_order)
         b, M, mconst = dummy2, dummy2, True
-    tetra = bool(d == 3 and kind == 0 and tetrahedra)
     if triangle_slack is None:
         tri_slack = TRIANGLE_SLACK if tetra else -1.0
     else:
@@ -1301,7 +1363,6 @@ def march(
         far @ strides,
         np.abs(far).max(axis=0).astype(np.int64),
         float(tri_slack),
-        TETRA_SLACK,
         nbrs,
         n_tri,
         bool(all_triangles),

@@ -1,14 +1,12 @@
-"""3-D Gaussian updates of the ordered line integral marcher (numerics.field._olim): fast triangle
-updates and tetrahedron updates (numba).
+"""3-D Gaussian updates of the ordered line integral marcher (numerics.field._olim): triangle updates,
+tetrahedron updates and the descent over the front that runs them before a node is accepted (numba).
 
 In 3-D the foot of the minimum action path to a node x lies on the accepted front, a surface; the
 one-point and triangle updates try only its nodes and the segments between neighbouring nodes, so
 the characteristic through x generally misses them by a fraction of h at a few spacings from x
 (measured on the 3-D benchmark field, a linear drift with V quadratic: relative error ~0.08 / (R / h)
-at R from the point source, the same at every h -- first order with a large constant).
-:func:`tetra_updates` is called by the march kernel (numerics.field._olim) from the best triangle of an
-update; :func:`tri_gauss3` and :func:`one_point3` are its 3-D triangle and one-point updates. A tetrahedron
-update minimises over the triangle of three pairwise-neighbouring Accepted-Front nodes x0, x1, x2:
+at R from the point source, the same at every h -- first order with a large constant). A tetrahedron
+update minimises over the triangle of three pairwise-neighbouring accepted nodes x0, x1, x2:
 
     min over lambda in the simplex of  V(x_lambda) + S(x_lambda -> x),
     x_lambda = x0 + l1 (x1 - x0) + l2 (x2 - x0),
@@ -17,9 +15,17 @@ S the midpoint-rule Gaussian action ``|d|_M |b|_M - <d, b>_M`` (b and M at the m
 lambda, as OLIM-MID) and V on the triangle quadratic: ``sum_i l_i V_i - (1/2) sum_{i<j} l_i l_j c_ij``,
 c_ij the second difference of V along the edge e_ij through a third accepted node on its line (0,
 linear, where there is none). For a quadratic V that is exact, and for a linear drift with constant
-Sigma so is the midpoint action along the characteristic (tests/numerics/field/test_olim.py, the
-exact-with-every-triangle test), so the update is exact once the characteristic crosses the triangle
+Sigma the midpoint action is an upper bound of V(x) - V(x_lambda) with equality along the characteristic
+(the HJ equation at the midpoint), so the update is exact once the characteristic crosses the triangle
 (Yang, Potter and Cameron 2019, OLIM3D, use tetrahedron updates the same way).
+
+Which triangle: :func:`tetra_updates` takes, from an edge and its minimiser, the adjacent triangle of
+steepest descent; :func:`tetra_walk` repeats it across the edge (or from the node) where the minimiser
+lands, until it lies inside a triangle or nothing decreases -- a descent over the front's discrete
+objective. The march runs it once per node, just before acceptance (a lower value keeps the node the
+heap's least, so the order stays valid), from the best base found by the pushes and from an alternative
+nearly best one-point base: on the 3-D benchmark field that makes V exact to rounding, where trying
+tetrahedra from the pushes' best triangles left isolated nodes at up to 5e-3.
 
 The quadratic forms ``q1 = d'Md``, ``q2 = b'Mb``, ``q3 = d'Mb`` are polynomials in lambda (degree 2, or
 3 with a state-dependent M): their coefficients are formed once per update, so the minimisation's
@@ -36,8 +42,16 @@ FRONT = 2
 NONLIN_TOL = 1e-10
 NEWTON_TOL = 1e-12
 NEWTON_ITERS = 20
-WORK_FLOAT = 198
-"""Length of the float scratch :func:`tetra_updates` takes."""
+WORK_FLOAT = 232
+"""Length of the float scratch of :func:`tetra_updates` (198, 199: the best tetrahedron's lambda) and
+:func:`tetra_walk` (200 on: its triangle updates)."""
+WORK_INT = 18
+"""Length of the int scratch of :func:`tetra_updates` (6 to 8: the best tetrahedron's third node) and
+:func:`tetra_walk` (9 on)."""
+WALK_STEPS = 8
+"""Most edges :func:`tetra_walk` crosses from the best base of a node."""
+EDGE_EPS = 1e-9
+"""A barycentric coordinate below this puts a tetrahedron's minimiser on the opposite edge."""
 
 
 @njit(cache=True)
@@ -56,32 +70,37 @@ def tri_gauss3(u0, u1, d2, a, X, c, B, M0, N, mconst, lam_out):
     M = M0 + s N; the lambda-derivative's root by safeguarded secant/bisection on the cubic q's.
 
     Returns inf (``lam_out`` the better end, 0 or 1) when the minimum over the segment is at an end."""
-    # q(s) = k0 + k1 s + k2 s^2 + k3 s^3
+    # q(s) = k0 + k1 s + k2 s^2 + k3 s^3; the slope at s = 0 first (most triangles end there: the
+    # rest of the coefficients are then not needed)
     a0 = _bil(a, M0, a)
     a1 = 2.0 * _bil(X, M0, a)
-    a2 = _bil(X, M0, X)
     b0 = _bil(c, M0, c)
     b1 = 2.0 * _bil(B, M0, c)
-    b2 = _bil(B, M0, B)
     c0 = _bil(a, M0, c)
     c1 = _bil(X, M0, c) + _bil(a, M0, B)
+    if not mconst:
+        a1 += _bil(a, N, a)
+        b1 += _bil(c, N, c)
+        c1 += _bil(a, N, c)
+    du = u1 - u0
+    fa_v, fa = _tri3_f(0.0, du, d2, a0, a1, 0.0, 0.0, b0, b1, 0.0, 0.0, c0, c1, 0.0, 0.0)
+    if fa >= 0.0:
+        lam_out[0] = 0.0
+        return math.inf
+    a2 = _bil(X, M0, X)
+    b2 = _bil(B, M0, B)
     c2 = _bil(X, M0, B)
     a3 = b3 = c3 = 0.0
     if not mconst:
-        a1 += _bil(a, N, a)
         a2 += 2.0 * _bil(X, N, a)
         a3 = _bil(X, N, X)
-        b1 += _bil(c, N, c)
         b2 += 2.0 * _bil(B, N, c)
         b3 = _bil(B, N, B)
-        c1 += _bil(a, N, c)
         c2 += _bil(X, N, c) + _bil(a, N, B)
         c3 = _bil(X, N, B)
-    du = u1 - u0
-    fa_v, fa = _tri3_f(0.0, du, d2, a0, a1, a2, a3, b0, b1, b2, b3, c0, c1, c2, c3)
     fb_v, fb = _tri3_f(1.0, du, d2, a0, a1, a2, a3, b0, b1, b2, b3, c0, c1, c2, c3)
-    if not (fa < 0.0 and fb > 0.0):
-        lam_out[0] = 0.0 if fa >= 0.0 else 1.0
+    if not fb > 0.0:
+        lam_out[0] = 1.0
         return math.inf
     lo = 0.0
     hi = 1.0
@@ -222,7 +241,7 @@ def edge_curvature(pa, pb, ua, ub, V, status, shape, strides, q):
     return 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def mid_mean3(field, p, q, strides, out):
     """Multilinear interpolant of the node rows ``field[n, :]`` at the midpoint of nodes p and q (the mean
     of the 1, 2, 4 or 8 nodes around it)."""
@@ -303,15 +322,16 @@ def _tet_newton(lam1, lam2, C1, C2, C3, u, cc, ev, ev2):
             ev[k] = ev2[k]
         if step < NEWTON_TOL:
             break
-    return f
+    return f, x1, x2
 
 
 @njit(cache=True)
 def tetra_updates(p0, p1, lam1, px, h, strides, shape, drift, metric, mconst, V, status, nbrs, n_tri, quad, wf, wi):
-    """Least tetrahedron update of node px over the triangles (p0, p1, p2), p2 a Front node adjacent to
-    both (face or edge steps), started from the triangle (p0, p1)'s minimiser ``lam1``; inf if the value
-    decreases into none of them there (then the minimum is on the edge, the triangle update's)."""
-    # views of the caller's scratch (no allocation per call): wf float >= WORK_FLOAT, wi int >= 6
+    """Tetrahedron update of node px over the triangle (p0, p1, p2) of steepest descent from the edge
+    (p0, p1)'s minimiser ``lam1``, p2 an accepted node adjacent to both (face or edge steps): Newton's
+    method from there (its lambda in wf[198:200], p2 in wi[6:9]). inf if the value decreases into none of
+    them (then the minimum is on the edge, the triangle update's)."""
+    # views of the caller's scratch (no allocation per call): wf float >= WORK_FLOAT, wi int >= WORK_INT
     U = wf[0:9].reshape(3, 3)
     W = wf[9:18].reshape(3, 3)
     Ms = wf[18:45].reshape(3, 9)
@@ -367,66 +387,90 @@ def tetra_updates(p0, p1, lam1, px, h, strides, shape, drift, metric, mconst, V,
     if not q2 > 1e-24 * q1:
         return math.inf
     r = math.sqrt(q2 / q1)
-    best = math.inf
+    # the steepest descent from the edge into a triangle; only that one is minimised (Newton)
+    steepest = 0.0
+    m_best = -1
     for m in range(n_tri):
-        ok = True
-        for a in range(3):
-            v = p0[a] + nbrs[m, a]
-            if v < 0 or v >= shape[a]:
-                ok = False
-            p2[a] = v
-        if not ok:
+        if not _tet_third(p0, p1, nbrs[m], shape, strides, status, p2):
             continue
-        # p2 adjacent to p1 too (Chebyshev 1, at most two coordinates differing), not p1 itself
-        l1n = 0
-        for a in range(3):
-            t = abs(p2[a] - p1[a])
-            if t > 1:
-                l1n = 9
-            l1n += t
-        if l1n == 0 or l1n > 2:
-            continue
-        i2 = p2[0] * strides[0] + p2[1] * strides[1] + p2[2] * strides[2]
-        if status[i2] != FRONT:
-            continue
-        for a in range(3):
-            U[2, a] = (p0[a] - p2[a]) * h[a]
-        mid_mean3(drift, p2, px, strides, bm)
-        for a in range(3):
-            W[2, a] = bm[a] - W[0, a]
-        if not mconst:
-            mid_mean3(metric, p2, px, strides, Mm)
-            for k in range(9):
-                Ms[2, k] = Mm[k] - Ms[0, k]
-        u[2] = V[i2]
-        cc[0] = c01
-        if quad:
-            cc[1] = edge_curvature(p0, p2, u[0], u[2], V, status, shape, strides, q)
-            cc[2] = edge_curvature(p1, p2, u[1], u[2], V, status, shape, strides, q)
-        else:
-            cc[1] = 0.0
-            cc[2] = 0.0
+        slope = _tet_load(
+            p0, p1, p2, px, h, strides, shape, drift, metric, mconst, V, status, quad, U, W, Ms, u, cc, bm, Mm, q, c01
+        )
         # first-order test at (lam1, 0): does base + action decrease towards p2?
         y2 = U[2]
         b2 = W[2]
         dq1 = 2.0 * _bil(y2, Ml, dl) + _bil(dl, Ms[2], dl)
         dq2 = 2.0 * _bil(b2, Ml, bl) + _bil(bl, Ms[2], bl)
         dq3 = _bil(y2, Ml, bl) + _bil(dl, Ml, b2) + _bil(dl, Ms[2], bl)
-        slope = (
-            0.5 * (dq1 * r + dq2 / r) - dq3 + u[2] - u[0] - 0.5 * (-lam1 * cc[0] + (1.0 - lam1) * cc[1] + lam1 * cc[2])
-        )
-        if slope >= 0.0:
-            continue
-        _cubic_form(U, U, Ms, C1, T, mconst)
-        _cubic_form(W, W, Ms, C2, T, mconst)
-        _cubic_form(U, W, Ms, C3, T, mconst)
-        f = _tet_newton(lam1, 0.0, C1, C2, C3, u, cc, ev, ev2)
-        if f < best:
-            best = f
-    return best
+        slope = 0.5 * (dq1 * r + dq2 / r) - dq3 + slope - 0.5 * (-lam1 * cc[0] + (1.0 - lam1) * cc[1] + lam1 * cc[2])
+        if slope < steepest:
+            steepest = slope
+            m_best = m
+    if m_best < 0:
+        return math.inf
+    _tet_third(p0, p1, nbrs[m_best], shape, strides, status, p2)
+    _tet_load(
+        p0, p1, p2, px, h, strides, shape, drift, metric, mconst, V, status, quad, U, W, Ms, u, cc, bm, Mm, q, c01
+    )
+    _cubic_form(U, U, Ms, C1, T, mconst)
+    _cubic_form(W, W, Ms, C2, T, mconst)
+    _cubic_form(U, W, Ms, C3, T, mconst)
+    f, l1, l2 = _tet_newton(lam1, 0.0, C1, C2, C3, u, cc, ev, ev2)
+    wf[198] = l1
+    wf[199] = l2
+    for a in range(3):
+        wi[6 + a] = p2[a]
+    return f
 
 
 @njit(cache=True)
+def _tet_third(p0, p1, off, shape, strides, status, p2):
+    """p2 = p0 + off: whether it is an accepted node in the box adjacent to p1 too (Chebyshev 1, at most
+    two coordinates differing) and not p1."""
+    for a in range(3):
+        v = p0[a] + off[a]
+        if v < 0 or v >= shape[a]:
+            return False
+        p2[a] = v
+    l1n = 0
+    for a in range(3):
+        t = abs(p2[a] - p1[a])
+        if t > 1:
+            return False
+        l1n += t
+    if l1n == 0 or l1n > 2:
+        return False
+    return status[p2[0] * strides[0] + p2[1] * strides[1] + p2[2] * strides[2]] >= FRONT
+
+
+@njit(cache=True)
+def _tet_load(
+    p0, p1, p2, px, h, strides, shape, drift, metric, mconst, V, status, quad, U, W, Ms, u, cc, bm, Mm, q, c01
+):
+    """Row 2 of the tetrahedron's data (U, W, Ms: the offset, drift and metric differences of p2), u[2] and
+    the edge curvatures; returns u[2] - u[0]."""
+    i2 = p2[0] * strides[0] + p2[1] * strides[1] + p2[2] * strides[2]
+    for a in range(3):
+        U[2, a] = (p0[a] - p2[a]) * h[a]
+    mid_mean3(drift, p2, px, strides, bm)
+    for a in range(3):
+        W[2, a] = bm[a] - W[0, a]
+    if not mconst:
+        mid_mean3(metric, p2, px, strides, Mm)
+        for k in range(9):
+            Ms[2, k] = Mm[k] - Ms[0, k]
+    u[2] = V[i2]
+    cc[0] = c01
+    if quad:
+        cc[1] = edge_curvature(p0, p2, u[0], u[2], V, status, shape, strides, q)
+        cc[2] = edge_curvature(p1, p2, u[1], u[2], V, status, shape, strides, q)
+    else:
+        cc[1] = 0.0
+        cc[2] = 0.0
+    return u[2] - u[0]
+
+
+@njit(cache=True, inline="always")
 def one_point3(V0, p0, px, h, strides, drift, metric, mconst, bm, Mm):
     """One-point update in 3-D: V0 + |d|_M |b|_M - <d, b>_M with b (and M) at the midpoint."""
     d0 = (px[0] - p0[0]) * h[0]
@@ -449,5 +493,197 @@ def one_point3(V0, p0, px, h, strides, drift, metric, mconst, bm, Mm):
         + b1 * (M[3] * b0 + M[4] * b1 + M[5] * b2)
         + b2 * (M[6] * b0 + M[7] * b1 + M[8] * b2)
     )
+    sa = math.sqrt(max(q1, 0.0) * max(q2, 0.0)) - q3
+    return V0 + (sa if sa > 0.0 else 0.0)
+
+
+@njit(cache=True)
+def tri3(p0, p1, px, h, strides, shape, drift, metric, mconst, V, status, quad, wf, wi, reuse):
+    """Triangle update of node px from the edge (p0, p1) (``_olim._triangle`` in 3-D, scratch wf[200:231]
+    and wi[9:12]); the minimising lambda in wf[231]; inf when the minimum is at an end. ``reuse``: the
+    previous call had the same p0 and px (their offset, drift and metric at the midpoint are kept)."""
+    a = wf[200:203]
+    X = wf[203:206]
+    c = wf[206:209]
+    B = wf[209:212]
+    M0 = wf[212:221]
+    N = wf[221:230]
+    lam = wf[231:232]
+    i0 = p0[0] * strides[0] + p0[1] * strides[1] + p0[2] * strides[2]
+    i1 = p1[0] * strides[0] + p1[1] * strides[1] + p1[2] * strides[2]
+    u0 = V[i0]
+    u1 = V[i1]
+    d2 = edge_curvature(p0, p1, u0, u1, V, status, shape, strides, wi[9:12]) if quad else 0.0
+    for k in range(3):
+        X[k] = (p0[k] - p1[k]) * h[k]
+    if not reuse:
+        for k in range(3):
+            a[k] = (px[k] - p0[k]) * h[k]
+        mid_mean3(drift, p0, px, strides, c)
+        if mconst:
+            for k in range(9):
+                M0[k] = metric[0, k]
+                N[k] = 0.0
+        else:
+            mid_mean3(metric, p0, px, strides, M0)
+    mid_mean3(drift, p1, px, strides, B)
+    for k in range(3):
+        B[k] -= c[k]
+    if not mconst:
+        mid_mean3(metric, p1, px, strides, N)
+        for k in range(9):
+            N[k] -= M0[k]
+    return tri_gauss3(u0, u1, d2, a, X, c, B, M0, N, mconst, lam)
+
+
+@njit(cache=True)
+def tetra_walk(
+    p0, p1, lam1, px, h, strides, shape, drift, metric, mconst, V, status, nbrs, n_tri, quad, wf, wi, pa, pb, reach
+):
+    """Least value of node px over the front's triangles reached by descending from the edge (p0, p1)
+    at ``lam1`` (p1[0] < 0: from the node p0): the tetrahedron updates over the triangles on the edge;
+    while the best one's minimiser lies on another of its edges, over the triangles on that edge, and
+    where it lies on a node, over the edges from that node. The pushes try a triangle only from a node's
+    best (or nearly best) one-point base; where the characteristic crosses a triangle away from it, the
+    walk reaches it. It stays within the update radius: a foot farther than ``reach`` (physical units) from
+    px ends it (on nonlinear fields the midpoint rule undershoots the action of long segments, and a
+    descent would seek them out). inf if nothing decreases."""
+    for k in range(3):
+        pa[k] = p0[k]
+        pb[k] = p1[k]
+    on_node = p1[0] < 0
+    lam = lam1
+    best = math.inf
+    for _ in range(WALK_STEPS):
+        if on_node:
+            # the best edge from the node pa
+            g = math.inf
+            reuse = False
+            for m in range(n_tri):
+                ok = True
+                for k in range(3):
+                    v = pa[k] + nbrs[m, k]
+                    if v < 0 or v >= shape[k]:
+                        ok = False
+                    wi[12 + k] = v
+                if not ok:
+                    continue
+                i1 = wi[12] * strides[0] + wi[13] * strides[1] + wi[14] * strides[2]
+                if status[i1] < FRONT:
+                    continue
+                t = tri3(pa, wi[12:15], px, h, strides, shape, drift, metric, mconst, V, status, quad, wf, wi, reuse)
+                reuse = True
+                if t < g and _dist2(px, pa, wi[12:15], wi[12:15], 1.0 - wf[231], wf[231], 0.0, h) <= reach * reach:
+                    g = t
+                    lam = wf[231]
+                    for k in range(3):
+                        wi[15 + k] = wi[12 + k]
+            if not g < best:
+                break
+            best = g
+            for k in range(3):
+                pb[k] = wi[15 + k]
+            on_node = False
+            continue
+        g = tetra_updates(
+            pa, pb, lam, px, h, strides, shape, drift, metric, mconst, V, status, nbrs, n_tri, quad, wf, wi
+        )
+        if not g < best:
+            break
+        l1 = wf[198]
+        l2 = wf[199]
+        l0 = 1.0 - l1 - l2
+        if _dist2(px, pa, pb, wi[6:9], l0, l1, l2, h) > reach * reach:
+            break
+        best = g
+        n_zero = (l0 <= EDGE_EPS) + (l1 <= EDGE_EPS) + (l2 <= EDGE_EPS)
+        if n_zero == 0 or l2 <= EDGE_EPS and n_zero == 1:
+            # inside the triangle, or back on the edge it came from: a minimum over the front near here
+            break
+        if n_zero >= 2:
+            # on a node: the edges from it next
+            if l1 > EDGE_EPS:
+                for k in range(3):
+                    pa[k] = pb[k]
+            elif l2 > EDGE_EPS:
+                for k in range(3):
+                    pa[k] = wi[6 + k]
+            on_node = True
+        elif l1 <= EDGE_EPS:
+            # on the edge (p0, p2)
+            for k in range(3):
+                pb[k] = wi[6 + k]
+            lam = l2
+        else:
+            # on the edge (p1, p2)
+            for k in range(3):
+                pa[k] = pb[k]
+                pb[k] = wi[6 + k]
+            lam = l2 / (l1 + l2)
+    return best
+
+
+@njit(cache=True)
+def _dist2(px, a, b, c, la, lb, lc, h):
+    """Squared distance from node px to the point la a + lb b + lc c (nodes, weights summing to 1)."""
+    s = 0.0
+    for k in range(3):
+        s += ((px[k] - la * a[k] - lb * b[k] - lc * c[k]) * h[k]) ** 2
+    return s
+
+
+@njit(cache=True, inline="always")
+def one_point3_shifted(V0, d0, d1, d2, i0, sh, cnt, drift, metric, mconst):
+    """:func:`one_point3` with the segment's offset (d0, d1, d2) and the flat indices of the nodes around
+    its midpoint (``i0 + sh[:cnt]``) precomputed per offset (same sums in the same order: same value)."""
+    b0 = 0.0
+    b1 = 0.0
+    b2 = 0.0
+    for j in range(cnt):
+        idx = i0 + sh[j]
+        b0 += drift[idx, 0]
+        b1 += drift[idx, 1]
+        b2 += drift[idx, 2]
+    b0 /= cnt
+    b1 /= cnt
+    b2 /= cnt
+    if mconst:
+        m0 = metric[0, 0]
+        m1 = metric[0, 1]
+        m2 = metric[0, 2]
+        m3 = metric[0, 3]
+        m4 = metric[0, 4]
+        m5 = metric[0, 5]
+        m6 = metric[0, 6]
+        m7 = metric[0, 7]
+        m8 = metric[0, 8]
+    else:
+        m0 = m1 = m2 = m3 = m4 = m5 = m6 = m7 = m8 = 0.0
+        for j in range(cnt):
+            idx = i0 + sh[j]
+            m0 += metric[idx, 0]
+            m1 += metric[idx, 1]
+            m2 += metric[idx, 2]
+            m3 += metric[idx, 3]
+            m4 += metric[idx, 4]
+            m5 += metric[idx, 5]
+            m6 += metric[idx, 6]
+            m7 += metric[idx, 7]
+            m8 += metric[idx, 8]
+        m0 /= cnt
+        m1 /= cnt
+        m2 /= cnt
+        m3 /= cnt
+        m4 /= cnt
+        m5 /= cnt
+        m6 /= cnt
+        m7 /= cnt
+        m8 /= cnt
+    md0 = m0 * d0 + m1 * d1 + m2 * d2
+    md1 = m3 * d0 + m4 * d1 + m5 * d2
+    md2 = m6 * d0 + m7 * d1 + m8 * d2
+    q1 = d0 * md0 + d1 * md1 + d2 * md2
+    q3 = b0 * md0 + b1 * md1 + b2 * md2
+    q2 = b0 * (m0 * b0 + m1 * b1 + m2 * b2) + b1 * (m3 * b0 + m4 * b1 + m5 * b2) + b2 * (m6 * b0 + m7 * b1 + m8 * b2)
     sa = math.sqrt(max(q1, 0.0) * max(q2, 0.0)) - q3
     return V0 + (sa if sa > 0.0 else 0.0)
