@@ -317,7 +317,14 @@ def _solve(
 
         mask, values = cycle_sources(model, g, cycle)
         return march(
-            g, mask, source_values=values, radius=radius, all_triangles=all_triangles, progress=progress, **local
+            g,
+            mask,
+            source_values=values,
+            radius=radius,
+            all_triangles=all_triangles,
+            tetrahedra=False,
+            progress=progress,
+            **local,
         ).V
     best = None
     for s, e in zip(starts, E, strict=True):

@@ -1240,7 +1240,9 @@ def march(
     stop_at_boundary : stop once a node on the box boundary is accepted (values beyond it are then
         left at inf); by default the whole box is marched and boundary values only use paths inside
         the box.
-    v_max : stop once the accepted value exceeds this.
+    v_max : stop once the accepted value exceeds this. With ``tetrahedra`` the acceptance order is only
+        nearly monotone (numerics.field._olim3d): a few nodes below ``v_max`` (or nearer than the boundary)
+        may be left out of a stopped march.
     all_triangles : run the triangle updates from each new Front node with all its Front partners
         for every Considered node in reach (measured: max error / 1.5 to 3, time x 2.7), instead of
         the reference codes' hierarchy (only where the new node is the best one-point base, else the
