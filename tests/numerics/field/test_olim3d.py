@@ -210,3 +210,28 @@ def test_field_error_estimate_bounds_the_error_in_3d():
     # measured: error 1.8e-15 (exact to rounding), estimate 7.1e-2 (the coarse 17^3 grid's own error, at
     # nodes whose feet lie beyond its box) -- a bound, loose because the fine grid is exact here
     assert err <= f.error_estimate < 0.1, (err, f.error_estimate)
+
+
+def test_stopped_march_is_the_full_march_where_it_accepted():
+    # The descents lower a node's value when it is popped, so the acceptance order is only nearly monotone:
+    # a march stopped at v_max agrees with the full march wherever it accepted a node (bit for bit: the
+    # march is the same up to the stop) and leaves out only a few nodes below v_max. Measured on the
+    # nonlinear state-dependent field at 17^3, v_max = 2: 16 of the 606 nodes below v_max left out, by up
+    # to 0.081 (4% of v_max); triangles only (a monotone order): none.
+    g = make_grid([(-1.5, 1.5)] * 3, n=17)
+    x = g.nodes()
+    X, Y, Z = x[..., 0], x[..., 1], x[..., 2]
+    gU = np.stack([2 * X + 2 * X**3, 4 * Y + 4 * Y**3, 6 * Z + 4 * Z**3], -1)
+    S = np.zeros(x.shape[:-1] + (3, 3))
+    S[..., 0, 0], S[..., 1, 1], S[..., 2, 2] = 1 + X**2 / 4, 1 + Y**2 / 4, 1 + Z**2 / 4
+    S[..., 0, 1] = S[..., 1, 0] = 0.2 * X * Y
+    S[..., 1, 2] = S[..., 2, 1] = 0.1 * Y * Z
+    kw = dict(drift=-0.5 * np.einsum("...ij,...j->...i", S, gU) + gU @ R3.T, metric=np.linalg.inv(S), quadratic=[D3])
+    for tetrahedra, most_left_out in ((True, 40), (False, 0)):
+        full = march(g, [[0.0, 0.0, 0.0]], tetrahedra=tetrahedra, **kw)
+        stopped = march(g, [[0.0, 0.0, 0.0]], tetrahedra=tetrahedra, v_max=2.0, **kw)
+        done = np.isfinite(stopped.V)
+        assert stopped.stop == "v_max" and np.array_equal(stopped.V[done], full.V[done])
+        left_out = int(np.sum(~done & (full.V < 2.0)))
+        assert left_out <= most_left_out, (tetrahedra, left_out)
+        assert left_out == 0 or np.max(2.0 - full.V[~done & (full.V < 2.0)]) < 0.1 * 2.0
