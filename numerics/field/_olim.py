@@ -73,7 +73,16 @@ from numba import njit
 
 from analysis import InputError
 from numerics.field._grid import Grid
-from numerics.field._olim3d import WORK_FLOAT, WORK_INT, one_point3, one_point3_shifted, tetra_walk, tri_gauss3
+from numerics.field._olim3d import (
+    WORK_FLOAT,
+    WORK_INT,
+    mid_cell,
+    mid_corner,
+    one_point3,
+    one_point3_shifted,
+    tetra_walk,
+    tri_gauss3,
+)
 from numerics.field._raw import raw
 
 FAR, CONSIDERED, FRONT, ACCEPTED = 0, 1, 2, 3
@@ -751,23 +760,16 @@ def _march_kernel(
     far_d = raw(own_fd)
     if d == 3:
         for k in range(nf):
-            base = 0
-            odd = 0
+            # the midpoint of node i and i + far[k] is that of 0 and far[k], shifted by i
+            base, odd = mid_cell(far[k, 0], far[k, 1], far[k, 2], strides)
             for a in range(3):
-                base += (far[k, a] >> 1) * strides[a]
-                if far[k, a] & 1:
-                    odd |= 1 << a
                 far_d[k, a] = far[k, a] * h[a]
             cnt = 0
             for cc in range(8):
-                if cc & ~odd:
-                    continue
-                idx = base
-                for a in range(3):
-                    if (cc >> a) & 1:
-                        idx += strides[a]
-                mid_sh[k, cnt] = idx
-                cnt += 1
+                corner, idx = mid_corner(base, odd, cc, strides)
+                if corner:
+                    mid_sh[k, cnt] = idx
+                    cnt += 1
             mid_sh[k, 8] = cnt
     n_acc = 0
     n1 = 0

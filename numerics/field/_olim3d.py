@@ -252,26 +252,38 @@ def mid_mean3(field, p, q, strides, out):
     m = field.shape[1]
     for k in range(m):
         out[k] = 0.0
-    base = 0
-    odd = 0
-    for a in range(3):
-        s = p[a] + q[a]
-        base += (s >> 1) * strides[a]
-        if s & 1:
-            odd |= 1 << a
+    base, odd = mid_cell(p[0] + q[0], p[1] + q[1], p[2] + q[2], strides)
     cnt = 0
     for cc in range(8):
-        if cc & ~odd:
+        corner, idx = mid_corner(base, odd, cc, strides)
+        if not corner:
             continue
-        idx = base
-        for a in range(3):
-            if (cc >> a) & 1:
-                idx += strides[a]
         for k in range(m):
             out[k] += field[idx, k]
         cnt += 1
     for k in range(m):
         out[k] /= cnt
+
+
+@njit(cache=True, inline="always")
+def mid_cell(s0, s1, s2, strides):
+    """The cell around the midpoint of two nodes whose coordinates sum to (s0, s1, s2): the flat index of
+    its lowest corner, and the bit mask of the axes on which the midpoint is half-integer."""
+    base = (s0 >> 1) * strides[0] + (s1 >> 1) * strides[1] + (s2 >> 1) * strides[2]
+    odd = (s0 & 1) | ((s1 & 1) << 1) | ((s2 & 1) << 2)
+    return base, odd
+
+
+@njit(cache=True, inline="always")
+def mid_corner(base, odd, cc, strides):
+    """Whether ``cc`` (bits: axes stepped) is a corner of that cell to average -- not where it steps along an
+    axis on which the midpoint is a node coordinate (1, 2, 4 or 8 corners) -- and its flat index (relative
+    to the same origin as ``base``, which may be negative for offsets)."""
+    idx = base
+    for a in range(3):
+        if (cc >> a) & 1:
+            idx += strides[a]
+    return (cc & ~odd) == 0, idx
 
 
 @njit(cache=True)
