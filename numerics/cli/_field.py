@@ -44,8 +44,8 @@ def add_parser(sub):
         "--cycle",
         type=_point,
         default=None,
-        metavar="X,Y",
-        help="start from the stable limit cycle near (X, Y) (found automatically when no stable point is in the box)",
+        metavar="X,Y[,Z]",
+        help="start from the stable limit cycle near the point (found from the flow if no stable point is in the box)",
     )
     src.add_argument("--global", dest="global_", action="store_true", help="U = min_i (E_i + V_i) over attractors")
     size = p.add_mutually_exclusive_group()

@@ -174,16 +174,17 @@ def quasi_potential_field(
     all_triangles : run every triangle update from each new front node (about 3x the time, about 10x more
         accurate at 1025^2 on nonlinear fields; exact for linear drift with quadratic V).
     cycle : a point (d,) near a stable limit cycle, or a :class:`numerics.largedev.LimitCycle`: V from the
-        cycle (2-D). Without attractor, source or cycle, a model with no stable equilibrium in the box gets
+        cycle (2-D and 3-D). Without attractor, source or cycle, a model with no stable equilibrium in the box gets
         its field from the cycle found from the flow; so does ``global_potential`` (the W-graph energies
         know point attractors only: with point attractors, cycles are left out and the message says so).
     method : "olim" (ordered line integrals, first order; every Hamiltonian, 2-D and 3-D, cycles) or "jet"
         (the efficient jet marcher: second order, about 100x more accurate at 1025^2 in about the same time;
         Gaussian local actions in 2-D from point sources; benchmarks/bench_field_jet.py).
     tetrahedra : 3-D "olim" (Gaussian noise): tetrahedron updates over triangles of the front, in a descent
-        from each node's best bases before it is accepted (numerics.field._olim3d). Default on in 3-D:
-        exact to rounding on linear drifts with V quadratic (the 3-D benchmark field: 3e-15 relative at
-        129^3); ``False`` gives the triangle updates alone (first order, 8.6e-3 there, about half the time).
+        from each node's best bases before it is accepted (numerics.field._olim3d). Default on in 3-D from
+        point sources: exact to rounding on linear drifts with V quadratic (the 3-D benchmark field: 3e-15
+        relative at 65^3); ``False`` gives the triangle updates alone (first order, 2.2e-2 there, about half
+        the time). Default off from a limit cycle (on the 3-D test cycle the descents doubled the error).
     progress : a progress bar per march on stderr (olim marcher; shown once a march takes over a second).
 
     Returns
@@ -220,8 +221,6 @@ def quasi_potential_field(
         from numerics.field._cycle_source import locate_cycle
         from numerics.largedev import LimitCycle
 
-        if model.dim != 2:
-            raise ModelError("fields from a limit cycle are implemented in 2-D")
         lc = cycle if isinstance(cycle, LimitCycle) else locate_cycle(model, cycle, bounds)
         if global_potential:
             notes.append("global potential over the one limit cycle (no stable equilibrium in the box)")
@@ -254,8 +253,8 @@ def quasi_potential_field(
         if np.any(s < g.lo) or np.any(s > g.hi):
             what = "the source" if lc is None else "the limit cycle through"
             raise InputError(f"{what} {s.tolist()} lies outside the grid bounds {np.c_[g.lo, g.hi].tolist()}")
-    if tetrahedra and (model.dim != 3 or method != "olim" or lc is not None):
-        raise InputError("tetrahedron updates are for 3-D fields of the olim marcher from point sources")
+    if tetrahedra and (model.dim != 3 or method != "olim"):
+        raise InputError("tetrahedron updates are for 3-D fields of the olim marcher")
     if method == "jet" and (model.dim != 2 or lc is not None):
         raise InputError("the jet marcher takes point sources in 2-D: use method 'olim' for 3-D or a limit cycle")
     fine = _solve(model, g, starts, E, hamiltonian, radius, all_triangles, lc, method, tetrahedra, progress)
@@ -322,7 +321,9 @@ def _solve(
             source_values=values,
             radius=radius,
             all_triangles=all_triangles,
-            tetrahedra=False,
+            # triangles only unless asked: from a 3-D cycle's band the descents made the error 2.4x larger
+            # (a twisted circular cycle with V = U known: 1.7e-2 against 7.0e-3 at 65^3, in twice the time)
+            tetrahedra=bool(tetrahedra),
             progress=progress,
             **local,
         ).V

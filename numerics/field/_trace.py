@@ -104,27 +104,38 @@ def _close(pts, foot, field, model, h, v_end):
 
 def _spiral_in(model, field, x, h, v_end):
     """Continue the reversed characteristic from x (within two spacings of the cycle) with the cycle's local
-    quadratic V = q rho^2 (grad V = 2 q (x - foot)) instead of the grid's V, whose interpolant is too coarse
-    there, until q rho^2 <= 1e-5 V(end) (at most 40 turns); then the foot on the cycle. Why: the path leaves
-    the cycle in a spiral of ever more turns, and a straight step onto it from two spacings away costs
-    ~ q (2h)^2, 1% of V in the test field -- a defect the path solvers cannot repair (it changes the winding).
-    Going closer than 1e-5 V(end) adds turns that cost nothing but that a coarse resampling garbles."""
+    quadratic V = q rho^2 (grad V = 2 q (x - foot); in 3-D V = xi^T Q xi, xi = x - foot) instead of the
+    grid's V, whose interpolant is too coarse there, until V <= 1e-5 V(end) (at most 40 turns); then the
+    foot on the cycle. Why: the path leaves the cycle in a spiral of ever more turns, and a straight step
+    onto it from two spacings away costs ~ q (2h)^2, 1% of V in the test field -- a defect the path
+    solvers cannot repair (it changes the winding). Going closer than 1e-5 V(end) adds turns that cost
+    nothing but that a coarse resampling garbles."""
     from scipy.spatial import cKDTree
 
-    from numerics.field._cycle_source import FINE_POINTS, _fourier_upsample, transverse_quadratic
+    from numerics.field._cycle_source import FINE_POINTS, _fourier_upsample, transverse_form
 
-    fine = _fourier_upsample(np.asarray(field.cycle, dtype=float), FINE_POINTS)
-    q = transverse_quadratic(model, np.asarray(field.cycle, dtype=float), field.cycle_period)
-    qf = _fourier_upsample(q[:, None], FINE_POINTS)[:, 0]
+    cyc = np.asarray(field.cycle, dtype=float)
+    d = cyc.shape[1]
+    fine = _fourier_upsample(cyc, FINE_POINTS)
+    # V ~ xi^T Q xi (in 2-D Q = q n n^T, q the transverse quadratic); 2-D keeps the scalar q rho^2
+    Q = transverse_form(model, cyc, field.cycle_period)
+    Qf = _fourier_upsample(Q.reshape(len(Q), d * d), FINE_POINTS).reshape(FINE_POINTS, d, d)
+    qf = np.trace(Qf, axis1=1, axis2=2)
     tree = cKDTree(fine)
     vel = _velocity(model, field.hamiltonian)
 
     def foot_of(y):
         return int(tree.query(y)[1])
 
+    def grad(y, k):
+        return 2 * qf[k] * (y - fine[k]) if d == 2 else 2 * Qf[k] @ (y - fine[k])
+
+    def value(y, k):
+        return qf[k] * np.sum((y - fine[k]) ** 2) if d == 2 else (y - fine[k]) @ Qf[k] @ (y - fine[k])
+
     def direction(y):
         k = foot_of(y)
-        v = vel(y[None], (2 * qf[k] * (y - fine[k]))[None])[0]
+        v = vel(y[None], grad(y, k)[None])[0]
         n = np.linalg.norm(v)
         return -v / n if n > 0 else np.zeros_like(v)
 
@@ -134,7 +145,7 @@ def _spiral_in(model, field, x, h, v_end):
     y = np.asarray(x, dtype=float)
     for _ in range(int(40 * length / ds)):
         k = foot_of(y)
-        if qf[k] * np.sum((y - fine[k]) ** 2) <= 1e-5 * v_end:
+        if value(y, k) <= 1e-5 * v_end:
             break
         k1 = direction(y)
         k2 = direction(y + ds / 2 * k1)
