@@ -183,6 +183,9 @@ def transverse_form(model, points: np.ndarray, period: float) -> np.ndarray:
     for i in range(n - 1):
         P[i + 1] = Phi_k[i] @ P[i] @ Phi_k[i].T + W_k[i]
     P = (P + np.swapaxes(P, 1, 2)) / 2
+    ev = np.linalg.eigvalsh(P)
+    if not np.all(ev[:, 0] > 1e-12 * np.maximum(ev[:, -1], 1e-300)):
+        raise ModelError("the noise does not reach every direction normal to the limit cycle (P is singular)")
     return np.einsum("nia,nab,njb->nij", N, np.linalg.inv(P), N) / 2
 
 

@@ -13,7 +13,7 @@ import json
 import numpy as np
 import pytest
 
-from analysis import model
+from analysis import InputError, ModelError, model
 from numerics.field import _cycle_source as cs
 from numerics.field import quasi_potential_field
 from numerics.field._cycle_source import cycle_sources, transverse_form, transverse_quadratic
@@ -152,3 +152,15 @@ def test_cli_field_from_a_3d_cycle(memdyn, tmp_path):
     assert run.code == 0 and out["cycle"]["points"] == 256 and "limit cycle of period 6.28319" in out["message"]
     # V = U = (r^2 - 1)^2 / 2 + z^2 (b = -grad U / 2 + (-y, x, 0)): 0.34375 at the point; measured 0.3449 (+0.3%)
     assert out["values"][0]["V"] == pytest.approx(0.28125 + 0.0625, rel=0.02)
+
+
+def test_3d_cycle_errors_are_one_line():
+    drift = ["-x*(x**2 + y**2 - 1) - y", "-y*(x**2 + y**2 - 1) + x", "-z"]
+    # no noise along z: the normal variance P is singular, V is infinite off the cycle's plane
+    flat = model(variables=["x", "y", "z"], drift=drift, covariance=[["1", "0", "0"], ["0", "1", "0"], ["0", "0", "0"]])
+    c = find_cycle(flat, [0.9, 0.1, 0.1])
+    with pytest.raises(ModelError, match="does not reach every direction normal to the limit cycle"):
+        transverse_form(flat, c.points, c.period)
+    m = model(variables=["x", "y", "z"], drift=drift, covariance="1", bounds=[[-0.5, 1.5], [-1.5, 1.5], [-1, 1]])
+    with pytest.raises(InputError, match="limit cycle leaves the grid|outside the grid"):
+        quasi_potential_field(m, cycle=[0.9, 0.1, 0.0], grid=17)
