@@ -57,6 +57,23 @@ def test_rotating_linear_field_exact():
         assert _max_rel(march(g, [[0.0, 0.0, 0.0]], drift=b, quadratic=[D3], **wrong).V, U, m) > 1e-4, wrong
 
 
+@pytest.mark.parametrize(
+    ("bounds", "shape"), [([(-1, 1), (-0.6, 0.6), (-0.5, 0.5)], (33, 21, 17)), ([(-1, 1)] * 3, (33, 25, 41))]
+)
+def test_rotating_linear_field_exact_on_non_uniform_grids(bounds, shape):
+    # spacings (0.0625, 0.06, 0.0625) and (0.0625, 0.083, 0.05): exact to rounding (measured 2e-15) now that
+    # the source's quadratic box is a cube in length; counted in nodes, it was thinner along the finer axes
+    # and the descents around it measured 2.1e-4 and 6.6e-9 (the regression this guards against). A grid
+    # twice as fine along one axis is not exact (1.5e-3; README).
+    g = make_grid(bounds, n=shape)
+    x = g.nodes()
+    U = np.einsum("...i,ij,...j->...", x, D3, x)
+    gU = 2 * x @ D3
+    r = march(g, [[0.0, 0.0, 0.0]], drift=-0.5 * gU + gU @ R3.T, quadratic=[D3])
+    m = (U < 0.2) & (np.linalg.norm(x, axis=-1) > 0.1)
+    assert _max_rel(r.V, U, m) < 1e-12
+
+
 def test_nonlinear_state_dependent_sigma():
     # U = x^2 + 2y^2 + 3z^2 + x^4/2 + y^4 + z^4 with Sigma(x) state-dependent and R grad U: V = U
     g = make_grid([(-1.5, 1.5)] * 3, n=33)
@@ -211,6 +228,10 @@ def test_field_error_estimate_bounds_the_error_in_3d():
     # measured: error 1.8e-15 (exact to rounding), estimate 7.1e-2 (the coarse 17^3 grid's own error, at
     # nodes whose feet lie beyond its box) -- a bound, loose because the fine grid is exact here
     assert err <= f.error_estimate < 0.1, (err, f.error_estimate)
+    assert "spacings differ" not in f.message
+    # unequal spacings (0.05 / 0.056 / 0.058): not exact near the source (9.1e-3 measured), and the result says so
+    g = quasi_potential_field(m, grid=(41, 33, 25), bounds=[[-1, 1], [-0.9, 0.9], [-0.7, 0.7]], check=False)
+    assert "spacings differ by a factor 1.17" in g.message
 
 
 def test_stopped_march_is_the_full_march_where_it_accepted():
