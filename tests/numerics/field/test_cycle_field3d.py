@@ -164,3 +164,13 @@ def test_3d_cycle_errors_are_one_line():
     m = model(variables=["x", "y", "z"], drift=drift, covariance="1", bounds=[[-0.5, 1.5], [-1.5, 1.5], [-1, 1]])
     with pytest.raises(InputError, match="limit cycle leaves the grid|outside the grid"):
         quasi_potential_field(m, cycle=[0.9, 0.1, 0.0], grid=17)
+
+
+def test_builtin_saddle_cycle_is_this_field():
+    # the built-in model (README, benchmarks/bench_field_cycle3d.py) is the anisotropic field above
+    from analysis import load_model
+
+    x = np.random.default_rng(0).uniform(-1.5, 1.5, (64, 3))
+    builtin, here = load_model("saddle-cycle-3d"), pringle("anisotropic")
+    for fn in ("drift", "covariance"):
+        assert np.allclose(builtin.function(fn)(x), here.function(fn)(x), atol=1e-13)
