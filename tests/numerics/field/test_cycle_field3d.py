@@ -140,18 +140,13 @@ def test_path_traced_from_a_3d_cycle_is_a_minimum_action_path():
         assert _action(m, straight) > 1.03 * target
 
 
-def test_cli_field_from_a_3d_cycle(memdyn, tmp_path):
-    path = tmp_path / "c3.toml"
-    path.write_text(
-        'name = "cycle3"\nvariables = ["x", "y", "z"]\n[drift]\n'
-        'expr = ["-x*(x**2 + y**2 - 1) - y", "-y*(x**2 + y**2 - 1) + x", "-z"]\n'
-        '[noise]\nkind = "gaussian"\ncovariance = "1"\n[domain]\nbounds = [[-1.5, 1.5], [-1.5, 1.5], [-1, 1]]\n'
-    )
-    run = memdyn("field", path, "--cycle", "0.9,0.1,0", "--grid", "33", "--at", "0.5,0,0.25", "--json")
+def test_cli_field_from_a_3d_cycle(memdyn):
+    # the built-in saddle-shaped cycle (this file's anisotropic field), found from the flow: no stable point
+    run = memdyn("field", "saddle-cycle-3d", "--grid", "33", "--at", "0.3,-1.2,0.4", "--json")
     out = json.loads(run.out)
-    assert run.code == 0 and out["cycle"]["points"] == 256 and "limit cycle of period 6.28319" in out["message"]
-    # V = U = (r^2 - 1)^2 / 2 + z^2 (b = -grad U / 2 + (-y, x, 0)): 0.34375 at the point; measured 0.3449 (+0.3%)
-    assert out["values"][0]["V"] == pytest.approx(0.28125 + 0.0625, rel=0.02)
+    assert run.code == 0 and out["cycle"]["points"] == 256 and "limit cycle of period 3.14159" in out["message"]
+    # V = U = 0.30865 at the point; measured 0.30521 (-1.1%) at 33^3
+    assert out["values"][0]["V"] == pytest.approx(exact_U(0.3, -1.2, 0.4), rel=0.03)
 
 
 def test_3d_cycle_errors_are_one_line():
