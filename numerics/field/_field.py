@@ -184,7 +184,7 @@ def quasi_potential_field(
         from each node's best bases before it is accepted (numerics.field._olim3d). Default on in 3-D from
         point sources: exact to rounding on linear drifts with V quadratic (the 3-D benchmark field: 3e-15
         relative at 65^3); ``False`` gives the triangle updates alone (first order, 2.2e-2 there, about half
-        the time). Default off from a limit cycle (on the 3-D test cycle the descents doubled the error).
+        the time). Default off from a limit cycle (on a 3-D test cycle the descents made the error 2.4x larger).
     progress : a progress bar per march on stderr (olim marcher; shown once a march takes over a second).
 
     Returns
