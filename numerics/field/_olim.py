@@ -1183,10 +1183,10 @@ def _sources_init(grid: Grid, sources, quadratic, source_values, init_radius: in
         # the box is a cube of half-width init_radius * max(h) (init_radius nodes on a uniform grid). Counted in
         # nodes it was thinner along finer axes, and the tetrahedron descents around it were not exact on the
         # 3-D linear field (1e-15 relative on uniform grids): 2e-4 on a (33, 21, 17) grid of spacings 0.0625 /
-        # 0.06 / 0.0625, 6.6e-9 on (33, 25, 41), both 1e-15 with the cube. Grids finer along one axis stay
-        # inexact near the source (twice as fine: 1.5e-3 either way; three times: 2.8e-4 in nodes, 2.3e-3 with
-        # the cube); a box wider by the ratio of spacings is exact there but costs 20% on a nonlinear field,
-        # where the quadratic form's error grows with the box
+        # 0.06 / 0.0625, 6.6e-9 on (33, 25, 41), both 1e-15 with the cube. Some grids finer along one axis stay
+        # inexact near the source (33^3 on [-1, 1]^2 x [-z, z]: z = 0.5 1.5e-3 either way; z = 1/3 2.8e-4 in
+        # nodes, 2.3e-3 with the cube); a box wider by the ratio of spacings is exact there but costs 20% on a
+        # nonlinear field, where the quadratic form's error grows with the box
         half = init_radius * float(np.max(grid.h))
         r = [int(np.ceil(half / grid.h[a] - 1e-9)) if Q is not None else 0 for a in range(d)]
         cone = cone or Q is None

@@ -58,13 +58,20 @@ def test_rotating_linear_field_exact():
 
 
 @pytest.mark.parametrize(
-    ("bounds", "shape"), [([(-1, 1), (-0.6, 0.6), (-0.5, 0.5)], (33, 21, 17)), ([(-1, 1)] * 3, (33, 25, 41))]
+    ("bounds", "shape"),
+    [
+        ([(-1, 1), (-0.6, 0.6), (-0.5, 0.5)], (33, 21, 17)),
+        ([(-1, 1)] * 3, (33, 25, 41)),
+        ([(-1, 1), (-0.9, 0.9), (-0.7, 0.7)], (41, 33, 25)),
+        ([(-1, 1), (-1, 1), (-0.4, 0.4)], (33, 33, 33)),
+    ],
 )
 def test_rotating_linear_field_exact_on_non_uniform_grids(bounds, shape):
-    # spacings (0.0625, 0.06, 0.0625) and (0.0625, 0.083, 0.05): exact to rounding (measured 2e-15) now that
-    # the source's quadratic box is a cube in length; counted in nodes, it was thinner along the finer axes
-    # and the descents around it measured 2.1e-4 and 6.6e-9 (the regression this guards against). A grid
-    # twice as fine along one axis is not exact (1.5e-3; README).
+    # unequal spacings, ratios 1.04 / 1.67 / 1.17 / 2.5: exact to rounding (measured 2e-15 to 3e-15). Before,
+    # the source's quadratic box counted in nodes (thinner along finer axes: 2.1e-4 and 6.6e-9 on the first
+    # two) and a triangle edge whose line ends at unaccepted nodes took a linear base (the last two: 9.1e-3
+    # and 5.1e-5; edge_curvature now takes the second difference from a shifted accepted triple). Not every
+    # such grid is exact: [-1, 1]^2 x [-0.5, 0.5] at 33^3 leaves 1.5e-3 near the source (README).
     g = make_grid(bounds, n=shape)
     x = g.nodes()
     U = np.einsum("...i,ij,...j->...", x, D3, x)
@@ -229,9 +236,10 @@ def test_field_error_estimate_bounds_the_error_in_3d():
     # nodes whose feet lie beyond its box) -- a bound, loose because the fine grid is exact here
     assert err <= f.error_estimate < 0.1, (err, f.error_estimate)
     assert "spacings differ" not in f.message
-    # unequal spacings (0.05 / 0.056 / 0.058): not exact near the source (9.1e-3 measured), and the result says so
-    g = quasi_potential_field(m, grid=(41, 33, 25), bounds=[[-1, 1], [-0.9, 0.9], [-0.7, 0.7]], check=False)
-    assert "spacings differ by a factor 1.17" in g.message
+    # unequal spacings (0.0625 / 0.0625 / 0.03125): not exact near the source (1.5e-3 measured), and the
+    # result says so
+    g = quasi_potential_field(m, grid=33, bounds=[[-1, 1], [-1, 1], [-0.5, 0.5]], check=False)
+    assert "spacings differ by a factor 2" in g.message
 
 
 def test_stopped_march_is_the_full_march_where_it_accepted():
