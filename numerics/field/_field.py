@@ -82,7 +82,8 @@ class FieldResult(Result):
         return field_path(self, model, end)
 
     def values(self, points) -> np.ndarray:
-        """V interpolated (multilinear) at ``points`` (k, d); nan outside the grid.
+        """V interpolated (multilinear) at ``points`` (k, d); inf next to an unreached node (the noise cannot
+        push there), nan outside the grid.
 
         Example
         -------
@@ -97,8 +98,11 @@ class FieldResult(Result):
         pts = np.atleast_2d(np.asarray(points, dtype=float))
         if pts.shape[1] != len(self.axes):
             raise InputError(f"points must have {len(self.axes)} coordinates, got {pts.shape[1]}")
-        interp = RegularGridInterpolator(self.axes, self.V, bounds_error=False, fill_value=np.nan)
-        return interp(pts)
+        fin = np.isfinite(self.V)
+        interp = RegularGridInterpolator(self.axes, np.where(fin, self.V, 0.0), bounds_error=False, fill_value=np.nan)
+        blocked = RegularGridInterpolator(self.axes, (~fin).astype(float), bounds_error=False, fill_value=0.0)
+        # a corner at V = inf with positive weight makes the interpolant inf (inf * 0 would be NaN)
+        return np.where(blocked(pts) > 0.0, np.inf, interp(pts))
 
     def to_dict(self) -> dict:
         """Everything but V itself (write it with :meth:`save_npz`)."""
@@ -160,8 +164,8 @@ def quasi_potential_field(
 
     Parameters
     ----------
-    model : analysis.Model, d = 2 or 3 (the diffusion Hamiltonian; the SGD cumulant of minibatch
-        noise in 2-D).
+    model : analysis.Model, d = 2 or 3 (the diffusion Hamiltonian, or the SGD cumulant of minibatch
+        noise: a support table per node in 2-D, solved per segment in 3-D).
     attractor : index into ``analysis.attractors(model)`` (default: the first); or
     source : a point (d,) to start from instead.
     grid : nodes per dimension (default 257 in 2-D, 65 in 3-D); or ``spacing``.
@@ -259,7 +263,15 @@ def quasi_potential_field(
         raise InputError("the jet marcher takes point sources in 2-D: use method 'olim' for 3-D or a limit cycle")
     fine = _solve(model, g, starts, E, hamiltonian, radius, all_triangles, lc, method, tetrahedra, progress)
     ratio = float(np.max(g.h) / np.min(g.h))
-    if model.dim == 3 and method == "olim" and lc is None and tetrahedra is not False and ratio > 1 + 1e-9:
+    gaussian_local = hamiltonian == "diffusion" or isinstance(model.noise, GaussianNoise)
+    if (
+        model.dim == 3
+        and method == "olim"
+        and lc is None
+        and tetrahedra is not False
+        and gaussian_local
+        and ratio > 1 + 1e-9
+    ):
         # measured on the 3-D linear benchmark field: 1e-15 relative on uniform grids and on most others, but
         # 1.5e-3 / 2.3e-3 near the source on 33^3 grids twice / three times finer along z (the descent over the
         # front stops in a local minimum; a descent from a farther node finds the exact foot)
@@ -371,10 +383,8 @@ def _local_action(model, g, hamiltonian) -> dict:
             return {"drift": drift, "metric": metric}
         if model.dim != 2:
             raise ModelError("the noise covariance is singular on the grid: 3-D fields need Sigma invertible")
-    elif model.dim != 2:
-        raise ModelError(
-            "the SGD cumulant of minibatch noise is implemented for 2-D fields (use --hamiltonian diffusion)"
-        )
+    elif model.dim == 3:
+        return _minibatch_samples(model, g, nodes)
     from numerics.field._support_table import support_table
 
     # the support function of {H <= 0} per node and direction (exact also where Sigma is singular);
@@ -385,6 +395,25 @@ def _local_action(model, g, hamiltonian) -> dict:
         raise ModelError("the model's data are not finite at some grid nodes: choose bounds that avoid them")
     angles = np.asarray(info["angles"], dtype=float)
     return {"drift": None, "table": table.reshape(*g.shape, len(angles)), "angles": angles}
+
+
+def _minibatch_samples(model, g, nodes) -> dict:
+    """The 3-D marcher's minibatch data: the per-sample steps c_i = -grad l_i at the nodes and the batch size
+    (the local action, the support function of {H_sgd <= 0}, is solved per segment: numerics.field._lse3)."""
+    from analysis import MinibatchNoise
+    from numerics.largedev._hamiltonians import MinibatchHamiltonian
+
+    if not isinstance(model.noise, MinibatchNoise):
+        raise ModelError(f"no SGD cumulant field for {type(model.noise).__name__} in 3-D (use --hamiltonian diffusion)")
+    fam = MinibatchHamiltonian(model)
+    with np.errstate(all="ignore"):
+        fam.prepare(nodes)
+    C = np.asarray(fam.C, dtype=float)
+    if not np.all(np.isfinite(C)):
+        raise ModelError(
+            "the model's sample gradients are not finite at some grid nodes: choose bounds that avoid them"
+        )
+    return {"drift": None, "samples": C.reshape(*g.shape, fam.m, 3), "batch": fam.batch}
 
 
 def _source_quadratic(model, a) -> np.ndarray:
@@ -408,7 +437,8 @@ def _difference(g, fine, gc, coarse, starts) -> float:
 
     interp = RegularGridInterpolator(tuple(g.axes), fine, bounds_error=False, fill_value=np.nan)
     nodes = gc.nodes().reshape(-1, gc.ndim)
-    f = interp(nodes)
+    with np.errstate(invalid="ignore"):  # an unreached node (inf) at weight 0: NaN, left out below
+        f = interp(nodes)
     c = coarse.ravel()
     from scipy.spatial import cKDTree
 

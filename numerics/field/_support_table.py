@@ -643,14 +643,14 @@ def _points(X, what):
 
 
 def _sample_steps(model, X):
-    """(C, b, batch): the steps c_i(x) = -grad l_i(x) at the rows, (n, m, 2), as numerics.largedev's
-    minibatch family has them, and the model's drift b = mean c_i, (n, 2), evaluated symbolically."""
+    """(C, b, batch): the steps c_i(x) = -grad l_i(x) at the rows, (n, m, d), as numerics.largedev's
+    minibatch family has them, and the model's drift b = mean c_i, (n, d), evaluated symbolically."""
     from numerics.largedev._hamiltonians import MinibatchHamiltonian
 
     fam = MinibatchHamiltonian(model)
     with np.errstate(all="ignore"):
         fam.prepare(X)
-        b = np.asarray(model.function("drift")(X), dtype=float).reshape(len(X), 2)
+        b = np.asarray(model.function("drift")(X), dtype=float).reshape(len(X), model.dim)
     return np.ascontiguousarray(fam.C, dtype=float), np.ascontiguousarray(b), fam.batch
 
 
@@ -760,13 +760,15 @@ def support_table(model, nodes, *, n_angles: int = 256, hamiltonian: str = "sgd"
 def local_action(model, X, D, *, hamiltonian: str = "sgd") -> np.ndarray:
     """sigma(x_i, d_i) = sup{<p, d_i> : H(x_i, p) <= 0} row by row (any d_i; sigma is 1-homogeneous).
 
-    The same solvers as :func:`support_table`, each row a cold start (for tests and spot checks).
+    The same solvers as :func:`support_table` in 2-D, each row a cold start (for tests and spot checks);
+    in 3-D the closed form for a quadratic H and :mod:`numerics.field._lse3` for the minibatch cumulant
+    (the solver of the 3-D marcher).
 
     Parameters
     ----------
     model : analysis.Model
-        A 2-D model.
-    X, D : array_like, shape (n, 2)
+        A 2-D or 3-D model.
+    X, D : array_like, shape (n, d)
         Points and directions.
     hamiltonian : {"sgd", "diffusion"}
 
@@ -783,6 +785,8 @@ def local_action(model, X, D, *, hamiltonian: str = "sgd") -> np.ndarray:
     >>> float(local_action(m, np.array([[1.0, 0.0]]), np.array([[3.0, 0.0]]))[0])   # 2 |d| |b|
     6.0
     """
+    if model.dim == 3:
+        return _local_action3(model, X, D, hamiltonian)
     _check(model, hamiltonian)
     X = _points(X, "points")
     D = _points(D, "directions")
@@ -801,3 +805,35 @@ def local_action(model, X, D, *, hamiltonian: str = "sgd") -> np.ndarray:
     _lse_rows(C, b, float(batch), theta, np.ascontiguousarray(cs), np.ascontiguousarray(sn), out)
     with np.errstate(invalid="ignore"):
         return np.where(nd > 0, out * nd, 0.0)
+
+
+def _local_action3(model, X, D, hamiltonian) -> np.ndarray:
+    """local_action for a 3-D model: |d|_M |b|_M - <d, b>_M (M = Sigma^-1; Sigma must be invertible) for a
+    quadratic H, else B sigma_h(d) of the minibatch steps (numerics.field._lse3; the steps c_i / B give it)."""
+    if hamiltonian not in HAMILTONIANS:
+        raise InputError(f"hamiltonian must be one of {', '.join(HAMILTONIANS)}, got {hamiltonian!r}")
+    X = np.asarray(X, dtype=float)
+    D = np.asarray(D, dtype=float)
+    for A, what in ((X, "points"), (D, "directions")):
+        if A.ndim != 2 or A.shape[1] != 3:
+            raise InputError(f"{what} must be an array of shape (n, 3), got shape {A.shape}")
+    if len(D) != len(X):
+        raise InputError(f"points and directions must have the same number of rows, got {len(X)} and {len(D)}")
+    n = len(X)
+    if _closed_form(model, hamiltonian):
+        with np.errstate(all="ignore"):
+            if isinstance(model.noise, GaussianNoise):
+                b = np.asarray(model.function("drift")(X), dtype=float).reshape(n, 3)
+                S = np.asarray(model.function("covariance")(X), dtype=float).reshape(n, 3, 3)
+            else:
+                C, b, batch = _sample_steps(model, X)
+                xi = C - C.mean(axis=1)[:, None, :]
+                S = np.einsum("nmi,nmj->nij", xi, xi) / (C.shape[1] * batch)
+        M = np.linalg.inv(S)
+        nd = np.sqrt(np.einsum("ni,nij,nj->n", D, M, D))
+        nb = np.sqrt(np.einsum("ni,nij,nj->n", b, M, b))
+        return np.maximum(nd * nb - np.einsum("ni,nij,nj->n", D, M, b), 0.0)
+    from numerics.field._lse3 import lse_support_rows
+
+    C, _, batch = _sample_steps(model, X)
+    return lse_support_rows(np.ascontiguousarray(C / batch), np.ascontiguousarray(D))
