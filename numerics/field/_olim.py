@@ -51,8 +51,10 @@ Local actions (``S`` of a segment with direction ``d = x - x0``, midpoint m):
   of the nodes' (linear in lambda along a triangle's segment, as the drift); triangle minimum by Brent's
   method. A segment counts only if d also lies in the cone of the steps at both of its ends: the
   midpoint alone let segments jump over a band where every sampled step points the other way (measured:
-  nodes past such a band got finite V on coarse grids). Triangle updates only (no tetrahedra): first
-  order, on the 3-D test model 2.1e-2 / 3.1e-2 / 1.4e-2 relative at 25^3 / 33^3 / 49^3 against the
+  nodes past such a band got finite V on coarse grids; the 2-D table's segments are checked the same way,
+  sigma finite at both ends: the hexagon model's reachable set, x <= 1.301 on y = 0, then ends at the last
+  node inside it, where it had ended one node beyond, 1.5 spacings at 17^2). Triangle updates only (no
+  tetrahedra): first order, on the 3-D test model 2.1e-2 / 3.1e-2 / 1.4e-2 relative at 25^3 / 33^3 / 49^3 against the
   path solver (7.6 / 18 / 58 s on one core; about 8x the Gaussian march, the local action costing
   about 1 us per segment).
 
@@ -456,6 +458,18 @@ def _lse_ends(table, i0, i1, lam, ix, e0, e1, e2, r, lsew):
 
 
 @njit(cache=True)
+def _table_ends(table, i0, i1, lam, ix, th, ang0, dang, order):
+    """2-D table: whether the step at angle th leaves the base point (between nodes i0 and i1 at lam) and
+    reaches node ix with a finite support value (as :func:`_lse_ends`; the base point's value is finite
+    when it is at the nodes it is between)."""
+    if lam < 1.0 and not math.isfinite(_interp_angle(table[i0], th, ang0, dang, order)):
+        return False
+    if lam > 0.0 and not math.isfinite(_interp_angle(table[i1], th, ang0, dang, order)):
+        return False
+    return math.isfinite(_interp_angle(table[ix], th, ang0, dang, order))
+
+
+@njit(cache=True)
 def _tri_table(u0, u1, d2, xmx0, X01, table, p0, p1, px, d, strides, ang0, dang, order, lsew, lam_out):
     """Triangle update, table (kind 1) or minibatch samples (kind 2, ``lsew`` non-empty): Brent's
     minimisation of the segment value over lambda in [0, 1].
@@ -598,7 +612,12 @@ def _one_point(
         return g
     th = math.atan2(dv[1], dv[0])
     sig = _mid_sigma(table, p0, px, d, strides, th, ang0, dang, order)
-    return V0 + math.sqrt(dv[0] * dv[0] + dv[1] * dv[1]) * sig
+    g = V0 + math.sqrt(dv[0] * dv[0] + dv[1] * dv[1]) * sig
+    if g < vcap:  # the ends checked only where the update would count
+        i0 = _flat(p0, strides, d)
+        if not _table_ends(table, i0, i0, 0.0, _flat(px, strides, d), th, ang0, dang, order):
+            return math.inf
+    return g
 
 
 @njit(cache=True)
@@ -650,7 +669,15 @@ def _triangle(
             w_x[a] = (px[a] - p0[a]) * h[a]
         w_X[a] = (p0[a] - p1[a]) * h[a]
     if kind == 1:
-        return _tri_table(u0, u1, d2, w_x, w_X, table, p0, p1, px, d, strides, ang0, dang, order, lsew[0:0], lam)
+        g = _tri_table(u0, u1, d2, w_x, w_X, table, p0, p1, px, d, strides, ang0, dang, order, lsew[0:0], lam)
+        if math.isfinite(g):
+            s = lam[0]
+            th = math.atan2(w_x[1] + s * w_X[1], w_x[0] + s * w_X[0])
+            if not _table_ends(
+                table, _flat(p0, strides, d), _flat(p1, strides, d), s, _flat(px, strides, d), th, ang0, dang, order
+            ):
+                return math.inf
+        return g
     if kind == 2:  # the samples at the midpoints, linear along the base as the drift is for kind 0
         r = table.shape[1]
         if not reuse:

@@ -145,6 +145,25 @@ def test_compare_sgd_cumulant_with_the_diffusion_on_minibatch_noise(memdyn, tmp_
     assert far["V"] is None and far["V_diffusion"] is not None  # |F'(1.5)| = 1.975 > 1: unreachable for SGD
 
 
+@pytest.mark.parametrize("n,last", [(17, 1.2), (33, 1.3), (65, 1.3)])
+def test_sgd_field_is_infinite_exactly_past_the_edge_of_the_reachable_set(n, last):
+    # hexagon offsets: on y = 0 a step can point to +x only where F'(x) = x^3 - x + 1/10 < 1, x < 1.3008 (a root);
+    # every node beyond is unreachable. With sigma checked only at each segment's midpoint the field reached
+    # one node too far (1.4 at 33^2 and 1.6 at 17^2: a long segment's midpoint lies inside the reachable set)
+    offsets = [(np.cos(k * np.pi / 3), np.sin(k * np.pi / 3)) for k in range(6)]
+    F = "(x**2 - 1)**2/4 + x/10 + y**2/2"
+    m = model(
+        variables=["x", "y"],
+        samples=[f"{F} + ({ox:.12f})*x + ({oy:.12f})*y" for ox, oy in offsets],
+        bounds=[[-1.6, 1.6], [-1.2, 1.2]],
+    )
+    f = quasi_potential_field(m, grid=n, check=False)
+    row = f.V[:, (n - 1) // 2]  # y = 0
+    x = f.axes[0]
+    assert np.isclose(x[np.isfinite(row)].max(), last)
+    assert np.all(np.isinf(row[x > 1.3008]))
+
+
 def test_jet_method_is_second_order_where_olim_is_not_as_accurate():
     # b = -(1/2) Sigma grad U, U = x^2 + 2 y^2 + x^4/2, constant anisotropic Sigma: V = U (section 1.4)
     s = [["1", "0.4"], ["0.4", "0.5"]]
