@@ -1,9 +1,15 @@
 """General Hamiltonians: the field (SGD cumulant of minibatch noise, support-function tables) against the path
 solver's H = 0 action at points along minimum action paths. Prints tables.
 
-Run: ``python benchmarks/bench_field_general.py [--quick] [--diagnose]`` (``--quick``: 129 and 257 only;
+Run: ``python benchmarks/bench_field_general.py [--quick] [--diagnose] [--3d]`` (``--quick``: 129 and 257 only;
 ``--diagnose``: the 513^2 error split by cause -- angle table resolution, angle interpolation, radius, every
-triangle, and the same marcher with the diffusion H's closed-form table and Gaussian route).
+triangle, and the same marcher with the diffusion H's closed-form table and Gaussian route; ``--3d``: the 3-D
+table below instead).
+
+3-D (``--3d``; tests/numerics/field/test_field_minibatch3d.py): six samples l_k = F + <o_k, x>, o_k = +-1.5 e_i,
+F = (x^2 - 1)^2/4 + x/10 + y^2/2 + z^2 on [-1.6, 1.6] x [-1.2, 1.2] x [-1, 1] (grid N per axis, unequal spacings),
+the local action solved per segment (numerics.field._lse3); the field against gMAM (tolerance 1e-6) at the saddle
+and three points, with the diffusion H's field (same Sigma) beside it, at N = 25, 33, 49 (and 65 without --quick).
 One thread: NUMBA_NUM_THREADS=1 is set before numba loads.
 
 Model (notebooks/quasi_potentials.ipynb section 6): six samples l_k = F + <o_k, x>, o_k on the unit hexagon,
@@ -171,5 +177,41 @@ def diagnose(m, a, labels, pts, ref, n) -> None:
     print(text_table(["setting", "saddle path", "off-axis", "max", "seconds"], rows))
 
 
+F3 = "(x**2 - 1)**2/4 + x/10 + y**2/2 + z**2"
+OFFSETS3 = [(1.5, 0, 0), (-1.5, 0, 0), (0, 1.5, 0), (0, -1.5, 0), (0, 0, 1.5), (0, 0, -1.5)]
+POINTS3 = [(-0.6, 0.2, 0.1), (-0.45, 0.3, -0.15), (-1.0, 0.5, 0.3)]
+
+
+def main3d(argv) -> None:
+    samples = [f"{F3} + ({a})*x + ({b})*y + ({c})*z" for a, b, c in OFFSETS3]
+    m = model(variables=["x", "y", "z"], samples=samples, bounds=[[-1.6, 1.6], [-1.2, 1.2], [-1.0, 1.0]])
+    a = np.array(attractors(m)[0].point)
+    pts = np.array([saddles(m)[0].point, *POINTS3])
+    ref = np.array([quasi_potential(m, a, x, method="gmam", tolerance=1e-6).action for x in pts])
+    sizes = (25, 33, 49) if "--quick" in argv else (25, 33, 49, 65)
+    rows = []
+    for n in sizes:
+        f = quasi_potential_field(m, grid=n, hamiltonian="sgd", check=False)
+        d = quasi_potential_field(m, grid=n, hamiltonian="diffusion", check=False)
+        e = (f.values(pts) - ref) / ref
+        ed = (d.values(pts) - ref) / ref
+        rows.append(
+            [
+                f"{n}^3",
+                *[f"{v:+.2e}" for v in e],
+                f"{np.max(np.abs(e)):.2e}",
+                f"{np.max(np.abs(ed)):.2e}",
+                f"{f.seconds:.1f}",
+            ]
+        )
+    print("3-D SGD cumulant field against gMAM (relative), at the saddle and", ", ".join(map(str, POINTS3)))
+    print(f"gMAM actions: {', '.join(f'{r:.6f}' for r in ref)}")
+    heads = ["grid", "saddle", *[f"point {k}" for k in (1, 2, 3)], "max", "diffusion H max", "seconds (1 core)"]
+    print(text_table(heads, rows))
+
+
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    if "--3d" in sys.argv[1:]:
+        main3d(sys.argv[1:])
+    else:
+        main(sys.argv[1:])

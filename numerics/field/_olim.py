@@ -54,9 +54,9 @@ Local actions (``S`` of a segment with direction ``d = x - x0``, midpoint m):
   nodes past such a band got finite V on coarse grids; the 2-D table's segments are checked the same way,
   sigma finite at both ends: the hexagon model's reachable set, x <= 1.301 on y = 0, then ends at the last
   node inside it, where it had ended one node beyond, 1.5 spacings at 17^2). Triangle updates only (no
-  tetrahedra): first order, on the 3-D test model 2.1e-2 / 3.1e-2 / 1.4e-2 relative at 25^3 / 33^3 / 49^3 against the
-  path solver (7.6 / 18 / 58 s on one core; about 8x the Gaussian march, the local action costing
-  about 1 us per segment).
+  tetrahedra): first order, on the 3-D test model 2.1e-2 / 3.1e-2 / 1.4e-2 / 5.4e-3 relative at 25^3 /
+  33^3 / 49^3 / 65^3 against the path solver (8 / 18 / 68 / 155 s on one core, benchmarks/
+  bench_field_general.py --3d; about 8x the Gaussian march, the local action costing about 1 us per segment).
 
 Sources are points (the nearest node and, given the quadratic form Q of the local quasi-potential
 ``V ~ (x - a)^T Q (x - a)``, the box of nodes within ``init_radius`` nodes set from it: local
