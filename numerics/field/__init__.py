@@ -2,7 +2,8 @@
 
 Modules: ``_field`` (the entry :func:`quasi_potential_field` and :class:`FieldResult`), ``_grid``
 (the grid and its memory check), ``_olim`` (the ordered line integral marcher, numba),
-``_support_table`` (general convex Hamiltonians: the local action as a support-function table),
+``_support_table`` (general convex Hamiltonians: the local action as a support-function table, 2-D),
+``_lse3`` (the SGD cumulant's local action in 3-D, solved per segment),
 ``_cycle_source`` (a stable limit cycle as the source: the band of nodes at V = q rho^2), ``_trace``
 (:func:`field_path`, the minimum action path traced back down a field, a seed for the path solvers).
 
