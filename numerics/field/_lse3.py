@@ -97,6 +97,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from numerics.field._support_table import _em1x  # exp(a) - 1 - a without cancellation
+
 _ANG = 1e-10  # directions within this angle (rad) of a face of cone(c_i) get the face value; outside by more: +inf
 _ZERO = 1e-13  # sample steps shorter than this (relative to the longest) are exactly zero for the cone geometry
 _BZERO = 1e-14  # |b| / max |c_i| below this: an equilibrium, K = span(xi_i)^perp
@@ -113,14 +115,6 @@ def lse_work_size(m: int) -> int:
 
 # offsets into work: X (m, 3) centred coordinates [0, 3m); ct (m, 3) scaled steps for the geometry
 # [3m, 6m); a [6m, 7m); w [7m, 8m)
-
-
-@njit(cache=True)
-def _em1x(a):
-    """exp(a) - 1 - a without cancellation (series below 1e-3: the 7th term is < 1e-18 relative)."""
-    if abs(a) < 1e-3:
-        return a * a * 0.5 * (1.0 + a / 3.0 * (1.0 + a * 0.25 * (1.0 + a * 0.2 * (1.0 + a / 6.0))))
-    return math.expm1(a) - a
 
 
 @njit(cache=True)

@@ -984,26 +984,9 @@ def _march_kernel(
                 )
             else:
                 g = _one_point(
-                    V[inew],
-                    pn,
-                    px,
-                    d,
-                    h,
-                    strides,
-                    kind,
-                    drift,
-                    metric,
-                    mconst,
-                    table,
-                    ang0,
-                    dang,
-                    order,
-                    dv,
-                    bm,
-                    Mm,
-                    lsew,
-                    u1pt[ind],
-                )
+                    V[inew], pn, px, d, h, strides, kind, drift, metric, mconst,
+                    table, ang0, dang, order, dv, bm, Mm, lsew, u1pt[ind],
+                )  # fmt: skip
             n1 += 1
             g1pt = g
             if g < V[ind]:
@@ -1124,26 +1107,9 @@ def _march_kernel(
                     if status[i0] != FRONT:
                         continue
                 g = _one_point(
-                    V[i0],
-                    p0,
-                    px,
-                    d,
-                    h,
-                    strides,
-                    kind,
-                    drift,
-                    metric,
-                    mconst,
-                    table,
-                    ang0,
-                    dang,
-                    order,
-                    dv,
-                    bm,
-                    Mm,
-                    lsew,
-                    u1pt[ind],
-                )
+                    V[i0], p0, px, d, h, strides, kind, drift, metric, mconst,
+                    table, ang0, dang, order, dv, bm, Mm, lsew, u1pt[ind],
+                )  # fmt: skip
                 n1 += 1
                 if g < V[ind]:
                     V[ind] = g

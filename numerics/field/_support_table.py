@@ -658,11 +658,11 @@ def _quadratic_data(model, X):
     """(b, Sigma) at the rows: the model's own for Gaussian noise; for minibatch noise the mean step and
     the minibatch covariance (1/B) mean (c_i - b)(c_i - b)^T, equal to ``model.covariance`` and exact in
     floating point (no symbolic simplification of the sample covariance)."""
-    n = len(X)
+    n, d = len(X), model.dim
     with np.errstate(all="ignore"):
         if isinstance(model.noise, GaussianNoise):
-            b = np.asarray(model.function("drift")(X), dtype=float).reshape(n, 2)
-            S = np.asarray(model.function("covariance")(X), dtype=float).reshape(n, 2, 2)
+            b = np.asarray(model.function("drift")(X), dtype=float).reshape(n, d)
+            S = np.asarray(model.function("covariance")(X), dtype=float).reshape(n, d, d)
         else:
             C, b, batch = _sample_steps(model, X)
             xi = C - C.mean(axis=1)[:, None, :]
@@ -819,16 +819,8 @@ def _local_action3(model, X, D, hamiltonian) -> np.ndarray:
             raise InputError(f"{what} must be an array of shape (n, 3), got shape {A.shape}")
     if len(D) != len(X):
         raise InputError(f"points and directions must have the same number of rows, got {len(X)} and {len(D)}")
-    n = len(X)
     if _closed_form(model, hamiltonian):
-        with np.errstate(all="ignore"):
-            if isinstance(model.noise, GaussianNoise):
-                b = np.asarray(model.function("drift")(X), dtype=float).reshape(n, 3)
-                S = np.asarray(model.function("covariance")(X), dtype=float).reshape(n, 3, 3)
-            else:
-                C, b, batch = _sample_steps(model, X)
-                xi = C - C.mean(axis=1)[:, None, :]
-                S = np.einsum("nmi,nmj->nij", xi, xi) / (C.shape[1] * batch)
+        b, S = _quadratic_data(model, X)
         M = np.linalg.inv(S)
         nd = np.sqrt(np.einsum("ni,nij,nj->n", D, M, D))
         nb = np.sqrt(np.einsum("ni,nij,nj->n", b, M, b))
