@@ -41,8 +41,10 @@ Local actions (``S`` of a segment with direction ``d = x - x0``, midpoint m):
   (docs/theory.md section 0, the geometric form). b and M are node arrays; their midpoint values are
   the multilinear interpolant (at the half-integer midpoints of two nodes: the mean of 1, 2, 4 or 8
   nodes, second-order accurate). Along a triangle's segment the midpoint values are linear in lambda
-  between the midpoints for x0 and x1 (as OLIM-MID). In 2-D a segment that climbs over a zero of b (a
-  saddle, another attractor; :func:`_dips2`) takes SPLIT midpoint rules (:func:`_reversal_split2`).
+  between the midpoints for x0 and x1 (as OLIM-MID). A segment that climbs over a zero of b other than
+  the field's source (a saddle, another attractor: :func:`_zero_nodes`, :func:`_dips2`) takes SPLIT
+  midpoint rules: in 2-D in every update (:func:`_reversal_split2`), in 3-D on each accepted node's best
+  segment (``_olim3d.saddle_split3``). Fields with no other zero are unchanged.
 * Table (2-D): ``S = |d| sigma(m, angle(d))`` with ``sigma(x, theta)`` the support function of the
   zero-sublevel set of H(x, .) in the unit direction theta (``inf`` allowed): bilinear in space (the
   same midpoint means), periodic cubic (or linear) in angle; the triangle minimum by Brent's method.
@@ -88,12 +90,15 @@ from analysis import InputError
 from numerics.field._grid import Grid
 from numerics.field._lse3 import lse_support, lse_work_size
 from numerics.field._olim3d import (
+    DIP,
+    SPLIT,
     WORK_FLOAT,
     WORK_INT,
     mid_cell,
     mid_corner,
     one_point3,
     one_point3_shifted,
+    saddle_split3,
     tetra_walk,
     tri_gauss3,
 )
@@ -126,10 +131,6 @@ alternative base exact to rounding (3e-15 at 65^3); with the best base only (sla
 relative at 33^3 (K = 5) and 4.9e-3 at 65^3 (K = 4)."""
 
 NONLIN_TOL = 1e-10
-SPLIT = 8
-"""Midpoint rules along a 2-D segment where b passes a zero (:func:`_reversal_split2`)."""
-DIP = 0.5
-"""|b(t)|^2 below this fraction of the smaller end's: b passes a zero (:func:`_dips2`)."""
 """Tolerance on lambda of the triangle minimisation (a quadratic minimum: the value error is ~tol^2)."""
 
 
@@ -397,20 +398,16 @@ def _dips2(ax, ay, mx, my, bx, by):
 
 
 @njit(cache=True)
-def _split_here(x0, y0, x1, y1, t, fixed, shape, strides):
-    """Whether a dip at t on the segment from (x0, y0) to (x1, y1) (index coordinates) calls for the split: not
-    where a node next to it (3 x 3) is a source node. The field's own source is the zero there; splitting the
-    segments across it raised the largest relative error next to the source (2.6e-3 to 3.0e-3 at 257^2 on
-    the nonlinear benchmark field) and gains nothing (V there is set from the source's quadratic form)."""
+def _split_here(x0, y0, x1, y1, t, near_zero, shape, strides):
+    """Whether a dip at t on the segment from (x0, y0) to (x1, y1) (index coordinates) calls for the split: the
+    node nearest it must be next to a zero of b other than the field's source (``near_zero``,
+    :func:`_zero_nodes`). A dip alone also comes from a turning b (rotating or non-normal fields, where the
+    midpoint rule on the optimal segments is exact), and at the field's own source the split gains nothing."""
     if t < 0.0:
         return False
-    i = int(math.floor(x0 + t * (x1 - x0) + 0.5))
-    j = int(math.floor(y0 + t * (y1 - y0) + 0.5))
-    for a in range(max(i - 1, 0), min(i + 2, shape[0])):
-        for c in range(max(j - 1, 0), min(j + 2, shape[1])):
-            if fixed[a * strides[0] + c * strides[1]]:
-                return False
-    return True
+    i = min(max(int(math.floor(x0 + t * (x1 - x0) + 0.5)), 0), shape[0] - 1)
+    j = min(max(int(math.floor(y0 + t * (y1 - y0) + 0.5)), 0), shape[1] - 1)
+    return near_zero[i * strides[0] + j * strides[1]]
 
 
 @njit(cache=True)
@@ -677,7 +674,7 @@ def _is_tri_nbr(p, q, d):
 
 @njit(cache=True, inline="always")
 def _one_point(
-    V0, p0, px, d, h, strides, shape, fixed, kind, drift, metric, mconst, table, ang0, dang, order, dv, bm, Mm,
+    V0, p0, px, d, h, strides, shape, near_zero, kind, drift, metric, mconst, table, ang0, dang, order, dv, bm, Mm,
     lsew, vcap,
 ):  # fmt: skip
     if kind == 0 and d == 3:
@@ -691,7 +688,7 @@ def _one_point(
         split = False
         if drift[i0, 0] * drift[ix, 0] + drift[i0, 1] * drift[ix, 1] < 0.0:  # b turns back: look closer
             t = _dips2(drift[i0, 0], drift[i0, 1], bm[0], bm[1], drift[ix, 0], drift[ix, 1])
-            split = _split_here(p0[0], p0[1], px[0], px[1], t, fixed, shape, strides)
+            split = _split_here(p0[0], p0[1], px[0], px[1], t, near_zero, shape, strides)
         if mconst:
             a = _gauss_action(dv, bm, metric[0], d)
             if split:
@@ -770,7 +767,7 @@ def _triangle(
     q,
     reuse,
     lsew,
-    fixed,
+    near_zero,
 ):
     """Triangle update (midpoint rule) of node px from nodes p0 (value u0) and p1 (value u1); the
     minimising lambda goes to ``lam[0]``. V along the base is linear, or with ``quad`` quadratic through
@@ -850,7 +847,7 @@ def _triangle(
     t = _dips2(bA0, bA1, w_b0[0] + s * w_b1[0], w_b0[1] + s * w_b1[1], drift[ix, 0], drift[ix, 1])
     xa = p0[0] + s * (p1[0] - p0[0])
     ya = p0[1] + s * (p1[1] - p0[1])
-    if not _split_here(xa, ya, px[0], px[1], t, fixed, shape, strides):
+    if not _split_here(xa, ya, px[0], px[1], t, near_zero, shape, strides):
         return g
     # the midpoint's b and M at s, in place of the along-base differences (recomputed by the next call)
     for a in range(2):
@@ -880,6 +877,15 @@ def _keep(a, b, c, e, f, g, k):
     return a.shape[0] + b.shape[0] + c.shape[0] + e.shape[0] + f.shape[0] + g.shape[0] + k.shape[0]
 
 
+@njit(cache=True)
+def _walk_foot(iws, ws, feet, foot_w):
+    """Copy the best foot recorded by ``_olim3d.tetra_walk`` (iws[18:27], ws[232:235])."""
+    for i in range(3):
+        for k in range(3):
+            feet[i, k] = iws[18 + 3 * i + k]
+        foot_w[i] = ws[232 + i]
+
+
 @njit(cache=True, nogil=True)  # nogil: march() may run it in a thread and draw a progress bar meanwhile
 def _march_kernel(
     shape,
@@ -906,6 +912,7 @@ def _march_kernel(
     all_triangles,
     quad_base,
     walk,
+    near_zero,
     stop_at_boundary,
     v_max,
     counts,
@@ -929,6 +936,7 @@ def _march_kernel(
     V = raw(V)
     status = raw(status)
     fixed = raw(fixed)
+    near_zero = raw(near_zero)
     drift = raw(drift)
     metric = raw(metric)
     table = raw(table)
@@ -1006,6 +1014,12 @@ def _march_kernel(
     ws = sf[o : o + WORK_FLOAT]
     # kind 2 (minibatch samples, 3-D): [C0, dC, C_s, warm start, lse scratch], rows of r = m d numbers
     lsew = raw(lse_scratch)
+    # 3-D Gaussian: the foot of each accepted node's best segment (nodes, weights) and saddle_split3's scratch
+    own_feet = np.zeros((3, 3), np.int64)
+    own_fw = np.zeros(43)
+    feet = raw(own_feet)
+    foot_w = raw(own_fw)[0:3]
+    cw = raw(own_fw)[3:43]
     nf = far.shape[0]
     reach = 0.0
     for k in range(nf):
@@ -1057,12 +1071,19 @@ def _march_kernel(
                 _decode(bb1[inew], shape, d, p1)
             else:
                 p1[0] = -1
+            for k in range(3):
+                feet[0, k] = p0[k]
+                feet[1, k] = p1[k] if p1[0] >= 0 else p0[k]
+            foot_w[0] = 1.0 - blam[inew] if bb1[inew] >= 0 else 1.0
+            foot_w[1] = blam[inew] if bb1[inew] >= 0 else 0.0
+            foot_w[2] = 0.0
             g = tetra_walk(
                 p0, p1, blam[inew], px, h, strides, shape, drift, metric, mconst, V, status, nbrs, n_tri,
                 quad_base, ws, iws, pa, pb, reach,
             )  # fmt: skip
             if g < V[inew]:
                 V[inew] = g
+                _walk_foot(iws, ws, feet, foot_w)
             if alt0[inew] >= 0 and alt0[inew] != bb0[inew]:
                 _decode(alt0[inew], shape, d, p0)
                 p1[0] = -1
@@ -1072,6 +1093,9 @@ def _march_kernel(
                 )  # fmt: skip
                 if g < V[inew]:
                     V[inew] = g
+                    _walk_foot(iws, ws, feet, foot_w)
+            # a segment climbing over a zero of b (a saddle): what its midpoint rule missed
+            V[inew] += saddle_split3(px, feet, foot_w, h, strides, shape, drift, metric, mconst, near_zero, cw)
         status[inew] = FRONT
         n_acc += 1
         if (n_acc & 4095) == 0:  # progress, read by march()'s bar from another thread, which may ask to stop
@@ -1132,7 +1156,7 @@ def _march_kernel(
                 )
             else:
                 g = _one_point(
-                    V[inew], pn, px, d, h, strides, shape, fixed, kind, drift, metric, mconst,
+                    V[inew], pn, px, d, h, strides, shape, near_zero, kind, drift, metric, mconst,
                     table, ang0, dang, order, dv, bm, Mm, lsew, u1pt[ind],
                 )  # fmt: skip
             n1 += 1
@@ -1180,7 +1204,7 @@ def _march_kernel(
                         q3,
                         False,
                         lsew,
-                        fixed,
+                        near_zero,
                     )
                     n2 += 1
                     if g < V[ind]:
@@ -1226,7 +1250,7 @@ def _march_kernel(
                         q3,
                         m > 0,
                         lsew,
-                        fixed,
+                        near_zero,
                     )
                     n2 += 1
                     if g < V[ind]:
@@ -1257,7 +1281,7 @@ def _march_kernel(
                     if status[i0] != FRONT:
                         continue
                 g = _one_point(
-                    V[i0], p0, px, d, h, strides, shape, fixed, kind, drift, metric, mconst,
+                    V[i0], p0, px, d, h, strides, shape, near_zero, kind, drift, metric, mconst,
                     table, ang0, dang, order, dv, bm, Mm, lsew, u1pt[ind],
                 )  # fmt: skip
                 n1 += 1
@@ -1308,7 +1332,7 @@ def _march_kernel(
                         q3,
                         fresh_done,
                         lsew,
-                        fixed,
+                        near_zero,
                     )
                     fresh_done = True
                     n2 += 1
@@ -1326,6 +1350,7 @@ def _march_kernel(
     counts[2] = n2
     counts[3] = stop
     _keep(own_i, own_f, own_open, own_si, own_sf, own_mid, own_fd)
+    _keep(own_feet[0], own_fw, own_fw, own_fw, own_fw, own_fw, own_fw)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1368,6 +1393,43 @@ def _run_with_progress(args, counts, total: int) -> None:
         bar.close()
     if failed:
         raise failed[0]
+
+
+def _zero_nodes(b: np.ndarray, shape, fixed: np.ndarray, reach: int) -> np.ndarray:
+    """Nodes near a zero of the drift other than the field's sources: the corners of every cell where each
+    component of b takes both signs (or 0) at its corners, widened by ``reach`` nodes, less the nodes within
+    ``reach`` + 1 of a source node and the zero blob connected to one. The split of a segment (:func:`_reversal_split2`,
+    ``_olim3d.saddle_split3``) is for these (a saddle, another attractor; a segment of K spacings passing one
+    within K / 2 is split); elsewhere a dip of |b| along a segment is b turning (rotating or non-normal
+    fields: measured, a split there cost the 3-D non-normal linear field its accuracy, 2.3e-4 to 3.3e-3)."""
+    from scipy.ndimage import binary_dilation, generate_binary_structure, label
+
+    d = len(shape)
+    B = b.reshape(*shape, d)
+    cell = np.ones(tuple(n - 1 for n in shape), bool)
+    for k in range(d):
+        comp = B[..., k]
+        lo = comp[(slice(0, -1),) * d].copy()
+        hi = lo.copy()
+        for corner in range(1, 1 << d):
+            sl = tuple(slice(1, None) if (corner >> a) & 1 else slice(0, -1) for a in range(d))
+            lo = np.minimum(lo, comp[sl])
+            hi = np.maximum(hi, comp[sl])
+        cell &= (lo <= 0.0) & (hi >= 0.0)
+    near = np.zeros(shape, bool)
+    for corner in range(1 << d):
+        sl = tuple(slice(1, None) if (corner >> a) & 1 else slice(0, -1) for a in range(d))
+        near[sl] |= cell
+    cube = generate_binary_structure(d, d)
+    if near.any():
+        # the zero set of the field's own source is the connected blob that reaches a source node (an
+        # elongated one where b's zero planes meet at small angles, as in non-normal linear fields)
+        blobs, _ = label(near, cube)
+        own = np.unique(blobs[binary_dilation(fixed.reshape(shape), cube, iterations=1) & near])
+        near &= ~np.isin(blobs, own[own > 0])
+        near = binary_dilation(near, cube, iterations=reach)
+        near &= ~binary_dilation(fixed.reshape(shape), cube, iterations=reach + 1)
+    return np.ascontiguousarray(near.ravel())
 
 
 def _neighbour_offsets(d: int) -> tuple[np.ndarray, int]:
@@ -1680,6 +1742,7 @@ def march(
         # updates selects undershoots (measured: V = 0.982 for the distance 1): linear there
         bool(quadratic_base and not cone),
         tetra,
+        _zero_nodes(b, shape, fixed, max(1, K // 2)) if kind == 0 else np.zeros(n, np.bool_),
         bool(stop_at_boundary),
         float(v_max),
         counts,
