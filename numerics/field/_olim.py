@@ -98,6 +98,7 @@ from numerics.field._olim3d import (
     mid_corner,
     one_point3,
     one_point3_shifted,
+    quadratic_weights,
     saddle_split3,
     tetra_walk,
     tri_gauss3,
@@ -386,9 +387,7 @@ def _dips2(ax, ay, mx, my, bx, by):
     tb = -1.0
     for k in range(SPLIT):
         t = (k + 0.5) / SPLIT
-        wa = 2.0 * (t - 0.5) * (t - 1.0)
-        wm = -4.0 * t * (t - 1.0)
-        wb = 2.0 * t * (t - 0.5)
+        wa, wm, wb = quadratic_weights(t)
         cx = wa * ax + wm * mx + wb * bx
         cy = wa * ay + wm * my + wb * by
         if cx * cx + cy * cy < best:
@@ -427,10 +426,7 @@ def _reversal_split2(single, dx, dy, bA0, bA1, bm, bB, MA0, MA1, sA, Mm, MB):
     hy = dy / SPLIT
     for k in range(SPLIT):
         t = (k + 0.5) / SPLIT
-        # Lagrange weights at t for the nodes 0, 1/2, 1
-        wa = 2.0 * (t - 0.5) * (t - 1.0)
-        wm = -4.0 * t * (t - 1.0)
-        wb = 2.0 * t * (t - 0.5)
+        wa, wm, wb = quadratic_weights(t)
         wA0 = wa * (1.0 - sA)
         wA1 = wa * sA
         tot += _half_action2(

@@ -753,6 +753,12 @@ def one_point3_shifted(V0, d0, d1, d2, i0, sh, cnt, drift, metric, mconst):
     return V0 + (sa if sa > 0.0 else 0.0)
 
 
+@njit(cache=True, inline="always")
+def quadratic_weights(t):
+    """Lagrange weights at t of the nodes t = 0, 1/2, 1 (b and M along a split segment)."""
+    return 2.0 * (t - 0.5) * (t - 1.0), -4.0 * t * (t - 1.0), 2.0 * t * (t - 0.5)
+
+
 @njit(cache=True)
 def saddle_split3(px, feet, w, h, strides, shape, drift, metric, mconst, near_zero, cw):
     """What the midpoint rule missed on the segment from the foot ``sum_i w[i] feet[i]`` (nodes, weights
@@ -807,9 +813,7 @@ def saddle_split3(px, feet, w, h, strides, shape, drift, metric, mconst, near_ze
     tb = -1.0
     for k in range(SPLIT):
         t = (k + 0.5) / SPLIT
-        wa = 2.0 * (t - 0.5) * (t - 1.0)
-        wm = -4.0 * t * (t - 1.0)
-        wb = 2.0 * t * (t - 0.5)
+        wa, wm, wb = quadratic_weights(t)
         q = 0.0
         for a in range(3):
             c = wa * bA[a] + wm * bm[a] + wb * bB[a]
@@ -835,9 +839,7 @@ def saddle_split3(px, feet, w, h, strides, shape, drift, metric, mconst, near_ze
     tot = 0.0
     for k in range(SPLIT):
         t = (k + 0.5) / SPLIT
-        wa = 2.0 * (t - 0.5) * (t - 1.0)
-        wm = -4.0 * t * (t - 1.0)
-        wb = 2.0 * t * (t - 0.5)
+        wa, wm, wb = quadratic_weights(t)
         for a in range(3):
             bt[a] = wa * bA[a] + wm * bm[a] + wb * bB[a]
         for a in range(9):
