@@ -20,7 +20,9 @@ V = U - U(A).
 
 Rows "all-tri" use ``march(..., all_triangles=True)`` (every triangle from each new front node, not only
 the reference codes' hierarchy). 3-D rows: the default (tetrahedron descents over the front before
-acceptance, numerics.field._olim3d, K = 5) and "triangles only" (``tetrahedra=False``, K ~ 1.2 N^0.3).
+acceptance, numerics.field._olim3d, K = 5, with the midpoint rule's cubic term from the Hessian carried
+along the march, numerics.field._hessian3), "no cubic term" (``cubic_term=False``) and "triangles only"
+(``tetrahedra=False``, K ~ 1.2 N^0.3).
 * 3-D nonlinear: U = x^2 + 2 y^2 + 3 z^2 + x^4/2 + y^4 + z^4 on [-1.5, 1.5]^3, Sigma(x) state-dependent,
   l = R grad U; region U < 1.5 (the tests' field).
 
@@ -175,6 +177,7 @@ def main(quick: bool = False, only_3d: bool = False, only_2d: bool = False) -> N
         ("3-D R", field_3d, {}),
         ("3-D R triangles only", field_3d, {"tetrahedra": False}),
         ("3-D nonlinear Sigma(x)", field_3d_nonlinear, {}),
+        ("3-D nonlinear Sigma(x) no cubic term", field_3d_nonlinear, {"cubic_term": False}),
         ("3-D nonlinear Sigma(x) triangles only", field_3d_nonlinear, {"tetrahedra": False}),
     ):
         for n in ns3:

@@ -50,14 +50,15 @@ def march_bytes_per_node(ndim: int, *, metric_per_node: bool = True, n_angles: i
         Drift (``8 d``), metric (``8 d^2`` if per node), table (``8 n_angles``), node coordinates the
         caller evaluates the drift on (``8 d``), and the marcher's work arrays: value, one-point value, heap
         position and tree, best one-point base, best base (two nodes and lambda), alternative base (8 bytes
-        each), open-neighbour count (4) and two status bytes.
+        each), open-neighbour count (4) and two status bytes; in 3-D the Hessian carried for the cubic term
+        (six numbers, ``numerics.field._hessian3``).
     """
     per = 8 * ndim + 8 * ndim  # drift and the node coordinates it is evaluated on
     if n_angles:
         per = 8 * ndim + 8 * n_angles
     elif metric_per_node:
         per += 8 * ndim * ndim
-    return per + 10 * 8 + 4 + 2
+    return per + 10 * 8 + 4 + 2 + (48 if ndim == 3 and not n_angles else 0)
 
 
 @dataclass(frozen=True, eq=False)

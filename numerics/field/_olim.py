@@ -88,6 +88,7 @@ from numba import njit
 
 from analysis import InputError
 from numerics.field._grid import Grid
+from numerics.field._hessian3 import HESS_WORK, cubic_step, hessian_start
 from numerics.field._lse3 import lse_support, lse_work_size
 from numerics.field._olim3d import (
     DIP,
@@ -909,6 +910,8 @@ def _march_kernel(
     quad_base,
     walk,
     near_zero,
+    hess,
+    cubic,
     stop_at_boundary,
     v_max,
     counts,
@@ -933,6 +936,7 @@ def _march_kernel(
     status = raw(status)
     fixed = raw(fixed)
     near_zero = raw(near_zero)
+    hess = raw(hess)
     drift = raw(drift)
     metric = raw(metric)
     table = raw(table)
@@ -1012,10 +1016,11 @@ def _march_kernel(
     lsew = raw(lse_scratch)
     # 3-D Gaussian: the foot of each accepted node's best segment (nodes, weights) and saddle_split3's scratch
     own_feet = np.zeros((3, 3), np.int64)
-    own_fw = np.zeros(43)
+    own_fw = np.zeros(43 + HESS_WORK)
     feet = raw(own_feet)
     foot_w = raw(own_fw)[0:3]
     cw = raw(own_fw)[3:43]
+    hw = raw(own_fw)[43 : 43 + HESS_WORK]
     nf = far.shape[0]
     reach = 0.0
     for k in range(nf):
@@ -1091,7 +1096,13 @@ def _march_kernel(
                     V[inew] = g
                     _walk_foot(iws, ws, feet, foot_w)
             # a segment climbing over a zero of b (a saddle): what its midpoint rule missed
-            V[inew] += saddle_split3(px, feet, foot_w, h, strides, shape, drift, metric, mconst, near_zero, cw)
+            split = saddle_split3(px, feet, foot_w, h, strides, shape, drift, metric, mconst, near_zero, cw)
+            V[inew] += split
+            if cubic:
+                # the midpoint rule's cubic term, from the Hessian carried along the march (numerics.field._hessian3)
+                V[inew] += cubic_step(
+                    px, feet, foot_w, h, strides, shape, V, drift, metric, mconst, hess, split == 0.0, hw
+                )  # fmt: skip
         status[inew] = FRONT
         n_acc += 1
         if (n_acc & 4095) == 0:  # progress, read by march()'s bar from another thread, which may ask to stop
@@ -1459,9 +1470,10 @@ def _node_array(name: str, a, shape: tuple[int, ...], tail: tuple[int, ...]) -> 
     return arr
 
 
-def _sources_init(grid: Grid, sources, quadratic, source_values, init_radius: int):
+def _sources_init(grid: Grid, sources, quadratic, source_values, init_radius: int, hess=None):
     """Flat V, status and fixed arrays with the sources set (points with their quadratic boxes, or a mask),
-    and whether a point source starts from one node at V = 0 (no quadratic form: V has a cone there)."""
+    and whether a point source starts from one node at V = 0 (no quadratic form: V has a cone there).
+    ``hess`` (3-D, rows of six): the Hessian 2 Q at each box node, from the source that gives its value."""
     d, shape = grid.ndim, grid.shape
     V = np.full(grid.n_nodes, np.inf)
     status = np.zeros(grid.n_nodes, np.int8)
@@ -1525,6 +1537,8 @@ def _sources_init(grid: Grid, sources, quadratic, source_values, init_radius: in
         else:
             x = np.stack([nodes_axes[a][idx[:, a]] for a in range(d)], axis=1) - a_pt
             vals = np.einsum("ni,ij,nj->n", x, Q, x)
+            if hess is not None:
+                hessian_start(hess, flat[vals < V[flat]], Q)
         V[flat] = np.minimum(V[flat], vals)
         status[flat] = CONSIDERED
         fixed[flat] = True
@@ -1551,6 +1565,7 @@ def march(
     all_triangles: bool = False,
     quadratic_base: bool = True,
     tetrahedra: bool | None = None,
+    cubic_term: bool | None = None,
     triangle_slack: float | None = None,
     progress: bool = False,
 ) -> MarchResult:
@@ -1602,6 +1617,10 @@ def march(
         Default (None) on in 3-D with a drift; ignored in 2-D. On the 3-D benchmark field exact to rounding
         at 65^3 (2.1e-4 at 129^3 in 109 s CPU) against 2.2e-2 / 8.6e-3 with triangles only (``False``,
         about half the time).
+    cubic_term : 3-D Gaussian with tetrahedra from point sources with quadratic forms: add to each accepted
+        node the cubic term V'''[d, d, d] / 24 the midpoint rule leaves out of its best segment, from the
+        Hessian of V carried along the march (:mod:`numerics.field._hessian3`). Default (None) on where it
+        applies; True elsewhere is an error. Fields of a linear drift with constant Sigma are unchanged.
     triangle_slack : a new Front node whose one-point update is within this fraction of its action of the
         best one: with tetrahedra it becomes the node's alternative base (default
         :data:`TRIANGLE_SLACK`); without, triangles are also run from it (default: none, the reference
@@ -1704,7 +1723,16 @@ def march(
             raise InputError(f"triangle_slack must be a number >= 0, got {triangle_slack!r}")
     r = tab.shape[1] if kind == 2 else 0
     lse = np.zeros(3 * r + 4 + lse_work_size(r // 3) if kind == 2 else 0)
-    V, status, fixed, cone = _sources_init(grid, sources, quadratic, source_values, int(init_radius))
+    can_cubic = tetra and quadratic is not None and np.asarray(sources).dtype != bool
+    if cubic_term and not can_cubic:
+        raise InputError("the cubic term needs tetrahedra (3-D, a drift) and point sources with quadratic forms")
+    cubic = bool(can_cubic and (cubic_term is None or cubic_term))
+    # the carried Hessian: unknown (nan: no cubic term downstream) until a source sets it
+    hess = np.full((n, 6) if cubic else (1, 6), np.nan)
+    V, status, fixed, cone = _sources_init(
+        grid, sources, quadratic, source_values, int(init_radius), hess if cubic else None
+    )
+    cubic = cubic and not cone
     nbrs, n_tri = _neighbour_offsets(d)
     far = _far_offsets(np.asarray(grid.h, dtype=float), K)
     shape_a = np.asarray(shape, dtype=np.int64)
@@ -1739,6 +1767,8 @@ def march(
         bool(quadratic_base and not cone),
         tetra,
         _zero_nodes(b, shape, fixed, max(1, K // 2)) if kind == 0 else np.zeros(n, np.bool_),
+        hess,
+        cubic,
         bool(stop_at_boundary),
         float(v_max),
         counts,

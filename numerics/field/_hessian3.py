@@ -1,0 +1,332 @@
+"""The Hessian of V carried along the 3-D march, and the cubic term the midpoint rule leaves out (numba).
+
+An update values a node x from the foot x_f of a segment d = x - x_f by V(x_f) plus the midpoint rule of the
+action along d. Along the characteristic the action's integrand at the midpoint m is <grad V(m), d>, and
+Taylor's theorem about m gives
+
+    V(x) - V(x_f) = <grad V(m), d> + V'''(m)[d, d, d] / 24 + O(|d|^5),
+
+so the midpoint rule is short by V'''[d, d, d] / 24 on every segment: O(h^3) per node, O(h^2) over a path,
+most of the error of the 3-D nonlinear benchmark field (measured: adding the exact U''' term to each accepted
+node's best segment took the maximum relative error at 129^3 from 3.1e-3 to 8.3e-4).
+
+V''' along the characteristic comes from V'' by differentiating H(x, grad V(x)) = 0 twice:
+
+    V'''[v, ., .] = -(H_xx + H_xp V'' + V'' H_px + V'' H_pp V''),   v = H_p,                      (R)
+
+the Riccati equation of V'' along the characteristic (dV''/dt = V'''[v, ., .]). So each accepted node stores
+its Hessian P (six numbers): a source's quadratic form Q starts it (2 Q on its box), and a node's P is its
+foot's (the weights of the walk's best foot) carried over the segment by (R) for the segment's time
+tau = |d|_M / |b|_M (the H = 0 momentum p = M (d / tau - b) has velocity b + Sigma p = d / tau), by the
+implicit midpoint rule P_m = P_f + (tau / 2) T(P_m), P(x) = 2 P_m - P_f, T the right side of (R) with its
+coefficients at the segment's midpoint (trilinear over its cell), solved by Newton's method on the six
+numbers. The cubic term is (P(x) - P(x_f))[d, d] / 24. For a linear drift with constant Sigma T = 0 at the
+source's Lyapunov form: those fields are unchanged.
+
+H_xx and H_xp are central differences of H(., p) and of v(., p) = b + Sigma p over the 19 nodes around each
+corner of the midpoint's cell (p held fixed; Sigma from the metric by the adjugate), O(h^2).
+
+Measured (benchmarks/bench_field.py, the nonlinear field with state-dependent Sigma, V = U known): one
+segment with the exact Hessian at its foot, 0.3-5% of the exact defect (tests/numerics/field/test_hessian3.py);
+the march's absolute error over |x| > 0.3 1.5e-2 -> 2.7e-3 at 65^3, 2.9e-3 -> 8.0e-4 at 129^3 (134 s against
+118 s), relative beyond |x| = 0.2 8.9e-4 at 129^3. Near the source a segment (up to 5 h) is long against
+|x|, the coefficients frozen at its midpoint are not the path's, and the term is rough: 2.7e-3 relative is
+left at |x| < 0.2 (3.1e-3 without); at 33^3 no gain. Tried and dropped: the explicit midpoint rule from the
+foot's P in sub-steps (relaxes towards the midpoint's equilibrium on long segments: 10-30% off per segment),
+coefficients at the node nearest the midpoint (15-25% off on one-spacing segments), no term where (R) is
+stiff over the segment (the error away from the source came back), and instead of the term Simpson's rule
+along the best parabola over the segment (near the source the characteristics curve on the segment's scale:
+0.98 relative error on the exact linear field at 33^3).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+HESS_WORK = 138
+"""Length of the float scratch of :func:`cubic_step`."""
+CUBIC_CAP = 0.05
+"""The cubic term is dropped (and the foot's Hessian carried over unchanged) where it exceeds this fraction of
+the segment's action: a segment that is not near a characteristic (at a zero of b, across a shock)."""
+NEWTON_ITERS = 12
+NEWTON_TOL = 1e-12
+"""Newton's method for the implicit midpoint rule of (R): no convergence, no term (the Hessian carried over)."""
+# symmetric 3 x 3 stored as xx, yy, zz, xy, xz, yz
+_SYM = ((0, 3, 4), (3, 1, 5), (4, 5, 2))
+
+
+@njit(cache=True, inline="always")
+def _solve_into(m, p, y):
+    """y = m^{-1} p for a flat 3 x 3 matrix m (adjugate); False when m is singular."""
+    c00 = m[4] * m[8] - m[5] * m[7]
+    c01 = m[5] * m[6] - m[3] * m[8]
+    c02 = m[3] * m[7] - m[4] * m[6]
+    det = m[0] * c00 + m[1] * c01 + m[2] * c02
+    if det == 0.0 or not math.isfinite(det):
+        return False
+    c10 = m[2] * m[7] - m[1] * m[8]
+    c11 = m[0] * m[8] - m[2] * m[6]
+    c12 = m[1] * m[6] - m[0] * m[7]
+    c20 = m[1] * m[5] - m[2] * m[4]
+    c21 = m[2] * m[3] - m[0] * m[5]
+    c22 = m[0] * m[4] - m[1] * m[3]
+    # inverse = adj / det, adj[i, j] = c[j, i]
+    y[0] = (c00 * p[0] + c10 * p[1] + c20 * p[2]) / det
+    y[1] = (c01 * p[0] + c11 * p[1] + c21 * p[2]) / det
+    y[2] = (c02 * p[0] + c12 * p[1] + c22 * p[2]) / det
+    return True
+
+
+@njit(cache=True)
+def _h_and_v(drift, metric, mconst, idx, p, v):
+    """H(x, p) = <b, p> + p' Sigma p / 2 at node idx, and v = H_p = b + Sigma p into v; nan if M is singular."""
+    m = metric[0] if mconst else metric[idx]
+    if not _solve_into(m, p, v):
+        return math.nan
+    hv = 0.0
+    for k in range(3):
+        hv += drift[idx, k] * p[k] + 0.5 * p[k] * v[k]
+        v[k] += drift[idx, k]
+    return hv
+
+
+@njit(cache=True)
+def _riccati(Hxx, Dv, S, P, out):
+    """out = -(H_xx + Dv P + (Dv P)' + P S P) (symmetric, six numbers): the right side of (R), Dv[i, k] =
+    d v_k / d x_i, S = Sigma (flat), P and H_xx symmetric (six numbers)."""
+    for i in range(3):
+        for j in range(i, 3):
+            s = Hxx[_SYM[i][j]]
+            for k in range(3):
+                s += Dv[3 * i + k] * P[_SYM[k][j]] + Dv[3 * j + k] * P[_SYM[k][i]]
+                sp = 0.0
+                for q in range(3):
+                    sp += S[3 * k + q] * P[_SYM[q][j]]
+                s += P[_SYM[i][k]] * sp
+            out[_SYM[i][j]] = -s
+
+
+@njit(cache=True)
+def _lin_riccati(Dv, S, P, E, out):
+    """out = Dv E + (Dv E)' + E S P + P S E (six numbers): the derivative of -T at P in the direction E."""
+    for i in range(3):
+        for j in range(i, 3):
+            s = 0.0
+            for k in range(3):
+                s += Dv[3 * i + k] * E[_SYM[k][j]] + Dv[3 * j + k] * E[_SYM[k][i]]
+                sp = 0.0
+                se = 0.0
+                for q in range(3):
+                    sp += S[3 * k + q] * P[_SYM[q][j]]
+                    se += S[3 * k + q] * E[_SYM[q][j]]
+                s += E[_SYM[i][k]] * sp + P[_SYM[i][k]] * se
+            out[_SYM[i][j]] = s
+
+
+@njit(cache=True)
+def _solve6(J, r):
+    """Solve J y = r in place (r becomes y; J, 6 x 6 row-major, destroyed) by partial pivoting; False if singular."""
+    for c in range(6):
+        piv = c
+        for i in range(c + 1, 6):
+            if abs(J[6 * i + c]) > abs(J[6 * piv + c]):
+                piv = i
+        if J[6 * piv + c] == 0.0 or not math.isfinite(J[6 * piv + c]):
+            return False
+        if piv != c:
+            for k in range(6):
+                J[6 * c + k], J[6 * piv + k] = J[6 * piv + k], J[6 * c + k]
+            r[c], r[piv] = r[piv], r[c]
+        for i in range(c + 1, 6):
+            f = J[6 * i + c] / J[6 * c + c]
+            for k in range(c, 6):
+                J[6 * i + k] -= f * J[6 * c + k]
+            r[i] -= f * r[c]
+    for c in range(5, -1, -1):
+        s = r[c]
+        for k in range(c + 1, 6):
+            s -= J[6 * c + k] * r[k]
+        r[c] = s / J[6 * c + c]
+    return True
+
+
+@njit(cache=True)
+def cubic_step(px, feet, w, h, strides, shape, V, drift, metric, mconst, P, carry, work):
+    """Carry the Hessian to node px along its best segment from the foot ``sum_i w[i] feet[i]`` (nodes,
+    weights summing to 1; a zero weight skips its node) and return the cubic term the midpoint rule left out,
+    V'''[d, d, d] / 24 (module docstring). ``P`` holds six numbers per node; node px's are written. With
+    ``carry`` False (a split segment) the foot's Hessian is carried over and the term is 0. ``work``: float
+    scratch of length >= HESS_WORK."""
+    ix = px[0] * strides[0] + px[1] * strides[1] + px[2] * strides[2]
+    Pf = work[0:6]
+    dd = work[6:9]
+    xf = work[9:12]
+    for k in range(6):
+        Pf[k] = 0.0
+    vf = 0.0
+    for k in range(3):
+        dd[k] = px[k] * h[k]
+        xf[k] = 0.0
+    for i in range(3):
+        if w[i] == 0.0:
+            continue
+        fi = feet[i, 0] * strides[0] + feet[i, 1] * strides[1] + feet[i, 2] * strides[2]
+        vf += w[i] * V[fi]
+        for k in range(6):
+            Pf[k] += w[i] * P[fi, k]
+        for k in range(3):
+            xf[k] += w[i] * feet[i, k]
+            dd[k] -= w[i] * feet[i, k] * h[k]
+    for k in range(6):
+        P[ix, k] = Pf[k]
+    if not carry:
+        return 0.0
+    # the coefficients of (R) at the midpoint: trilinear over its cell (a cell one node inside the box, so
+    # that central differences reach around each corner); with the nearest node alone the term was 15-25%
+    # off on segments of one spacing
+    base = 0
+    fr = work[12:15]
+    for a in range(3):
+        ya = 0.5 * (xf[a] + px[a])
+        ia = min(max(int(math.floor(ya)), 1), shape[a] - 3)
+        fr[a] = min(max(ya - ia, 0.0), 1.0)
+        base += ia * strides[a]
+    bmid = work[15:18]
+    Mmid = work[42:51]
+    for k in range(3):
+        bmid[k] = 0.0
+    for k in range(9):
+        Mmid[k] = metric[0, k] if mconst else 0.0
+    for cc in range(8):
+        wc = (
+            (fr[0] if cc & 1 else 1.0 - fr[0]) * (fr[1] if cc & 2 else 1.0 - fr[1]) * (fr[2] if cc & 4 else 1.0 - fr[2])
+        )
+        if wc == 0.0:
+            continue
+        idx = base + (strides[0] if cc & 1 else 0) + (strides[1] if cc & 2 else 0) + (strides[2] if cc & 4 else 0)
+        for k in range(3):
+            bmid[k] += wc * drift[idx, k]
+        if not mconst:
+            for k in range(9):
+                Mmid[k] += wc * metric[idx, k]
+    md = work[18:21]
+    mb = work[21:24]
+    for i in range(3):
+        md[i] = Mmid[3 * i] * dd[0] + Mmid[3 * i + 1] * dd[1] + Mmid[3 * i + 2] * dd[2]
+        mb[i] = Mmid[3 * i] * bmid[0] + Mmid[3 * i + 1] * bmid[1] + Mmid[3 * i + 2] * bmid[2]
+    q1 = dd[0] * md[0] + dd[1] * md[1] + dd[2] * md[2]
+    q2 = bmid[0] * mb[0] + bmid[1] * mb[1] + bmid[2] * mb[2]
+    q3 = bmid[0] * md[0] + bmid[1] * md[1] + bmid[2] * md[2]
+    if not (q1 > 0.0 and q2 > 1e-24 * q1):
+        return 0.0  # at a zero of b: the segment's time is unbounded, nothing to carry
+    lam = math.sqrt(q2 / q1)
+    tau = 1.0 / lam
+    # the H = 0 momentum with velocity d / tau: p = M (lam d - b)
+    pm = work[24:27]
+    for i in range(3):
+        pm[i] = lam * md[i] - mb[i]
+    # H_xx (p fixed), Dv = d v / d x by central differences around each corner, and Sigma, trilinear
+    Hxx = work[27:33]
+    Dv = work[33:42]
+    S = work[51:60]
+    for k in range(6):
+        Hxx[k] = 0.0
+    for k in range(9):
+        Dv[k] = 0.0
+        S[k] = 0.0
+    vt = work[60:63]
+    vp = work[63:66]
+    e = work[66:69]
+    col = work[69:72]
+    for cc in range(8):
+        wc = (
+            (fr[0] if cc & 1 else 1.0 - fr[0]) * (fr[1] if cc & 2 else 1.0 - fr[1]) * (fr[2] if cc & 4 else 1.0 - fr[2])
+        )
+        if wc == 0.0:
+            continue
+        ic = base + (strides[0] if cc & 1 else 0) + (strides[1] if cc & 2 else 0) + (strides[2] if cc & 4 else 0)
+        H0 = _h_and_v(drift, metric, mconst, ic, pm, vt)
+        for i in range(3):
+            s = strides[i]
+            Hp = _h_and_v(drift, metric, mconst, ic + s, pm, vp)
+            Hm = _h_and_v(drift, metric, mconst, ic - s, pm, vt)
+            Hxx[i] += wc * (Hp - 2.0 * H0 + Hm) / (h[i] * h[i])
+            for k in range(3):
+                Dv[3 * i + k] += wc * (vp[k] - vt[k]) / (2.0 * h[i])
+        for i in range(3):
+            for j in range(i + 1, 3):
+                si = strides[i]
+                sj = strides[j]
+                cross = (
+                    _h_and_v(drift, metric, mconst, ic + si + sj, pm, vt)
+                    - _h_and_v(drift, metric, mconst, ic + si - sj, pm, vt)
+                    - _h_and_v(drift, metric, mconst, ic - si + sj, pm, vt)
+                    + _h_and_v(drift, metric, mconst, ic - si - sj, pm, vt)
+                )
+                Hxx[_SYM[i][j]] += wc * cross / (4.0 * h[i] * h[j])
+        m = metric[0] if mconst else metric[ic]
+        for j in range(3):
+            for k in range(3):
+                e[k] = 1.0 if k == j else 0.0
+            if not _solve_into(m, e, col):
+                return 0.0
+            for k in range(3):
+                S[3 * k + j] += wc * col[k]
+    # the implicit midpoint rule of (R) with the coefficients at the midpoint node: P_m = P_f + (tau / 2) T(P_m),
+    # P(x) = 2 P_m - P_f, by Newton's method on the six numbers of P_m (the explicit rule from the foot's P,
+    # sub-stepped, relaxed towards the midpoint's equilibrium on long segments and was 10-30% off)
+    Pm = work[72:78]
+    T1 = work[78:84]
+    E = work[84:90]
+    Lc = work[90:96]
+    J = work[96:132]
+    r = work[132:138]
+    for k in range(6):
+        Pm[k] = Pf[k]
+    ok = False
+    for _ in range(NEWTON_ITERS):
+        _riccati(Hxx, Dv, S, Pm, T1)
+        big = 0.0
+        for k in range(6):
+            r[k] = Pm[k] - Pf[k] - 0.5 * tau * T1[k]
+            big = max(big, abs(Pm[k]))
+        err = 0.0
+        for k in range(6):
+            err = max(err, abs(r[k]))
+        if err <= NEWTON_TOL * max(big, 1e-300):
+            ok = True
+            break
+        # the Jacobian I + (tau / 2) L, L(E) = Dv E + E Dv' + E S P_m + P_m S E, column by column
+        for col in range(6):
+            for k in range(6):
+                E[k] = 1.0 if k == col else 0.0
+            _lin_riccati(Dv, S, Pm, E, Lc)
+            for k in range(6):
+                J[6 * k + col] = (1.0 if k == col else 0.0) + 0.5 * tau * Lc[k]
+        if not _solve6(J, r):
+            break
+        for k in range(6):
+            Pm[k] -= r[k]
+    if not ok:
+        return 0.0
+    # V'''[d, d, d] = (P(x) - P(x_f))[d, d] = 2 (P_m - P_f)[d, d]
+    tdd = 0.0
+    for i in range(3):
+        for j in range(3):
+            tdd += dd[i] * (Pm[_SYM[i][j]] - Pf[_SYM[i][j]]) * dd[j]
+    corr = tdd / 12.0
+    action = max(math.sqrt(q1 * q2) - q3, 0.0)
+    if not (math.isfinite(corr) and abs(corr) <= CUBIC_CAP * max(action, V[ix] - vf)):
+        return 0.0
+    for k in range(6):
+        P[ix, k] = 2.0 * Pm[k] - Pf[k]
+    return corr
+
+
+def hessian_start(P: np.ndarray, flat: np.ndarray, Q: np.ndarray) -> None:
+    """The Hessian 2 Q of a source's quadratic form (x - a)' Q (x - a) at its box's nodes ``flat``."""
+    Hs = 2.0 * np.asarray(Q, dtype=float)
+    P[flat] = [Hs[0, 0], Hs[1, 1], Hs[2, 2], Hs[0, 1], Hs[0, 2], Hs[1, 2]]
