@@ -165,7 +165,7 @@ def make_grid(
     ------
     InputError
         One line: malformed or empty bounds, both or a bad ``n`` / ``spacing``, or a grid needing more
-        than ``max_bytes`` ("grid 4097^3 needs ~1.42e+04 GB of memory; at most 4.29 GB ...").
+        than ``max_bytes`` ("grid 4097^3 needs ~1.75e+04 GB of memory; at most 4.29 GB ...").
 
     Example
     -------
@@ -174,7 +174,7 @@ def make_grid(
     >>> make_grid([(0, 1)] * 3, n=4097)
     Traceback (most recent call last):
     ...
-    analysis._errors.InputError: grid 4097^3 needs ~1.42e+04 GB of memory; at most 4.29 GB (use a coarser grid)
+    analysis._errors.InputError: grid 4097^3 needs ~1.75e+04 GB of memory; at most 4.29 GB (use a coarser grid)
     """
     try:
         b = np.asarray(bounds, dtype=float)

@@ -19,24 +19,29 @@ its Hessian P (six numbers): a source's quadratic form Q starts it (2 Q on its b
 foot's (the weights of the walk's best foot) carried over the segment by (R) for the segment's time
 tau = |d|_M / |b|_M (the H = 0 momentum p = M (d / tau - b) has velocity b + Sigma p = d / tau), by the
 implicit midpoint rule P_m = P_f + (tau / 2) T(P_m), P(x) = 2 P_m - P_f, T the right side of (R) with its
-coefficients at the segment's midpoint (trilinear over its cell), solved by Newton's method on the six
-numbers. The cubic term is (P(x) - P(x_f))[d, d] / 24. For a linear drift with constant Sigma T = 0 at the
-source's Lyapunov form: those fields are unchanged.
+coefficients at the segment's midpoint (trilinear over its cell), solved by fixed-point sweeps and, where
+they do not converge, Newton's method on the six numbers. The cubic term is (P(x) - P(x_f))[d, d] / 24.
+For a linear drift with constant Sigma T = 0 at the source's Lyapunov form: those fields are unchanged.
 
 H_xx and H_xp are central differences of H(., p) and of v(., p) = b + Sigma p over the 19 nodes around each
 corner of the midpoint's cell (p held fixed; Sigma from the metric by the adjugate), O(h^2).
 
-Measured (benchmarks/bench_field.py, the nonlinear field with state-dependent Sigma, V = U known): one
-segment with the exact Hessian at its foot, 0.3-5% of the exact defect (tests/numerics/field/test_hessian3.py);
-the march's absolute error over |x| > 0.3 1.5e-2 -> 2.7e-3 at 65^3, 2.9e-3 -> 8.0e-4 at 129^3 (134 s against
-118 s), relative beyond |x| = 0.2 8.9e-4 at 129^3. Near the source a segment (up to 5 h) is long against
-|x|, the coefficients frozen at its midpoint are not the path's, and the term is rough: 2.7e-3 relative is
-left at |x| < 0.2 (3.1e-3 without); at 33^3 no gain. Tried and dropped: the explicit midpoint rule from the
-foot's P in sub-steps (relaxes towards the midpoint's equilibrium on long segments: 10-30% off per segment),
-coefficients at the node nearest the midpoint (15-25% off on one-spacing segments), no term where (R) is
-stiff over the segment (the error away from the source came back), and instead of the term Simpson's rule
-along the best parabola over the segment (near the source the characteristics curve on the segment's scale:
-0.98 relative error on the exact linear field at 33^3).
+Next to a point source a segment (up to K = 5 spacings) is as long as the distance to the source, and a
+Riccati step frozen at its midpoint is rough there; where the midpoint lies within JET_REACH |d| of a
+source, V''' and the Hessian come instead from the source's Taylor polynomial to degree 4
+(numerics.field._taylor3: the HJ equation solved order by order from b and Sigma near the source), which
+also starts the source's box (V and P) in place of the quadratic form.
+
+Measured (benchmarks/bench_field.py, the nonlinear field with state-dependent Sigma, V = U known; the
+maximum relative error over |x| > 0.1): 5.1e-2 / 1.3e-2 / 3.1e-3 at 33^3 / 65^3 / 129^3 without the term,
+2.1e-2 / 3.4e-3 / 7.8e-4 with it (the absolute error over |x| > 0.3: 6.1e-2 / 1.5e-2 / 2.9e-3 and
+1.7e-2 / 3.5e-3 / 8.4e-4); 129^3 in 129-131 s against 117 s. One segment with the exact Hessian at its
+foot: 0.3-5% of the exact defect (tests/numerics/field/test_hessian3.py). Tried and dropped: the explicit
+midpoint rule from the foot's P in sub-steps (relaxes towards the midpoint's equilibrium on long segments:
+10-30% off per segment), coefficients at the node nearest the midpoint (15-25% off on one-spacing
+segments), the Riccati step near the source too (2.7e-3 left at |x| < 0.2 at 129^3), and instead of the
+term Simpson's rule along the best parabola over the segment (near the source the characteristics curve
+on the segment's scale: 0.98 relative error on the exact linear field at 33^3).
 """
 
 from __future__ import annotations
@@ -46,13 +51,19 @@ import math
 import numpy as np
 from numba import njit
 
-HESS_WORK = 138
+JET_REACH = 2.0
+"""A segment whose midpoint lies within this many |d| of a source with a Taylor jet takes V''' and the Hessian
+from the jet (there the segment is long against the distance and the Riccati step frozen at its midpoint is
+rough)."""
+HESS_BLOCK = 138
+HESS_WORK = 138 + 256
 """Length of the float scratch of :func:`cubic_step`."""
 CUBIC_CAP = 0.05
 """The cubic term is dropped (and the foot's Hessian carried over unchanged) where it exceeds this fraction of
 the segment's action: a segment that is not near a characteristic (at a zero of b, across a shock)."""
+FIXED_POINT_ITERS = 6
 NEWTON_ITERS = 12
-NEWTON_TOL = 1e-12
+NEWTON_TOL = 1e-10
 """Newton's method for the implicit midpoint rule of (R): no convergence, no term (the Hessian carried over)."""
 # symmetric 3 x 3 stored as xx, yy, zz, xy, xz, yz
 _SYM = ((0, 3, 4), (3, 1, 5), (4, 5, 2))
@@ -91,6 +102,40 @@ def _h_and_v(drift, metric, mconst, idx, p, v):
         hv += drift[idx, k] * p[k] + 0.5 * p[k] * v[k]
         v[k] += drift[idx, k]
     return hv
+
+
+@njit(cache=True, inline="always")
+def _block(i0, i1, i2, corner, strides, drift, metric, mconst, p, Hb, vb):
+    """H(., p) at node (i0, i1, i2) of the 4 x 4 x 4 block whose first node is ``corner``, computed once into
+    Hb (nan: not yet) with v = b + Sigma p into vb."""
+    k = 16 * i0 + 4 * i1 + i2
+    if math.isnan(Hb[k]):
+        idx = corner + i0 * strides[0] + i1 * strides[1] + i2 * strides[2]
+        r = 0 if mconst else idx
+        m0 = metric[r, 0]
+        m1 = metric[r, 1]
+        m2 = metric[r, 2]
+        m3 = metric[r, 3]
+        m4 = metric[r, 4]
+        m5 = metric[r, 5]
+        m6 = metric[r, 6]
+        m7 = metric[r, 7]
+        m8 = metric[r, 8]
+        c00 = m4 * m8 - m5 * m7
+        c01 = m5 * m6 - m3 * m8
+        c02 = m3 * m7 - m4 * m6
+        det = m0 * c00 + m1 * c01 + m2 * c02
+        y0 = (c00 * p[0] + (m2 * m7 - m1 * m8) * p[1] + (m1 * m5 - m2 * m4) * p[2]) / det
+        y1 = (c01 * p[0] + (m0 * m8 - m2 * m6) * p[1] + (m2 * m3 - m0 * m5) * p[2]) / det
+        y2 = (c02 * p[0] + (m1 * m6 - m0 * m7) * p[1] + (m0 * m4 - m1 * m3) * p[2]) / det
+        b0 = drift[idx, 0]
+        b1 = drift[idx, 1]
+        b2 = drift[idx, 2]
+        Hb[k] = b0 * p[0] + b1 * p[1] + b2 * p[2] + 0.5 * (p[0] * y0 + p[1] * y1 + p[2] * y2)
+        vb[3 * k] = b0 + y0
+        vb[3 * k + 1] = b1 + y1
+        vb[3 * k + 2] = b2 + y2
+    return Hb[k]
 
 
 @njit(cache=True)
@@ -154,12 +199,35 @@ def _solve6(J, r):
 
 
 @njit(cache=True)
-def cubic_step(px, feet, w, h, strides, shape, V, drift, metric, mconst, P, carry, work):
+def _nearest_jet(px, xf, dd, h, lo, jets, reach):
+    """The row of the source jet whose point lies within ``reach`` |d| of the segment's midpoint (the
+    nearest), or -1."""
+    best = -1
+    dl2 = dd[0] * dd[0] + dd[1] * dd[1] + dd[2] * dd[2]
+    lim = reach * reach * dl2
+    for r in range(jets.shape[0]):
+        s = 0.0
+        for a in range(3):
+            s += (lo[a] + 0.5 * (xf[a] + px[a]) * h[a] - jets[r, a]) ** 2
+        if s < lim:
+            lim = s
+            best = r
+    return best
+
+
+def jet_row(a, Q, T3, T4) -> np.ndarray:
+    """A source's jet for :func:`cubic_step`: its point, Q, V''' and V'''' at it (3 + 9 + 27 + 81 numbers)."""
+    return np.concatenate([np.asarray(a, float), np.ravel(Q), np.ravel(T3), np.ravel(T4)])
+
+
+@njit(cache=True)
+def cubic_step(px, feet, w, h, strides, shape, V, drift, metric, mconst, P, carry, lo, jets, work):
     """Carry the Hessian to node px along its best segment from the foot ``sum_i w[i] feet[i]`` (nodes,
     weights summing to 1; a zero weight skips its node) and return the cubic term the midpoint rule left out,
     V'''[d, d, d] / 24 (module docstring). ``P`` holds six numbers per node; node px's are written. With
-    ``carry`` False (a split segment) the foot's Hessian is carried over and the term is 0. ``work``: float
-    scratch of length >= HESS_WORK."""
+    ``carry`` False (a split segment) the foot's Hessian is carried over and the term is 0. ``jets``: one row
+    per point source with a Taylor jet (:func:`jet_row`), used where the segment's midpoint lies within
+    JET_REACH |d| of it; ``lo`` the grid's lower corner. ``work``: float scratch of length >= HESS_WORK."""
     ix = px[0] * strides[0] + px[1] * strides[1] + px[2] * strides[2]
     Pf = work[0:6]
     dd = work[6:9]
@@ -184,6 +252,32 @@ def cubic_step(px, feet, w, h, strides, shape, V, drift, metric, mconst, P, carr
         P[ix, k] = Pf[k]
     if not carry:
         return 0.0
+    # next to a source with a Taylor jet (numerics.field._taylor3): V''' and the Hessian from it
+    js = _nearest_jet(px, xf, dd, h, lo, jets, JET_REACH)
+    if js >= 0:
+        corr = 0.0
+        y = work[12:15]
+        for a in range(3):
+            y[a] = lo[a] + 0.5 * (xf[a] + px[a]) * h[a] - jets[js, a]
+        for i in range(3):
+            for j in range(3):
+                for k in range(3):
+                    c = jets[js, 12 + 9 * i + 3 * j + k]
+                    for q in range(3):
+                        c += jets[js, 39 + 27 * i + 9 * j + 3 * k + q] * y[q]
+                    corr += c * dd[i] * dd[j] * dd[k]
+        corr /= 24.0
+        for a in range(3):
+            y[a] = lo[a] + px[a] * h[a] - jets[js, a]
+        for i in range(3):
+            for j in range(i, 3):
+                s = 2.0 * jets[js, 3 + 3 * i + j]
+                for k in range(3):
+                    s += jets[js, 12 + 9 * i + 3 * j + k] * y[k]
+                    for q in range(3):
+                        s += 0.5 * jets[js, 39 + 27 * i + 9 * j + 3 * k + q] * y[k] * y[q]
+                P[ix, _SYM[i][j]] = s
+        return corr
     # the coefficients of (R) at the midpoint: trilinear over its cell (a cell one node inside the box, so
     # that central differences reach around each corner); with the nearest node alone the term was 15-25%
     # off on segments of one spacing
@@ -228,7 +322,9 @@ def cubic_step(px, feet, w, h, strides, shape, V, drift, metric, mconst, P, carr
     pm = work[24:27]
     for i in range(3):
         pm[i] = lam * md[i] - mb[i]
-    # H_xx (p fixed), Dv = d v / d x by central differences around each corner, and Sigma, trilinear
+    # H_xx (p fixed), Dv = d v / d x by central differences around each corner, and Sigma, trilinear. H and v
+    # at the 4 x 4 x 4 nodes around the cell, each once and only where a stencil needs it (a corner's stencil
+    # alone was 19 evaluations, 152 for a cell: 10% of the march)
     Hxx = work[27:33]
     Dv = work[33:42]
     S = work[51:60]
@@ -237,36 +333,56 @@ def cubic_step(px, feet, w, h, strides, shape, V, drift, metric, mconst, P, carr
     for k in range(9):
         Dv[k] = 0.0
         S[k] = 0.0
-    vt = work[60:63]
-    vp = work[63:66]
     e = work[66:69]
     col = work[69:72]
+    Hb = work[HESS_BLOCK : HESS_BLOCK + 64]
+    vb = work[HESS_BLOCK + 64 : HESS_BLOCK + 256]
+    for k in range(64):
+        Hb[k] = math.nan
+    corner = base - strides[0] - strides[1] - strides[2]
     for cc in range(8):
         wc = (
             (fr[0] if cc & 1 else 1.0 - fr[0]) * (fr[1] if cc & 2 else 1.0 - fr[1]) * (fr[2] if cc & 4 else 1.0 - fr[2])
         )
         if wc == 0.0:
             continue
-        ic = base + (strides[0] if cc & 1 else 0) + (strides[1] if cc & 2 else 0) + (strides[2] if cc & 4 else 0)
-        H0 = _h_and_v(drift, metric, mconst, ic, pm, vt)
+        c0 = 1 + (cc & 1)
+        c1 = 1 + ((cc >> 1) & 1)
+        c2 = 1 + ((cc >> 2) & 1)
+        H0 = _block(c0, c1, c2, corner, strides, drift, metric, mconst, pm, Hb, vb)
         for i in range(3):
-            s = strides[i]
-            Hp = _h_and_v(drift, metric, mconst, ic + s, pm, vp)
-            Hm = _h_and_v(drift, metric, mconst, ic - s, pm, vt)
+            o0 = 1 if i == 0 else 0
+            o1 = 1 if i == 1 else 0
+            o2 = 1 if i == 2 else 0
+            Hp = _block(c0 + o0, c1 + o1, c2 + o2, corner, strides, drift, metric, mconst, pm, Hb, vb)
+            Hm = _block(c0 - o0, c1 - o1, c2 - o2, corner, strides, drift, metric, mconst, pm, Hb, vb)
             Hxx[i] += wc * (Hp - 2.0 * H0 + Hm) / (h[i] * h[i])
+            ip = 3 * (16 * (c0 + o0) + 4 * (c1 + o1) + c2 + o2)
+            im = 3 * (16 * (c0 - o0) + 4 * (c1 - o1) + c2 - o2)
             for k in range(3):
-                Dv[3 * i + k] += wc * (vp[k] - vt[k]) / (2.0 * h[i])
+                Dv[3 * i + k] += wc * (vb[ip + k] - vb[im + k]) / (2.0 * h[i])
         for i in range(3):
             for j in range(i + 1, 3):
-                si = strides[i]
-                sj = strides[j]
+                a0 = 1 if i == 0 else 0
+                a1 = 1 if i == 1 else 0
+                a2 = 1 if i == 2 else 0
+                b0 = 1 if j == 0 else 0
+                b1 = 1 if j == 1 else 0
+                b2 = 1 if j == 2 else 0
                 cross = (
-                    _h_and_v(drift, metric, mconst, ic + si + sj, pm, vt)
-                    - _h_and_v(drift, metric, mconst, ic + si - sj, pm, vt)
-                    - _h_and_v(drift, metric, mconst, ic - si + sj, pm, vt)
-                    + _h_and_v(drift, metric, mconst, ic - si - sj, pm, vt)
+                    _block(c0 + a0 + b0, c1 + a1 + b1, c2 + a2 + b2, corner, strides, drift, metric, mconst, pm, Hb, vb)
+                    - _block(
+                        c0 + a0 - b0, c1 + a1 - b1, c2 + a2 - b2, corner, strides, drift, metric, mconst, pm, Hb, vb
+                    )
+                    - _block(
+                        c0 - a0 + b0, c1 - a1 + b1, c2 - a2 + b2, corner, strides, drift, metric, mconst, pm, Hb, vb
+                    )
+                    + _block(
+                        c0 - a0 - b0, c1 - a1 - b1, c2 - a2 - b2, corner, strides, drift, metric, mconst, pm, Hb, vb
+                    )
                 )
                 Hxx[_SYM[i][j]] += wc * cross / (4.0 * h[i] * h[j])
+        ic = corner + c0 * strides[0] + c1 * strides[1] + c2 * strides[2]
         m = metric[0] if mconst else metric[ic]
         for j in range(3):
             for k in range(3):
@@ -286,6 +402,28 @@ def cubic_step(px, feet, w, h, strides, shape, V, drift, metric, mconst, P, carr
     r = work[132:138]
     for k in range(6):
         Pm[k] = Pf[k]
+    # fixed-point iteration first (a contraction of rate ~ tau ||Dv + P Sigma|| / 2, small away from the
+    # source, where it converges in a few sweeps without a Jacobian); Newton where it does not
+    big = 0.0
+    for k in range(6):
+        big = max(big, abs(Pf[k]))
+    tol = NEWTON_TOL * max(big, 1e-300)
+    for _ in range(FIXED_POINT_ITERS):
+        _riccati(Hxx, Dv, S, Pm, T1)
+        change = 0.0
+        for k in range(6):
+            new = Pf[k] + 0.5 * tau * T1[k]
+            change = max(change, abs(new - Pm[k]))
+            Pm[k] = new
+        if not math.isfinite(change):
+            for k in range(6):
+                Pm[k] = Pf[k]
+            break
+        if change <= tol:
+            break
+    if not change <= tol:
+        for k in range(6):
+            Pm[k] = Pf[k]  # Newton from the foot's Hessian, not from a diverging sweep
     ok = False
     for _ in range(NEWTON_ITERS):
         _riccati(Hxx, Dv, S, Pm, T1)
