@@ -1658,7 +1658,7 @@ def march(
         Hessian of V carried along the march and, next to a source, from the source's Taylor polynomial to
         degree 4 (which also starts the source's box; :mod:`numerics.field._hessian3`,
         :mod:`numerics.field._taylor3`). Default (None) on where it applies; True elsewhere is an error.
-        Measured on the nonlinear benchmark field: 3.1e-3 -> 7.8e-4 at 129^3, about 10% more time. Fields of
+        Measured on the nonlinear benchmark field: 3.1e-3 -> 7.8e-4 at 129^3 in 7-12% more time. Fields of
         a linear drift with constant Sigma are unchanged (the term is 0 there).
     triangle_slack : a new Front node whose one-point update is within this fraction of its action of the
         best one: with tetrahedra it becomes the node's alternative base (default
