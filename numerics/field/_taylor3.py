@@ -109,6 +109,8 @@ def source_jet(nodes: np.ndarray, drift: np.ndarray, sigma: np.ndarray, a, Q, h:
     coef_s, _, res_s = _fit(Y0, sigma.reshape(len(Y0), 9), h, 3)
     if not max(res_b, res_s) <= FIT_TOL:
         return None  # b or Sigma is not a cubic near the source to FIT_TOL: no jet (not smooth, or h too coarse)
+    if not np.max(np.abs(coef_b[0])) <= FIT_TOL * np.max(np.abs(drift)):
+        return None  # b(a) != 0: not a stable point, the expansion has no degree-1 term to drop
     b1 = _derivative_tensors(coef_b, monos, h, 1)  # A[i, j] = d b_i / d y_j
     b2 = _derivative_tensors(coef_b, monos, h, 2)
     b3 = _derivative_tensors(coef_b, monos, h, 3)

@@ -109,3 +109,12 @@ def test_no_jet_where_b_is_not_smooth_at_the_source():
     assert source_jet(nodes, b, S, np.zeros(3), np.eye(3), h) is None
     # the smooth neighbour b = -y - 3 y^3 has one
     assert source_jet(nodes, -nodes - 3 * nodes**3, S, np.zeros(3), np.eye(3), h) is not None
+
+
+def test_no_jet_away_from_an_equilibrium():
+    # the expansion drops H's degree-1 part, which needs b(a) = 0: a point where b = (0.1, 0, 0) gets none
+    h = 0.02
+    nodes = _nodes(h)
+    b, S = _model(nodes)
+    assert source_jet(nodes, b + np.array([0.1, 0.0, 0.0]), S, np.zeros(3), Q, h) is None
+    assert source_jet(nodes, b, S, np.zeros(3), Q, h) is not None
