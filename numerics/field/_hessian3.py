@@ -73,64 +73,35 @@ _SYM = ((0, 3, 4), (3, 1, 5), (4, 5, 2))
 
 
 @njit(cache=True, inline="always")
-def _solve_into(m, p, y):
-    """y = m^{-1} p for a flat 3 x 3 matrix m (adjugate); False when m is singular."""
-    c00 = m[4] * m[8] - m[5] * m[7]
-    c01 = m[5] * m[6] - m[3] * m[8]
-    c02 = m[3] * m[7] - m[4] * m[6]
-    det = m[0] * c00 + m[1] * c01 + m[2] * c02
-    if det == 0.0 or not math.isfinite(det):
-        return False
-    c10 = m[2] * m[7] - m[1] * m[8]
-    c11 = m[0] * m[8] - m[2] * m[6]
-    c12 = m[1] * m[6] - m[0] * m[7]
-    c20 = m[1] * m[5] - m[2] * m[4]
-    c21 = m[2] * m[3] - m[0] * m[5]
-    c22 = m[0] * m[4] - m[1] * m[3]
-    # inverse = adj / det, adj[i, j] = c[j, i]
-    y[0] = (c00 * p[0] + c10 * p[1] + c20 * p[2]) / det
-    y[1] = (c01 * p[0] + c11 * p[1] + c21 * p[2]) / det
-    y[2] = (c02 * p[0] + c12 * p[1] + c22 * p[2]) / det
-    return True
-
-
-@njit(cache=True)
-def _h_and_v(drift, metric, mconst, idx, p, v):
-    """H(x, p) = <b, p> + p' Sigma p / 2 at node idx, and v = H_p = b + Sigma p into v; nan if M is singular."""
-    m = metric[0] if mconst else metric[idx]
-    if not _solve_into(m, p, v):
-        return math.nan
-    hv = 0.0
-    for k in range(3):
-        hv += drift[idx, k] * p[k] + 0.5 * p[k] * v[k]
-        v[k] += drift[idx, k]
-    return hv
+def _inv_apply(metric, r, p0, p1, p2):
+    """M^{-1} (p0, p1, p2) for the flat 3 x 3 matrix metric[r] (adjugate over determinant): Sigma p."""
+    m0 = metric[r, 0]
+    m1 = metric[r, 1]
+    m2 = metric[r, 2]
+    m3 = metric[r, 3]
+    m4 = metric[r, 4]
+    m5 = metric[r, 5]
+    m6 = metric[r, 6]
+    m7 = metric[r, 7]
+    m8 = metric[r, 8]
+    c00 = m4 * m8 - m5 * m7
+    c01 = m5 * m6 - m3 * m8
+    c02 = m3 * m7 - m4 * m6
+    det = m0 * c00 + m1 * c01 + m2 * c02
+    y0 = (c00 * p0 + (m2 * m7 - m1 * m8) * p1 + (m1 * m5 - m2 * m4) * p2) / det
+    y1 = (c01 * p0 + (m0 * m8 - m2 * m6) * p1 + (m2 * m3 - m0 * m5) * p2) / det
+    y2 = (c02 * p0 + (m1 * m6 - m0 * m7) * p1 + (m0 * m4 - m1 * m3) * p2) / det
+    return y0, y1, y2
 
 
 @njit(cache=True, inline="always")
 def _block(i0, i1, i2, corner, strides, drift, metric, mconst, p, Hb, vb):
     """H(., p) at node (i0, i1, i2) of the 4 x 4 x 4 block whose first node is ``corner``, computed once into
-    Hb (nan: not yet) with v = b + Sigma p into vb."""
+    Hb (nan: not yet) with v = b + Sigma p into vb (a singular M gives nan, and the term is dropped)."""
     k = 16 * i0 + 4 * i1 + i2
     if math.isnan(Hb[k]):
         idx = corner + i0 * strides[0] + i1 * strides[1] + i2 * strides[2]
-        r = 0 if mconst else idx
-        m0 = metric[r, 0]
-        m1 = metric[r, 1]
-        m2 = metric[r, 2]
-        m3 = metric[r, 3]
-        m4 = metric[r, 4]
-        m5 = metric[r, 5]
-        m6 = metric[r, 6]
-        m7 = metric[r, 7]
-        m8 = metric[r, 8]
-        c00 = m4 * m8 - m5 * m7
-        c01 = m5 * m6 - m3 * m8
-        c02 = m3 * m7 - m4 * m6
-        det = m0 * c00 + m1 * c01 + m2 * c02
-        y0 = (c00 * p[0] + (m2 * m7 - m1 * m8) * p[1] + (m1 * m5 - m2 * m4) * p[2]) / det
-        y1 = (c01 * p[0] + (m0 * m8 - m2 * m6) * p[1] + (m2 * m3 - m0 * m5) * p[2]) / det
-        y2 = (c02 * p[0] + (m1 * m6 - m0 * m7) * p[1] + (m0 * m4 - m1 * m3) * p[2]) / det
+        y0, y1, y2 = _inv_apply(metric, 0 if mconst else idx, p[0], p[1], p[2])
         b0 = drift[idx, 0]
         b1 = drift[idx, 1]
         b2 = drift[idx, 2]
@@ -270,6 +241,8 @@ def cubic_step(px, feet, w, h, strides, shape, V, drift, metric, mconst, P, carr
                         c += jets[js, 39 + 27 * i + 9 * j + 3 * k + q] * y[q]
                     corr += c * dd[i] * dd[j] * dd[k]
         corr /= 24.0
+        if not (math.isfinite(corr) and abs(corr) <= CUBIC_CAP * max(V[ix] - vf, 0.0)):
+            return 0.0
         for a in range(3):
             y[a] = lo[a] + px[a] * h[a] - jets[js, a]
         for i in range(3):
@@ -336,8 +309,6 @@ def cubic_step(px, feet, w, h, strides, shape, V, drift, metric, mconst, P, carr
     for k in range(9):
         Dv[k] = 0.0
         S[k] = 0.0
-    e = work[66:69]
-    col = work[69:72]
     Hb = work[HESS_BLOCK : HESS_BLOCK + 64]
     vb = work[HESS_BLOCK + 64 : HESS_BLOCK + 256]
     for k in range(64):
@@ -386,14 +357,12 @@ def cubic_step(px, feet, w, h, strides, shape, V, drift, metric, mconst, P, carr
                 )
                 Hxx[_SYM[i][j]] += wc * cross / (4.0 * h[i] * h[j])
         ic = corner + c0 * strides[0] + c1 * strides[1] + c2 * strides[2]
-        m = metric[0] if mconst else metric[ic]
+        r_m = 0 if mconst else ic
         for j in range(3):
-            for k in range(3):
-                e[k] = 1.0 if k == j else 0.0
-            if not _solve_into(m, e, col):
-                return 0.0
-            for k in range(3):
-                S[3 * k + j] += wc * col[k]
+            y0, y1, y2 = _inv_apply(metric, r_m, 1.0 if j == 0 else 0.0, 1.0 if j == 1 else 0.0, 1.0 if j == 2 else 0.0)
+            S[j] += wc * y0
+            S[3 + j] += wc * y1
+            S[6 + j] += wc * y2
     # the implicit midpoint rule of (R) with the coefficients at the midpoint node: P_m = P_f + (tau / 2) T(P_m),
     # P(x) = 2 P_m - P_f, by Newton's method on the six numbers of P_m (the explicit rule from the foot's P,
     # sub-stepped, relaxed towards the midpoint's equilibrium on long segments and was 10-30% off)

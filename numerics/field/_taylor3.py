@@ -21,7 +21,7 @@ FIT_TOL: not smooth there, or the grid too coarse) gets no jet: the quadratic st
 
 from __future__ import annotations
 
-from itertools import combinations_with_replacement
+from itertools import combinations_with_replacement, permutations
 from math import factorial
 
 import numpy as np
@@ -63,8 +63,6 @@ def _derivative_tensors(coef: np.ndarray, monos, scale: float, k: int) -> np.nda
 
 
 def _perms(idx):
-    from itertools import permutations
-
     return [tuple(p) for p in permutations(idx)]
 
 
