@@ -35,7 +35,7 @@ also starts the source's box (V and P) in place of the quadratic form.
 Measured (benchmarks/bench_field.py, the nonlinear field with state-dependent Sigma, V = U known; the
 maximum relative error over |x| > 0.1): 5.1e-2 / 1.3e-2 / 3.1e-3 at 33^3 / 65^3 / 129^3 without the term,
 2.1e-2 / 3.4e-3 / 7.8e-4 with it (the absolute error over |x| > 0.3: 6.1e-2 / 1.5e-2 / 2.9e-3 and
-1.7e-2 / 3.5e-3 / 8.4e-4); 129^3 in 126-131 s against 117-118 s. One segment with the exact Hessian at its
+1.7e-2 / 3.5e-3 / 8.4e-4); 129^3 in 112.5 s against 99 s. One segment with the exact Hessian at its
 foot: 0.3-5% of the exact defect (tests/numerics/field/test_hessian3.py). Tried and dropped: the explicit
 midpoint rule from the foot's P in sub-steps (relaxes towards the midpoint's equilibrium on long segments:
 10-30% off per segment), coefficients at the node nearest the midpoint (15-25% off on one-spacing
@@ -399,8 +399,8 @@ def cubic_step(px, feet, w, h, strides, shape, V, drift, metric, mconst, P, carr
     for k in range(6):
         Pm[k] = Pf[k]
     # a short segment against the rate ||Dv + P Sigma|| of (R): two explicit steps reach P_m to O((tau rate)^2)
-    # of the increment, no iteration (measured: the same field to three digits as the iteration; 126-131 s at
-    # 129^3 against 129-131 s, within the machine's noise)
+    # of the increment, no iteration (the same field to three digits as the iteration; taken on 0.2% of the
+    # nodes of the benchmark field at 65^3, where tau ||Dv + P Sigma|| is mostly above 0.1)
     rate = 0.0
     for i in range(3):
         for j in range(3):
