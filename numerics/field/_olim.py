@@ -1535,11 +1535,17 @@ def _sources_init(grid: Grid, sources, quadratic, source_values, init_radius: in
         # the box is a cube of half-width init_radius * max(h) (init_radius nodes on a uniform grid). Counted in
         # nodes it was thinner along finer axes, and the tetrahedron descents around it were not exact on the
         # 3-D linear field (1e-15 relative on uniform grids): 2e-4 on a (33, 21, 17) grid of spacings 0.0625 /
-        # 0.06 / 0.0625, 6.6e-9 on (33, 25, 41), both 1e-15 with the cube. Some grids finer along one axis stay
-        # inexact near the source (33^3 on [-1, 1]^2 x [-z, z]: z = 0.5 1.5e-3 either way; z = 1/3 2.8e-4 in
-        # nodes, 2.3e-3 with the cube); a box wider by the ratio of spacings is exact there but costs 20% on a
-        # nonlinear field, where the quadratic form's error grows with the box
+        # 0.06 / 0.0625, 6.6e-9 on (33, 25, 41), both 1e-15 with the cube. Grids finer along one axis stayed
+        # inexact near the source (33^3 on [-1, 1]^2 x [-z, z]: z = 0.5 1.5e-3, z = 1/3 2.3e-3; [-0.5, 0.5] x
+        # [-1, 1]^2 1.5e-3): the descents stop in a local minimum. A box wider by the ratio of spacings is exact
+        # on the first two and leaves 3.6e-5 on the third; it is taken where the Taylor jet starts the box
+        # (3-D), not from the quadratic form alone, whose error grows with the box (20% on a nonlinear field)
         half = init_radius * float(np.max(grid.h))
+        jet = jets[i_src] if jets is not None and Q is not None else None
+        if jet is not None:
+            # started from the degree-4 Taylor polynomial the box's error is O(r^5), not O(r^3): wide enough
+            # for the grids finer along one axis too (the ratio of spacings; z = 0.5 above: exact)
+            half *= float(np.max(grid.h) / np.min(grid.h))
         r = [int(np.ceil(half / grid.h[a] - 1e-9)) if Q is not None else 0 for a in range(d)]
         cone = cone or Q is None
         sl = [np.arange(max(c[a] - r[a], 0), min(c[a] + r[a], shape[a] - 1) + 1) for a in range(d)]
@@ -1549,7 +1555,6 @@ def _sources_init(grid: Grid, sources, quadratic, source_values, init_radius: in
             vals = np.zeros(len(flat))
         else:
             x = np.stack([nodes_axes[a][idx[:, a]] for a in range(d)], axis=1) - a_pt
-            jet = jets[i_src] if jets is not None else None
             if jet is None:
                 vals = np.einsum("ni,ij,nj->n", x, Q, x)
             else:
