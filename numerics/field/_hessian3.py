@@ -35,10 +35,10 @@ also starts the source's box (V and P) in place of the quadratic form.
 Measured (benchmarks/bench_field.py, the nonlinear field with state-dependent Sigma, V = U known; the
 maximum relative error over |x| > 0.1): 5.1e-2 / 1.3e-2 / 3.1e-3 at 33^3 / 65^3 / 129^3 without the term,
 2.1e-2 / 3.4e-3 / 7.8e-4 with it (the absolute error over |x| > 0.3: 6.1e-2 / 1.5e-2 / 2.9e-3 and
-1.7e-2 / 3.5e-3 / 8.4e-4); 129^3 in 112.5 s against 99 s. One segment with the exact Hessian at its
-foot: 0.3-5% of the exact defect (tests/numerics/field/test_hessian3.py). Tried and dropped: the explicit
-midpoint rule from the foot's P in sub-steps (relaxes towards the midpoint's equilibrium on long segments:
-10-30% off per segment), coefficients at the node nearest the midpoint (15-25% off on one-spacing
+1.7e-2 / 3.5e-3 / 8.4e-4); 129^3 in 112-125 s (five runs, median 116 s) against 99 s. One segment with
+the exact Hessian at its foot: 0.3-5% of the exact defect (tests/numerics/field/test_hessian3.py). Tried and
+dropped: the explicit midpoint rule from the foot's P in sub-steps (relaxes towards the midpoint's equilibrium
+on long segments: 10-30% off per segment), coefficients at the node nearest the midpoint (15-25% off on one-spacing
 segments), the Riccati step near the source too (2.7e-3 left at |x| < 0.2 at 129^3), and instead of the
 term Simpson's rule along the best parabola over the segment (near the source the characteristics curve
 on the segment's scale: 0.98 relative error on the exact linear field at 33^3).
@@ -171,6 +171,19 @@ def _lu6(J, piv):
             for k in range(c + 1, 6):
                 J[6 * i + k] -= f * J[6 * c + k]
     return True
+
+
+@njit(cache=True)
+def _jacobian(Dv, S, P, tau, E, Lc, J, piv):
+    """The LU factors (:func:`_lu6`) of I + (tau / 2) L at P, L(E) = Dv E + E Dv' + E S P + P S E, built
+    column by column; False if singular."""
+    for col in range(6):
+        for k in range(6):
+            E[k] = 1.0 if k == col else 0.0
+        _lin_riccati(Dv, S, P, E, Lc)
+        for k in range(6):
+            J[6 * k + col] = (1.0 if k == col else 0.0) + 0.5 * tau * Lc[k]
+    return _lu6(J, piv)
 
 
 @njit(cache=True)
@@ -417,63 +430,37 @@ def cubic_step(px, feet, w, h, strides, shape, V, drift, metric, mconst, P, carr
         for k in range(6):
             Pm[k] = Pf[k] + 0.5 * tau * T1[k]
     # the chord method: the Jacobian I + (tau / 2) L at the foot's P, factored once, L(E) = Dv E + E Dv' +
-    # E S P + P S E; each step converges by ~tau ||(P_m - P_f) S||, small. (Measured at 65^3: fixed-point
+    # E S P + P S E; each step converges by ~tau ||(P_m - P_f) S||, small. Where it does not converge (long
+    # segments, stiff (R)), Newton from the foot's P, a Jacobian per step. (Measured at 65^3: fixed-point
     # sweeps, a contraction of rate ~tau ||Dv + P Sigma|| / 2, converged on none of the nodes, and Newton
-    # with a Jacobian per step took 3 of them; the chord steps cost a solve each.)
+    # took 3 Jacobians per node; a chord step costs a solve.)
     ok = done
     piv = work[60:66]
-    if not done:
-        for col in range(6):
-            for k in range(6):
-                E[k] = 1.0 if k == col else 0.0
-            _lin_riccati(Dv, S, Pf, E, Lc)
-            for k in range(6):
-                J[6 * k + col] = (1.0 if k == col else 0.0) + 0.5 * tau * Lc[k]
-        if _lu6(J, piv):
-            for _ in range(NEWTON_ITERS):
-                _riccati(Hxx, Dv, S, Pm, T1)
-                big = 0.0
-                for k in range(6):
-                    r[k] = Pm[k] - Pf[k] - 0.5 * tau * T1[k]
-                    big = max(big, abs(Pm[k]))
-                err = 0.0
-                for k in range(6):
-                    err = max(err, abs(r[k]))
-                if not math.isfinite(err):
-                    break
-                if err <= NEWTON_TOL * max(big, 1e-300):
-                    ok = True
-                    break
-                _lu_solve6(J, piv, r)
-                for k in range(6):
-                    Pm[k] -= r[k]
-    if not ok:
-        # Newton from the foot's P where the chord steps did not converge (long segments, stiff (R))
+    for newton in range(0 if done else 2):
         for k in range(6):
             Pm[k] = Pf[k]
+        if newton == 0 and not _jacobian(Dv, S, Pf, tau, E, Lc, J, piv):
+            continue
         for _ in range(NEWTON_ITERS):
             _riccati(Hxx, Dv, S, Pm, T1)
             big = 0.0
+            err = 0.0
             for k in range(6):
                 r[k] = Pm[k] - Pf[k] - 0.5 * tau * T1[k]
                 big = max(big, abs(Pm[k]))
-            err = 0.0
-            for k in range(6):
                 err = max(err, abs(r[k]))
+            if not math.isfinite(err):
+                break
             if err <= NEWTON_TOL * max(big, 1e-300):
                 ok = True
                 break
-            for col in range(6):
-                for k in range(6):
-                    E[k] = 1.0 if k == col else 0.0
-                _lin_riccati(Dv, S, Pm, E, Lc)
-                for k in range(6):
-                    J[6 * k + col] = (1.0 if k == col else 0.0) + 0.5 * tau * Lc[k]
-            if not _lu6(J, piv):
+            if newton == 1 and not _jacobian(Dv, S, Pm, tau, E, Lc, J, piv):
                 break
             _lu_solve6(J, piv, r)
             for k in range(6):
                 Pm[k] -= r[k]
+        if ok:
+            break
     if not ok:
         return 0.0
     # V'''[d, d, d] = (P(x) - P(x_f))[d, d] = 2 (P_m - P_f)[d, d]
