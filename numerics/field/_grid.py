@@ -48,17 +48,17 @@ def march_bytes_per_node(ndim: int, *, metric_per_node: bool = True, n_angles: i
     -------
     int
         Drift (``8 d``), metric (``8 d^2`` if per node), table (``8 n_angles``), node coordinates the
-        caller evaluates the drift on (``8 d``), and the marcher's work arrays: value, one-point value, heap
-        position and tree, best one-point base, best base (two nodes and lambda), alternative base (8 bytes
-        each), open-neighbour count (4) and two status bytes; in 3-D the Hessian carried for the cubic term
-        (six numbers, ``numerics.field._hessian3``).
+        caller evaluates the drift on (``8 d``), and the marcher's work arrays: value, one-point value and the
+        best base's lambda (8 bytes each), heap position and tree, best one-point base, best base's two nodes,
+        alternative base (4 bytes each), open-neighbour count (4), two status bytes, and 8 bytes of margin;
+        in 3-D the Hessian carried for the cubic term (six numbers, ``numerics.field._hessian3``).
     """
     per = 8 * ndim + 8 * ndim  # drift and the node coordinates it is evaluated on
     if n_angles:
         per = 8 * ndim + 8 * n_angles
     elif metric_per_node:
         per += 8 * ndim * ndim
-    return per + 10 * 8 + 4 + 2 + (48 if ndim == 3 and not n_angles else 0)
+    return per + 4 * 8 + 6 * 4 + 4 + 2 + (48 if ndim == 3 and not n_angles else 0)
 
 
 @dataclass(frozen=True, eq=False)
@@ -165,7 +165,7 @@ def make_grid(
     ------
     InputError
         One line: malformed or empty bounds, both or a bad ``n`` / ``spacing``, or a grid needing more
-        than ``max_bytes`` ("grid 4097^3 needs ~1.75e+04 GB of memory; at most 4.29 GB ...").
+        than ``max_bytes`` ("grid 4097^3 needs ~1.58e+04 GB of memory; at most 4.29 GB ...").
 
     Example
     -------
@@ -174,7 +174,7 @@ def make_grid(
     >>> make_grid([(0, 1)] * 3, n=4097)
     Traceback (most recent call last):
     ...
-    analysis._errors.InputError: grid 4097^3 needs ~1.75e+04 GB of memory; at most 4.29 GB (use a coarser grid)
+    analysis._errors.InputError: grid 4097^3 needs ~1.58e+04 GB of memory; at most 4.29 GB (use a coarser grid)
     """
     try:
         b = np.asarray(bounds, dtype=float)

@@ -1707,6 +1707,8 @@ def march(
     if not float(init_radius).is_integer() or init_radius < 0:
         raise InputError(f"init_radius must be a whole number >= 0, got {init_radius!r}")
     n = grid.n_nodes
+    if n > 2**31 - 2:
+        raise InputError(f"a grid of {n} nodes: the march indexes nodes by 32-bit integers (at most 2^31 - 2)")
     dummy2 = np.zeros((1, 1))
     if drift is not None:
         kind = 0

@@ -328,6 +328,8 @@ def test_bad_input_one_line():
         (lambda: make_grid([(0, 1), (0, np.inf)], n=9), "finite"),
         (lambda: make_grid([(0, 1), (0, 1)], n=9, spacing=0.1), "not both"),
         (lambda: make_grid([(0, 1)] * 3, n=4097), "grid 4097^3 needs ~"),
+        # past the 32-bit node indices, whatever memory the caller allows (refused before any allocation)
+        (lambda: march(make_grid([(0, 1)] * 2, n=50000, max_bytes=1e15), [[0.5, 0.5]], drift=b), "32-bit"),
     ]
     for call, text in cases:
         with pytest.raises(InputError) as exc:
