@@ -1544,8 +1544,9 @@ def _sources_init(grid: Grid, sources, quadratic, source_values, init_radius: in
         jet = jets[i_src] if jets is not None and Q is not None else None
         if jet is not None:
             # started from the degree-4 Taylor polynomial the box's error is O(r^5), not O(r^3): wide enough
-            # for the grids finer along one axis too (the ratio of spacings; z = 0.5 above: exact)
-            half *= float(np.max(grid.h) / np.min(grid.h))
+            # for the grids finer along one axis too (the ratio of spacings; z = 0.5 above: exact), up to the
+            # largest ratio measured (4: exact) -- a wider box would trust the polynomial farther than tried
+            half *= min(float(np.max(grid.h) / np.min(grid.h)), 4.0)
         r = [int(np.ceil(half / grid.h[a] - 1e-9)) if Q is not None else 0 for a in range(d)]
         cone = cone or Q is None
         sl = [np.arange(max(c[a] - r[a], 0), min(c[a] + r[a], shape[a] - 1) + 1) for a in range(d)]
