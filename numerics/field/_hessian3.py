@@ -35,7 +35,7 @@ also starts the source's box (V and P) in place of the quadratic form.
 Measured (benchmarks/bench_field.py, the nonlinear field with state-dependent Sigma, V = U known; the
 maximum relative error over |x| > 0.1): 5.1e-2 / 1.3e-2 / 3.1e-3 at 33^3 / 65^3 / 129^3 without the term,
 2.1e-2 / 3.4e-3 / 7.8e-4 with it (the absolute error over |x| > 0.3: 6.1e-2 / 1.5e-2 / 2.9e-3 and
-1.7e-2 / 3.5e-3 / 8.4e-4); 129^3 in 112-125 s (five runs, median 116 s) against 99 s. One segment with
+1.7e-2 / 3.5e-3 / 8.4e-4); 129^3 in 116 s (median of seven runs, 110-125 s) against 99 s. One segment with
 the exact Hessian at its foot: 0.3-5% of the exact defect (tests/numerics/field/test_hessian3.py). Tried and
 dropped: the explicit midpoint rule from the foot's P in sub-steps (relaxes towards the midpoint's equilibrium
 on long segments: 10-30% off per segment), coefficients at the node nearest the midpoint (15-25% off on one-spacing
