@@ -65,7 +65,7 @@ JET_CAP = 0.25
 """The jet's term is dropped where it exceeds this fraction of max(V(x) - V(x_f), Q[d, d]) (Q the source's
 quadratic form): there the polynomial's higher orders dominate its quadratic one along the segment and it is
 extrapolated past its use. Looser than CUBIC_CAP: along quartic valleys the true term reaches 5-10% of the
-increment on segments of 5 spacings (33^3: capped at 5%, 4e-2 of the field came back)."""
+increment on segments of 5 spacings (33^3: capped at 5% of the increment, the field was 4.8e-2 off)."""
 EXPLICIT_RATE = 0.1
 """Below this tau ||Dv + P Sigma|| two explicit steps replace the implicit solve (their error, ~rate^2 of the
 increment, was 8% on one-spacing segments at 0.3, under 1% at 0.1)."""
@@ -283,7 +283,7 @@ def cubic_step(px, feet, w, h, strides, shape, V, drift, metric, mconst, P, carr
                 P[ix, _SYM[i][j]] = s
         # the jet's Hessian stands whatever the term; the term is capped against the jet's own scale for the
         # segment too, its quadratic form along d (the increment V(x) - V(x_f) is near 0 on segments along a
-        # level set, where the term is small too: capped against it alone, 2.7e-2 of the field came back at 33^3)
+        # level set, where the term is small too: capped against it alone, the field at 33^3 was 4.8e-2 off)
         qdd = 0.0
         for i in range(3):
             for j in range(3):
